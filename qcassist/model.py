@@ -1,0 +1,124 @@
+"""The data model: plain dataclasses, no I/O.
+
+Offsets are half-open character offsets into ``Transcript.text`` (like spaCy's
+``Doc.char_span``): a unit's text is always ``transcript.text[start:end]`` and is
+never stored twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Role = Literal["interviewer", "participant", "other"]
+ROLES: tuple[str, ...] = ("interviewer", "participant", "other")
+
+Origin = Literal["human", "model", "review"]
+ORIGINS: tuple[str, ...] = ("human", "model", "review")
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One speaker's uninterrupted talk, as a span of the transcript text."""
+
+    speaker: str
+    role: Role
+    start: int
+    end: int
+    start_time: float | None = None  # seconds from the start of the recording
+    end_time: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    """One interview: its normalized text and the speaker turns inside it."""
+
+    name: str
+    text: str
+    turns: tuple[Turn, ...]
+    source_path: str = ""
+    content_hash: str = ""
+    metadata: dict = field(default_factory=dict, hash=False, compare=False)
+    id: int | None = None  # assigned by the store
+
+    def turn_text(self, turn: Turn) -> str:
+        return self.text[turn.start : turn.end]
+
+    @property
+    def participant_turns(self) -> tuple[Turn, ...]:
+        return tuple(t for t in self.turns if t.role == "participant")
+
+
+@dataclass(frozen=True, slots=True)
+class MeaningUnit:
+    """A passage that says one thing; its text is ``transcript.text[start:end]``."""
+
+    transcript_id: int
+    start: int
+    end: int  # exclusive
+    turn_index: int | None = None
+    speaker: str | None = None
+    id: int | None = None  # assigned by the store
+
+    def text_in(self, transcript: Transcript) -> str:
+        return transcript.text[self.start : self.end]
+
+
+@dataclass(frozen=True, slots=True)
+class Code:
+    """A node of the codebook: a code group, a subgroup or a code."""
+
+    name: str
+    parent: str | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Codebook:
+    """Codes in a hierarchy (code group → subgroup → code)."""
+
+    codes: tuple[Code, ...] = ()
+
+    def __post_init__(self) -> None:
+        names = [c.name for c in self.codes]
+        if len(set(names)) != len(names):
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            raise ValueError(f"duplicate code names: {', '.join(dupes)}")
+
+    def get(self, name: str) -> Code | None:
+        return next((c for c in self.codes if c.name == name), None)
+
+    def children(self, name: str | None) -> tuple[Code, ...]:
+        return tuple(c for c in self.codes if c.parent == name)
+
+    @property
+    def leaves(self) -> tuple[Code, ...]:
+        """Codes that can be assigned to units: those without children."""
+        parents = {c.parent for c in self.codes}
+        return tuple(c for c in self.codes if c.name not in parents)
+
+    def path(self, name: str) -> tuple[str, ...]:
+        """Names from the top group down to ``name``."""
+        by_name = {c.name: c for c in self.codes}
+        path: list[str] = []
+        seen: set[str] = set()
+        current: str | None = name
+        while current is not None:
+            if current in seen:
+                raise ValueError(f"the codebook has a cycle through {current!r}")
+            seen.add(current)
+            path.append(current)
+            current = by_name[current].parent if current in by_name else None
+        return tuple(reversed(path))
+
+
+@dataclass(frozen=True, slots=True)
+class Coding:
+    """One code assigned to one meaning unit by one coder."""
+
+    unit_id: int
+    code: str
+    coder: str
+    origin: Origin = "human"
+    created_at: str = ""  # ISO 8601, UTC
+    id: int | None = None

@@ -1,0 +1,337 @@
+"""The project store: one SQLite database per project directory; the only module that knows SQL.
+
+WAL mode, foreign keys on, a busy timeout, a schema version (``PRAGMA user_version``)
+with small registered migrations, and ``transaction()`` so each command writes all or
+nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .errors import ProjectError
+from .model import Code, Codebook, Coding, MeaningUnit, Transcript, Turn
+
+DB_NAME = "qcassist.db"
+CACHE_DIR = ".qcassist-cache"
+BUSY_TIMEOUT_MS = 10_000
+
+
+def _migration_1(db: sqlite3.Connection) -> None:
+    db.executescript(
+        """
+        CREATE TABLE transcripts (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            source_path TEXT NOT NULL,
+            text TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            metadata TEXT NOT NULL DEFAULT '{}',
+            segmentation TEXT,
+            imported_at TEXT NOT NULL
+        );
+        CREATE TABLE turns (
+            transcript_id INTEGER NOT NULL REFERENCES transcripts(id) ON DELETE CASCADE,
+            idx INTEGER NOT NULL,
+            speaker TEXT NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('interviewer', 'participant', 'other')),
+            start INTEGER NOT NULL,
+            "end" INTEGER NOT NULL,
+            start_time REAL,
+            end_time REAL,
+            PRIMARY KEY (transcript_id, idx),
+            CHECK (0 <= start AND start <= "end")
+        );
+        CREATE TABLE units (
+            id INTEGER PRIMARY KEY,
+            transcript_id INTEGER NOT NULL REFERENCES transcripts(id) ON DELETE CASCADE,
+            start INTEGER NOT NULL,
+            "end" INTEGER NOT NULL,
+            turn_idx INTEGER,
+            speaker TEXT,
+            CHECK (0 <= start AND start < "end")
+        );
+        CREATE INDEX units_by_transcript ON units (transcript_id, start);
+        CREATE TABLE codes (
+            name TEXT PRIMARY KEY,
+            parent TEXT REFERENCES codes(name) ON UPDATE CASCADE,
+            description TEXT NOT NULL DEFAULT '',
+            position INTEGER NOT NULL
+        );
+        -- A coding outlives nothing silently: deleting a coded unit fails (RESTRICT).
+        CREATE TABLE codings (
+            id INTEGER PRIMARY KEY,
+            unit_id INTEGER NOT NULL REFERENCES units(id) ON DELETE RESTRICT,
+            code TEXT NOT NULL REFERENCES codes(name) ON UPDATE CASCADE,
+            coder TEXT NOT NULL,
+            origin TEXT NOT NULL CHECK (origin IN ('human', 'model', 'review')),
+            created_at TEXT NOT NULL,
+            UNIQUE (unit_id, code, coder)
+        );
+        CREATE INDEX codings_by_unit ON codings (unit_id);
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class Store:
+    """An open project. Use ``Store.create`` or ``Store.open``; close it, or use it as a context manager."""
+
+    def __init__(self, directory: Path, db: sqlite3.Connection):
+        self.directory = directory
+        self.db = db
+        self._depth = 0
+
+    # --- opening -----------------------------------------------------------------
+
+    @classmethod
+    def create(cls, directory: str | Path) -> Store:
+        """Make ``directory`` a project (idempotent on an existing project)."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        return cls._open(directory, create=True)
+
+    @classmethod
+    def open(cls, directory: str | Path) -> Store:
+        """Open an existing project; ProjectError if it is not one."""
+        directory = Path(directory)
+        if not (directory / DB_NAME).is_file():
+            raise ProjectError(
+                f"{directory}: not a qcassist project (no {DB_NAME}); run 'qcassist init' there or pass --project DIR."
+            )
+        return cls._open(directory, create=False)
+
+    @classmethod
+    def _open(cls, directory: Path, *, create: bool) -> Store:
+        path = directory / DB_NAME
+        db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        try:
+            db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            db.execute("PRAGMA foreign_keys = ON")
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version == 0 and not create:
+                raise ProjectError(f"{path}: database has no qcassist schema (empty or foreign file); move it away and run 'qcassist init'.")
+            if version > SCHEMA_VERSION:
+                raise ProjectError(
+                    f"{path}: made by a newer qcassist (schema {version}, this one knows {SCHEMA_VERSION}); upgrade qcassist."
+                )
+            db.execute("PRAGMA journal_mode = WAL")
+            store = cls(directory, db)
+            store._migrate(version)
+            return store
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            raise ProjectError(f"{path}: not a readable qcassist database ({exc}); restore it from a backup or move it away.") from None
+        except ProjectError:
+            db.close()
+            raise
+
+    def _migrate(self, version: int) -> None:
+        for number in range(version, SCHEMA_VERSION):
+            with self.transaction():
+                MIGRATIONS[number](self.db)
+                self.db.execute(f"PRAGMA user_version = {number + 1}")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.directory / CACHE_DIR
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All writes inside commit together or not at all; nested uses join the outer one."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        else:
+            self.db.execute("COMMIT")
+        finally:
+            self._depth = 0
+
+    # --- transcripts -------------------------------------------------------------
+
+    def add_transcript(self, transcript: Transcript) -> Transcript:
+        with self.transaction():
+            cursor = self.db.execute(
+                "INSERT INTO transcripts (name, source_path, text, content_hash, metadata, imported_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (transcript.name, transcript.source_path, transcript.text, transcript.content_hash,
+                 json.dumps(transcript.metadata, sort_keys=True), now()),
+            )
+            transcript_id = cursor.lastrowid
+            self.db.executemany(
+                'INSERT INTO turns (transcript_id, idx, speaker, role, start, "end", start_time, end_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+                [(transcript_id, i, t.speaker, t.role, t.start, t.end, t.start_time, t.end_time) for i, t in enumerate(transcript.turns)],
+            )
+        return replace(transcript, id=transcript_id)
+
+    def delete_transcript(self, transcript_id: int) -> None:
+        with self.transaction():
+            self.db.execute("DELETE FROM units WHERE transcript_id = ?", (transcript_id,))
+            self.db.execute("DELETE FROM transcripts WHERE id = ?", (transcript_id,))
+
+    def transcript(self, transcript_id: int) -> Transcript:
+        row = self.db.execute("SELECT * FROM transcripts WHERE id = ?", (transcript_id,)).fetchone()
+        if row is None:
+            raise KeyError(transcript_id)
+        return self._transcript_from_row(row)
+
+    def transcript_by_name(self, name: str) -> Transcript | None:
+        row = self.db.execute("SELECT * FROM transcripts WHERE name = ?", (name,)).fetchone()
+        return self._transcript_from_row(row) if row else None
+
+    def transcripts(self) -> list[Transcript]:
+        rows = self.db.execute("SELECT * FROM transcripts ORDER BY id").fetchall()
+        return [self._transcript_from_row(row) for row in rows]
+
+    def _transcript_from_row(self, row: tuple) -> Transcript:
+        transcript_id, name, source_path, text, content_hash, metadata, _segmentation, _imported = row
+        turns = tuple(
+            Turn(speaker, role, start, end, start_time, end_time)
+            for speaker, role, start, end, start_time, end_time in self.db.execute(
+                'SELECT speaker, role, start, "end", start_time, end_time FROM turns WHERE transcript_id = ? ORDER BY idx',
+                (transcript_id,),
+            )
+        )
+        return Transcript(name, text, turns, source_path, content_hash, json.loads(metadata), transcript_id)
+
+    def segmentation(self, transcript_id: int) -> dict | None:
+        row = self.db.execute("SELECT segmentation FROM transcripts WHERE id = ?", (transcript_id,)).fetchone()
+        return json.loads(row[0]) if row and row[0] else None
+
+    # --- units -------------------------------------------------------------------
+
+    def replace_units(self, transcript_id: int, units: Iterable[MeaningUnit], segmentation: dict) -> list[MeaningUnit]:
+        """Swap a transcript's units; fails (IntegrityError) if a removed unit still has codings."""
+        with self.transaction():
+            self.db.execute("DELETE FROM units WHERE transcript_id = ?", (transcript_id,))
+            stored = [self._insert_unit(unit) for unit in units]
+            self.db.execute(
+                "UPDATE transcripts SET segmentation = ? WHERE id = ?", (json.dumps(segmentation, sort_keys=True), transcript_id)
+            )
+        return stored
+
+    def _insert_unit(self, unit: MeaningUnit) -> MeaningUnit:
+        cursor = self.db.execute(
+            'INSERT INTO units (transcript_id, start, "end", turn_idx, speaker) VALUES (?, ?, ?, ?, ?)',
+            (unit.transcript_id, unit.start, unit.end, unit.turn_index, unit.speaker),
+        )
+        return replace(unit, id=cursor.lastrowid)
+
+    def units(self, transcript_id: int | None = None) -> list[MeaningUnit]:
+        sql = 'SELECT transcript_id, start, "end", turn_idx, speaker, id FROM units'
+        args: tuple = ()
+        if transcript_id is not None:
+            sql += " WHERE transcript_id = ?"
+            args = (transcript_id,)
+        rows = self.db.execute(sql + " ORDER BY transcript_id, start", args).fetchall()
+        return [MeaningUnit(*row) for row in rows]
+
+    # --- codebook ----------------------------------------------------------------
+
+    def save_codebook(self, codebook: Codebook) -> None:
+        """Insert or update codes (parents first); codes in use are never deleted here."""
+        with self.transaction():
+            position = {code.name: i for i, code in enumerate(codebook.codes)}
+            for code in _parents_first(codebook):
+                self.db.execute(
+                    "INSERT INTO codes (name, parent, description, position) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (name) DO UPDATE SET parent = excluded.parent, description = excluded.description, position = excluded.position",
+                    (code.name, code.parent, code.description, position[code.name]),
+                )
+
+    def codebook(self) -> Codebook:
+        rows = self.db.execute("SELECT name, parent, description FROM codes ORDER BY position").fetchall()
+        return Codebook(tuple(Code(*row) for row in rows))
+
+    # --- codings -----------------------------------------------------------------
+
+    def add_coding(self, coding: Coding) -> Coding:
+        with self.transaction():
+            cursor = self.db.execute(
+                "INSERT INTO codings (unit_id, code, coder, origin, created_at) VALUES (?, ?, ?, ?, ?)",
+                (coding.unit_id, coding.code, coding.coder, coding.origin, coding.created_at or now()),
+            )
+        return replace(coding, id=cursor.lastrowid, created_at=coding.created_at or now())
+
+    def codings(self, transcript_id: int | None = None) -> list[Coding]:
+        sql = "SELECT c.unit_id, c.code, c.coder, c.origin, c.created_at, c.id FROM codings c"
+        args: tuple = ()
+        if transcript_id is not None:
+            sql += " JOIN units u ON u.id = c.unit_id WHERE u.transcript_id = ?"
+            args = (transcript_id,)
+        return [Coding(*row) for row in self.db.execute(sql + " ORDER BY c.id", args)]
+
+    def move_coding(self, coding_id: int, unit_id: int) -> None:
+        with self.transaction():
+            self.db.execute("UPDATE codings SET unit_id = ? WHERE id = ?", (unit_id, coding_id))
+
+    # --- summaries ---------------------------------------------------------------
+
+    def counts(self) -> list[dict]:
+        """Per transcript: turns, participant turns, units, codings, segmentation strategy."""
+        rows = self.db.execute(
+            """
+            SELECT t.id, t.name, t.metadata, t.segmentation,
+                   (SELECT count(*) FROM turns WHERE transcript_id = t.id),
+                   (SELECT count(*) FROM turns WHERE transcript_id = t.id AND role = 'participant'),
+                   (SELECT count(*) FROM units WHERE transcript_id = t.id),
+                   (SELECT count(*) FROM codings c JOIN units u ON u.id = c.unit_id WHERE u.transcript_id = t.id),
+                   length(t.text)
+            FROM transcripts t ORDER BY t.id
+            """
+        ).fetchall()
+        return [
+            {
+                "transcript": name, "id": tid, "format": json.loads(meta).get("format", ""),
+                "characters": chars, "turns": turns, "participant_turns": pturns, "units": units,
+                "codings": codings, "segmentation": json.loads(seg)["strategy"] if seg else None,
+            }
+            for tid, name, meta, seg, turns, pturns, units, codings, chars in rows
+        ]
+
+
+def _parents_first(codebook: Codebook) -> list[Code]:
+    ordered: list[Code] = []
+    placed: set[str] = set()
+    pending = list(codebook.codes)
+    while pending:
+        ready = [c for c in pending if c.parent is None or c.parent in placed]
+        if not ready:
+            raise ValueError(f"codebook has a cycle or unknown parent among: {', '.join(c.name for c in pending)}")
+        for code in ready:
+            ordered.append(code)
+            placed.add(code.name)
+        pending = [c for c in pending if c.name not in placed]
+    return ordered

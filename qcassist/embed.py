@@ -130,6 +130,9 @@ class SentenceTransformerEncoder:
             os.environ.setdefault("TRANSFORMERS_OFFLINE", os.environ["HF_HUB_OFFLINE"])
             target, self._id = self._resolve()
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as transformers_logging
+
+            transformers_logging.disable_progress_bar()  # our CLI owns the terminal
 
             try:
                 self._model = SentenceTransformer(target, device=self.device)

@@ -23,8 +23,16 @@ CACHE_DIR = ".qcassist-cache"
 BUSY_TIMEOUT_MS = 10_000
 
 
+def _run_script(db: sqlite3.Connection, script: str) -> None:
+    """Run statements one by one: executescript would COMMIT the migration's transaction."""
+    for statement in script.split(";\n"):
+        if statement.strip():
+            db.execute(statement)
+
+
 def _migration_1(db: sqlite3.Connection) -> None:
-    db.executescript(
+    _run_script(
+        db,
         """
         CREATE TABLE transcripts (
             id INTEGER PRIMARY KEY,
@@ -232,11 +240,34 @@ class Store:
 
     # --- units -------------------------------------------------------------------
 
-    def replace_units(self, transcript_id: int, units: Iterable[MeaningUnit], segmentation: dict) -> list[MeaningUnit]:
-        """Swap a transcript's units; fails (IntegrityError) if a removed unit still has codings."""
+    def replace_units(
+        self,
+        transcript_id: int,
+        units: Iterable[MeaningUnit],
+        segmentation: dict,
+        moves: dict[int, int] | None = None,
+    ) -> list[MeaningUnit]:
+        """Swap a transcript's units for new ones, moving codings first.
+
+        ``moves`` maps coding id → index of its new unit. A coding whose unit disappears
+        without a move makes the whole call fail (the codings table RESTRICTs it). Two
+        identical codings landing on one unit are kept once.
+        """
+        moves = moves or {}
         with self.transaction():
-            self.db.execute("DELETE FROM units WHERE transcript_id = ?", (transcript_id,))
+            old_ids = [row[0] for row in self.db.execute("SELECT id FROM units WHERE transcript_id = ?", (transcript_id,))]
             stored = [self._insert_unit(unit) for unit in units]
+            for coding_id, index in moves.items():
+                target = stored[index].id
+                duplicate = self.db.execute(
+                    "SELECT 1 FROM codings c JOIN codings d ON d.code = c.code AND d.coder = c.coder "
+                    "WHERE c.id = ? AND d.unit_id = ?", (coding_id, target),
+                ).fetchone()
+                if duplicate:
+                    self.db.execute("DELETE FROM codings WHERE id = ?", (coding_id,))
+                else:
+                    self.db.execute("UPDATE codings SET unit_id = ? WHERE id = ?", (target, coding_id))
+            self.db.executemany("DELETE FROM units WHERE id = ?", [(i,) for i in old_ids])
             self.db.execute(
                 "UPDATE transcripts SET segmentation = ? WHERE id = ?", (json.dumps(segmentation, sort_keys=True), transcript_id)
             )
@@ -292,10 +323,6 @@ class Store:
             sql += " JOIN units u ON u.id = c.unit_id WHERE u.transcript_id = ?"
             args = (transcript_id,)
         return [Coding(*row) for row in self.db.execute(sql + " ORDER BY c.id", args)]
-
-    def move_coding(self, coding_id: int, unit_id: int) -> None:
-        with self.transaction():
-            self.db.execute("UPDATE codings SET unit_id = ? WHERE id = ?", (unit_id, coding_id))
 
     # --- summaries ---------------------------------------------------------------
 

@@ -1,0 +1,282 @@
+"""The command line: parse → one library call → echo. The only module that knows click."""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .embed import DEFAULT_ENCODER
+from .errors import QcaError
+from .ingest import ColumnMap
+from .project import (
+    UNIT_FORMATS,
+    import_files,
+    project_status,
+    run_demo,
+    segment_project,
+    unit_rows,
+    write_units,
+)
+from .segment import STRATEGIES, SegmentOptions
+from .store import DB_NAME, Store
+
+
+class UserError(click.ClickException):
+    """A QcaError shown as one line, exit code 2 (like click's usage errors)."""
+
+    exit_code = 2
+
+
+class QcaGroup(click.Group):
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except QcaError as exc:
+            raise UserError(str(exc)) from None
+
+
+def project_option(func):
+    return click.option(
+        "--project", "-p", "project", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+        show_default="current directory", help="Project directory (holds qcassist.db).",
+    )(func)
+
+
+def json_option(func):
+    return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON instead of text.")(func)
+
+
+def encoder_option(func):
+    return click.option(
+        "--encoder", default=DEFAULT_ENCODER, show_default=True,
+        help="Sentence encoder: 'default' (packaged all-MiniLM-L6-v2, offline), 'tfidf' (TF-IDF/LSA, no torch), "
+        "or any sentence-transformers model name or local path.",
+    )(func)
+
+
+def _echo_json(data) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def _warn(messages) -> None:
+    for message in messages:
+        click.echo(f"Warning: {message}", err=True)
+
+
+@contextmanager
+def _progress(total: int, label: str, enabled: bool):
+    """A progress bar on a terminal's stderr; nothing in pipes, scripts or with --json."""
+    if not enabled or total <= 1 or not sys.stderr.isatty():
+        yield lambda _name: None
+        return
+    with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
+        yield lambda _name: bar.update(1)
+
+
+@click.group(cls=QcaGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="qcassist")
+def main() -> None:
+    """qcassist: assisted qualitative coding of interview transcripts.
+
+    \b
+    A typical session:
+      qcassist init -p study/                create a project directory
+      qcassist import -p study/ interviews/*.txt
+      qcassist segment -p study/             cut participant turns into meaning units
+      qcassist units -p study/ --format csv -o units.csv
+      qcassist status -p study/
+
+    Everything runs locally; no text leaves your machine. Try 'qcassist demo' first.
+    """
+
+
+@main.command()
+@project_option
+@json_option
+def init(project: Path, as_json: bool) -> None:
+    """Create a project in a directory (default: the current one).
+
+    Safe to run again on an existing project: it only upgrades the database schema.
+    """
+    existed = (project / DB_NAME).exists()
+    with Store.create(project):
+        pass
+    if as_json:
+        _echo_json({"project": str(project.resolve()), "created": not existed})
+    else:
+        click.echo(f"{'Project already exists' if existed else 'Created project'} in {project.resolve()}")
+
+
+@main.command("import")
+@project_option
+@json_option
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--interviewer", "interviewers", multiple=True, metavar="NAME",
+              help="Speaker label of an interviewer (repeatable). Without it, labels like Interviewer/I/Q/Moderator "
+              "are interviewers, or else the speaker who asks most questions.")
+@click.option("--replace", is_flag=True, help="Replace a transcript of the same name whose content has changed.")
+@click.option("--speaker-column", default="speaker", show_default=True, help="CSV/JSONL: column with the speaker.")
+@click.option("--text-column", default="text", show_default=True, help="CSV/JSONL: column with what was said.")
+@click.option("--transcript-column", default="transcript", show_default=True,
+              help="CSV/JSONL: column naming the transcript; if absent, the file is one transcript.")
+@click.option("--start-column", default="start", show_default=True, help="CSV/JSONL: optional start time column.")
+@click.option("--end-column", default="end", show_default=True, help="CSV/JSONL: optional end time column.")
+def import_(project: Path, as_json: bool, files, interviewers, replace, speaker_column, text_column,
+            transcript_column, start_column, end_column) -> None:
+    """Import transcript FILES into the project.
+
+    \b
+    Formats:
+      .txt .md    speaker labels (Interviewer:, P1:, Name:, [Name]) and optional
+                  timestamps (#00:01:02#, [00:01:02], (00:01:02))
+      .docx       paragraphs with speaker labels, or speaker/text tables
+      .vtt .srt   Zoom/Teams/Otter captions; a speaker's consecutive cues merge
+      .csv .tsv .jsonl   one row a turn (see the --*-column options)
+
+    Text may be UTF-8 (with or without BOM), UTF-16 with BOM, or Windows-1252
+    (with a warning). Importing the same file again changes nothing. If any file
+    fails, nothing is imported.
+    """
+    columns = ColumnMap(speaker_column, text_column, transcript_column, start_column, end_column)
+    with Store.open(project) as store:
+        report = import_files(store, files, interviewers=interviewers, columns=columns, replace=replace)
+    _warn(report.warnings)
+    if as_json:
+        _echo_json(report.as_dict())
+        return
+    for label, names in (("Imported", report.added), ("Replaced", report.replaced), ("Unchanged", report.unchanged)):
+        if names:
+            click.echo(f"{label} {len(names)}: {', '.join(names)}")
+
+
+@main.command()
+@project_option
+@json_option
+@encoder_option
+@click.option("--strategy", type=click.Choice(STRATEGIES), default="cohesive", show_default=True,
+              help="cohesive: merge a turn's sentences while they stay on one point; sentence: one unit per "
+              "sentence; turn: one unit per turn.")
+@click.option("--transcript", "transcripts", multiple=True, metavar="NAME", help="Only these transcripts (repeatable).")
+@click.option("--resegment", is_flag=True,
+              help="Redo transcripts that already have units. Codings move to the new unit that overlaps most.")
+@click.option("--language", default="en", show_default=True, help="spaCy language code for sentence splitting (e.g. nb, de).")
+@click.option("--spacy-model", default=None, metavar="NAME", help="An installed spaCy pipeline to use instead (e.g. en_core_web_sm).")
+@click.option("--role", "roles", multiple=True, type=click.Choice(["participant", "interviewer", "other"]),
+              default=("participant",), show_default=True, help="Whose turns become units (repeatable).")
+@click.option("--window", default=2, show_default=True, help="cohesive: sentences compared on each side of a gap.")
+@click.option("--threshold", default=1.1, show_default=True, help="cohesive: cut score needed to split (higher = longer units).")
+@click.option("--question-bonus", default=0.2, show_default=True, help="cohesive: added to the cut score before a question.")
+@click.option("--min-sentences", default=1, show_default=True, help="cohesive: fewest sentences between two cohesion cuts.")
+@click.option("--min-chars", default=40, show_default=True, help="cohesive: shorter units merge into a neighbour.")
+@click.option("--max-chars", default=500, show_default=True, help="cohesive: longer units are split at their weakest point.")
+def segment(project: Path, as_json: bool, encoder: str, strategy: str, transcripts, resegment: bool, language: str,
+            spacy_model: str | None, roles, window, threshold, question_bonus, min_sentences, min_chars, max_chars) -> None:
+    """Cut transcripts into candidate meaning units (participant turns by default).
+
+    Units never cross a speaker turn or a paragraph. Transcripts that already have
+    units are skipped unless you pass --resegment.
+    """
+    options = SegmentOptions(
+        strategy=strategy, language=language, spacy_model=spacy_model, roles=tuple(roles), window=window,
+        threshold=threshold, question_bonus=question_bonus, min_sentences=min_sentences,
+        min_chars=min_chars, max_chars=max_chars,
+    )
+    with Store.open(project) as store:
+        total = len(transcripts) or len(store.transcripts())
+        with _progress(total, "Segmenting", not as_json) as tick:
+            report = segment_project(
+                store, options=options, encoder=encoder, transcripts=transcripts, resegment=resegment, progress=tick
+            )
+    if as_json:
+        _echo_json(report.as_dict())
+        return
+    for name, count in report.segmented.items():
+        click.echo(f"{name}: {count} meaning units")
+    if report.skipped:
+        click.echo(f"Skipped {len(report.skipped)} already segmented (use --resegment to redo): {', '.join(report.skipped)}")
+    for move in report.carried:
+        click.echo(
+            f"Moved coding {move['code']!r} ({move['coder']}) in {move['transcript']} from characters "
+            f"{move['old_unit'][0]}-{move['old_unit'][1]} to unit {move['new_unit_id']} ({move['new_unit'][0]}-{move['new_unit'][1]})"
+        )
+
+
+@main.command()
+@project_option
+@click.option("--format", "fmt", type=click.Choice(UNIT_FORMATS), default="table", show_default=True,
+              help="table: readable listing; csv / jsonl: every field, for spreadsheets and scripts.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write to this file instead of standard output.")
+@click.option("--transcript", "transcripts", multiple=True, metavar="NAME", help="Only these transcripts (repeatable).")
+def units(project: Path, fmt: str, output: Path | None, transcripts) -> None:
+    """List or export meaning units (id, transcript, speaker, offsets, text)."""
+    with Store.open(project) as store:
+        rows = unit_rows(store, transcripts)
+    if fmt == "table":
+        if output is not None:
+            raise UserError("--output needs --format csv or jsonl.")
+        for row in rows:
+            text = row["text"].replace("\n", " ")
+            click.echo(f"{row['unit_id']:>5}  {row['transcript']}  {row['speaker']}  "
+                       f"[{row['start']}:{row['end']}]  {text[:100]}{'…' if len(text) > 100 else ''}")
+        return
+    if output is None:
+        write_units(rows, fmt, sys.stdout)
+        return
+    with open(output, "w", encoding="utf-8", newline="") as out:
+        write_units(rows, fmt, out)
+    click.echo(f"Wrote {len(rows)} units to {output}", err=True)
+
+
+@main.command()
+@project_option
+@json_option
+def status(project: Path, as_json: bool) -> None:
+    """Counts per transcript: turns, participant turns, meaning units, codings."""
+    with Store.open(project) as store:
+        summary = project_status(store)
+    if as_json:
+        _echo_json(summary)
+        return
+    click.echo(f"Project {summary['project']}")
+    header = f"{'transcript':<24} {'format':<6} {'turns':>6} {'partic.':>7} {'units':>6} {'codings':>7}  segmented"
+    click.echo(header)
+    for row in summary["transcripts"]:
+        click.echo(f"{row['transcript'][:24]:<24} {row['format']:<6} {row['turns']:>6} {row['participant_turns']:>7} "
+                   f"{row['units']:>6} {row['codings']:>7}  {row['segmentation'] or 'no'}")
+    t = summary["totals"]
+    click.echo(f"{'total (' + str(t['transcripts']) + ')':<24} {'':<6} {t['turns']:>6} {t['participant_turns']:>7} "
+               f"{t['units']:>6} {t['codings']:>7}")
+
+
+@main.command()
+@click.option("--project", "-p", "project", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("qcassist-demo"), show_default=True, help="Directory for the demo project.")
+@json_option
+@encoder_option
+def demo(project: Path, as_json: bool, encoder: str) -> None:
+    """Run the main job on the built-in demo corpus: import, segment, export units.csv.
+
+    Three short fictional interviews (.txt with two label styles, and a Zoom-style
+    .vtt) are imported into a demo project, cut into meaning units with the default
+    cohesive strategy, and the units are printed and written to units.csv there.
+    """
+    imported, segmented, out_path = run_demo(project, encoder=encoder)
+    if as_json:
+        _echo_json({"import": imported.as_dict(), "segment": segmented.as_dict(), "units_csv": str(out_path)})
+        return
+    with Store.open(project) as store:
+        rows = unit_rows(store)
+    for row in rows:
+        click.echo(f"[{row['transcript']} #{row['order']} {row['speaker']}] {row['text']}")
+    click.echo(f"\n{len(rows)} meaning units from {len(imported.added) + len(imported.unchanged)} transcripts "
+               f"written to {out_path}. Explore with: qcassist status -p {project}")
+
+
+if __name__ == "__main__":
+    main()

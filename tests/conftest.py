@@ -1,0 +1,70 @@
+"""Small literal data shared by the tests: a six-turn transcript, a fake encoder, a temp project."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from qcassist.store import Store
+
+SIX_TURNS = """Interviewer: How did you first meet the team?
+P1: My doctor sent a referral. I did not expect much at first.
+Interviewer: What changed?
+P1: The nurse listened to me. She came back every week, even when I cancelled. Later we talked about money problems and the rent.
+Interviewer: Anything else?
+P1: I have hope now.
+"""
+
+
+class HashEncoder:
+    """Deterministic, model-free encoder: bag of hashed words, L2-normalized."""
+
+    id = "test-hash-64"
+
+    def __init__(self, dimension: int = 64):
+        self.dimension = dimension
+        self.calls: list[int] = []
+
+    def encode(self, texts):
+        self.calls.append(len(texts))
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in text.lower().split():
+                index = int(hashlib.md5(word.strip(".,?!").encode()).hexdigest(), 16) % self.dimension
+                out[row, index] += 1.0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.where(norms == 0, 1, norms)
+
+
+@pytest.fixture
+def hash_encoder() -> HashEncoder:
+    return HashEncoder()
+
+
+@pytest.fixture
+def project(tmp_path):
+    """An empty, initialised project directory."""
+    directory = tmp_path / "project"
+    Store.create(directory).close()
+    return directory
+
+
+@pytest.fixture
+def store(project):
+    with Store.open(project) as opened:
+        yield opened
+
+
+@pytest.fixture
+def six_turns_file(tmp_path):
+    path = tmp_path / "six_turns.txt"
+    path.write_text(SIX_TURNS, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()

@@ -68,3 +68,14 @@ def six_turns_file(tmp_path):
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
+
+
+def dump_database(directory) -> list[str]:
+    """Every row and schema statement of a project's database, to prove it did not change."""
+    import sqlite3
+
+    db = sqlite3.connect(directory / "qcassist.db")
+    try:
+        return list(db.iterdump())
+    finally:
+        db.close()

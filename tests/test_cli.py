@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from qcassist.cli import main
+from tests.conftest import dump_database
+
+COMMANDS = ["init", "import", "segment", "units", "status", "demo"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(runner, command):
+    result = runner.invoke(main, [command, "--help"])
+    assert result.exit_code == 0
+    assert "Usage:" in result.output and len(result.output.splitlines()) > 4
+
+
+@pytest.mark.parametrize("command", ["import", "segment", "units", "status"])
+def test_every_project_command_takes_project_option(runner, command):
+    assert "--project" in runner.invoke(main, [command, "--help"]).output
+
+
+def test_init_import_segment_units_status(runner, tmp_path, six_turns_file):
+    project = str(tmp_path / "p")
+    assert runner.invoke(main, ["init", "-p", project]).exit_code == 0
+    result = runner.invoke(main, ["import", "-p", project, str(six_turns_file), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["added"] == ["six_turns"]
+    result = runner.invoke(main, ["segment", "-p", project, "--strategy", "sentence"])
+    assert result.output == "six_turns: 6 meaning units\n"
+    result = runner.invoke(main, ["units", "-p", project, "--format", "csv"])
+    rows = list(csv.DictReader(io.StringIO(result.output)))
+    assert [r["text"] for r in rows][:2] == ["My doctor sent a referral.", "I did not expect much at first."]
+    assert set(rows[0]) == {"unit_id", "transcript", "order", "speaker", "role", "start", "end", "start_time", "text"}
+    status = json.loads(runner.invoke(main, ["status", "-p", project, "--json"]).output)
+    assert status["totals"] == {"turns": 6, "participant_turns": 3, "units": 6, "codings": 0, "transcripts": 1}
+    assert "six_turns" in runner.invoke(main, ["status", "-p", project]).output
+
+
+def test_units_export_to_jsonl_file(runner, project, six_turns_file, tmp_path):
+    runner.invoke(main, ["import", "-p", str(project), str(six_turns_file)])
+    runner.invoke(main, ["segment", "-p", str(project), "--strategy", "turn"])
+    out = tmp_path / "units.jsonl"
+    result = runner.invoke(main, ["units", "-p", str(project), "--format", "jsonl", "-o", str(out)])
+    assert result.exit_code == 0
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [r["text"] for r in rows][-1] == "I have hope now."
+
+
+def test_not_a_project_is_one_line_and_exit_2(runner, tmp_path):
+    result = runner.invoke(main, ["status", "-p", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.output.startswith("Error: ") and result.output.count("\n") == 1
+    assert "not a qcassist project" in result.output
+
+
+def _bad_files(tmp_path):
+    files = {
+        "empty.txt": b"",
+        "binary.txt": b"\x00\x01\x02\x03PNG\x00\x00" * 50,
+        "notes.pdf": b"%PDF-1.4",
+        "undecodable.txt": b"Interviewer: hi\nP1: caf\x81 ok\n",
+        "turns.csv": b"who,words\nP1,hello\n",
+        "only_interviewer.txt": b"Interviewer: Anyone there?\nInterviewer: Hello?\n",
+    }
+    paths = {}
+    for name, data in files.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        paths[name] = path
+    return paths
+
+
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("empty.txt", "empty"),
+        ("binary.txt", "binary"),
+        ("notes.pdf", "unknown file type"),
+        ("undecodable.txt", "line 2"),
+        ("turns.csv", "field 'speaker'"),
+        ("only_interviewer.txt", "no participant turns"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_store_unchanged(runner, project, six_turns_file, tmp_path, name, expected):
+    runner.invoke(main, ["import", "-p", str(project), str(six_turns_file)])
+    before = dump_database(project)
+    bad = _bad_files(tmp_path)[name]
+    result = runner.invoke(main, ["import", "-p", str(project), str(bad)])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("Error: ") and result.output.count("\n") == 1
+    assert name in result.output and expected in result.output
+    assert dump_database(project) == before
+
+
+def test_bad_segment_option_is_exit_2(runner, project):
+    result = runner.invoke(main, ["segment", "-p", str(project), "--min-chars", "900"])
+    assert result.exit_code == 2 and "min-chars" in result.output
+
+
+def test_cp1252_file_imports_with_a_warning(runner, project, tmp_path):
+    path = tmp_path / "legacy.txt"
+    path.write_bytes("Interviewer: Hvordan?\nP1: Det var bra, caf\u00e9 og s\u00f8ster.\n".encode("cp1252"))
+    result = runner.invoke(main, ["import", "-p", str(project), str(path)])
+    assert result.exit_code == 0
+    assert "Warning:" in result.output and "cp1252" in result.output

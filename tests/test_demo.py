@@ -1,0 +1,31 @@
+"""The README's main job, end to end with the real packaged encoder."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+from qcassist.cli import main
+from qcassist.project import demo_files
+from qcassist.store import Store
+
+
+def test_demo_corpus_ships_inside_the_package():
+    assert [p.name for p in demo_files()] == ["interview_01.txt", "interview_02.txt", "interview_03.vtt"]
+
+
+def test_demo_imports_segments_and_exports_units(runner, tmp_path):
+    project = tmp_path / "demo"
+    result = runner.invoke(main, ["demo", "-p", str(project)])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(open(project / "units.csv", encoding="utf-8")))
+    assert {r["transcript"] for r in rows} == {"interview_01", "interview_02", "interview_03"}
+    with Store.open(project) as store:
+        texts = {t.name: t.text for t in store.transcripts()}
+        segmentation = store.segmentation(store.transcripts()[0].id)
+    for row in rows:
+        assert texts[row["transcript"]][int(row["start"]) : int(row["end"])] == row["text"]
+        assert row["role"] == "participant"
+    assert segmentation["strategy"] == "cohesive" and segmentation["encoder"].startswith("all-MiniLM-L6-v2@sha256:")
+    again = runner.invoke(main, ["demo", "-p", str(project), "--json"])
+    assert json.loads(again.output)["import"]["unchanged"] == ["interview_01", "interview_02", "interview_03"]

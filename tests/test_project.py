@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+import pytest
+
+from qcassist.errors import ConflictError, InputError, QcaError
+from qcassist.model import Code, Codebook, Coding
+from qcassist.project import import_files, project_encoder, segment_project, unit_rows
+from qcassist.segment import SegmentOptions
+from qcassist.store import Store
+from tests.conftest import SIX_TURNS, HashEncoder, dump_database
+
+
+@pytest.fixture
+def fake_encoder(monkeypatch):
+    """Route the project's encoder to the model-free hash encoder."""
+    encoder = HashEncoder()
+    monkeypatch.setattr("qcassist.project.SentenceTransformerEncoder", lambda spec: encoder)
+    return encoder
+
+
+def test_importing_the_same_file_twice_is_a_no_op(store, six_turns_file):
+    first = import_files(store, [six_turns_file])
+    second = import_files(store, [six_turns_file])
+    assert first.added == ["six_turns"] and second.unchanged == ["six_turns"]
+    assert len(store.transcripts()) == 1
+
+
+def test_changed_file_under_same_name_is_refused_unless_replaced(project, six_turns_file):
+    with Store.open(project) as store:
+        import_files(store, [six_turns_file])
+    before = dump_database(project)
+    six_turns_file.write_text(SIX_TURNS + "P1: One more thing.\n", encoding="utf-8")
+    with Store.open(project) as store, pytest.raises(ConflictError, match="--replace"):
+        import_files(store, [six_turns_file])
+    assert dump_database(project) == before
+    with Store.open(project) as store:
+        report = import_files(store, [six_turns_file], replace=True)
+        assert report.replaced == ["six_turns"]
+        assert store.transcripts()[0].text.endswith("One more thing.\n")
+
+
+def test_one_bad_file_imports_nothing(project, six_turns_file, tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("", encoding="utf-8")
+    before = dump_database(project)
+    with Store.open(project) as store, pytest.raises(InputError, match="empty.txt"):
+        import_files(store, [six_turns_file, empty])
+    assert dump_database(project) == before
+
+
+def test_replacing_a_coded_transcript_is_refused(store, six_turns_file, fake_encoder):
+    import_files(store, [six_turns_file])
+    segment_project(store, options=SegmentOptions(strategy="turn"))
+    store.save_codebook(Codebook((Code("trust"),)))
+    store.add_coding(Coding(store.units()[0].id, "trust", "anna"))
+    six_turns_file.write_text(SIX_TURNS.replace("hope", "faith"), encoding="utf-8")
+    with pytest.raises(ConflictError, match="1 codings"):
+        import_files(store, [six_turns_file], replace=True)
+
+
+def test_segmenting_twice_skips_unless_resegment(store, six_turns_file, fake_encoder):
+    import_files(store, [six_turns_file])
+    first = segment_project(store, options=SegmentOptions(strategy="sentence"))
+    again = segment_project(store, options=SegmentOptions(strategy="turn"))
+    assert first.segmented == {"six_turns": 6} and again.skipped == ["six_turns"]
+    redone = segment_project(store, options=SegmentOptions(strategy="turn"), resegment=True)
+    assert redone.segmented == {"six_turns": 3}
+
+
+def test_resegmenting_carries_codings_to_the_overlapping_unit_and_says_so(store, six_turns_file):
+    import_files(store, [six_turns_file])
+    segment_project(store, options=SegmentOptions(strategy="sentence"))
+    store.save_codebook(Codebook((Code("continuity"),)))
+    target = next(u for u in store.units() if "every week" in store.transcripts()[0].text[u.start : u.end])
+    store.add_coding(Coding(target.id, "continuity", "anna"))
+    report = segment_project(store, options=SegmentOptions(strategy="turn"), resegment=True)
+    [coding] = store.codings()
+    new_unit = next(u for u in store.units() if u.id == coding.unit_id)
+    assert new_unit.start <= target.start and target.end <= new_unit.end
+    assert report.carried == [{
+        "transcript": "six_turns", "code": "continuity", "coder": "anna", "old_unit": [target.start, target.end],
+        "new_unit_id": new_unit.id, "new_unit": [new_unit.start, new_unit.end],
+    }]
+
+
+def test_resegmenting_that_would_orphan_a_coding_changes_nothing(project, six_turns_file):
+    with Store.open(project) as store:
+        import_files(store, [six_turns_file])
+        segment_project(store, options=SegmentOptions(strategy="turn", roles=("participant", "interviewer")))
+        store.save_codebook(Codebook((Code("question"),)))
+        interviewer_unit = store.units()[0]
+        store.add_coding(Coding(interviewer_unit.id, "question", "anna"))
+    before = dump_database(project)
+    with Store.open(project) as store, pytest.raises(ConflictError, match="would have no unit"):
+        segment_project(store, options=SegmentOptions(strategy="turn"), resegment=True)
+    assert dump_database(project) == before
+
+
+def test_unknown_transcript_name_is_a_user_error(store):
+    with pytest.raises(QcaError, match="no transcript named 'nope'"):
+        segment_project(store, transcripts=["nope"])
+
+
+def test_embeddings_are_cached_and_never_encoded_twice(store, six_turns_file, fake_encoder):
+    import_files(store, [six_turns_file])
+    segment_project(store)
+    encoded = sum(fake_encoder.calls)
+    segment_project(store, resegment=True)
+    assert encoded > 0 and sum(fake_encoder.calls) == encoded
+    assert (store.cache_dir / "embeddings.sqlite").exists()
+
+
+def test_tfidf_encoder_is_fitted_once_and_kept_in_the_project(store, six_turns_file):
+    import_files(store, [six_turns_file])
+    report = segment_project(store, encoder="tfidf")
+    assert report.segmented["six_turns"] >= 3
+    first_id = project_encoder(store, "tfidf").id
+    assert first_id.startswith("tfidf-lsa") and (store.directory / "encoders" / "tfidf-lsa" / "encoder.json").exists()
+    assert project_encoder(store, "tfidf").id == first_id
+
+
+def test_unit_rows_slice_their_transcript(store, six_turns_file, fake_encoder):
+    import_files(store, [six_turns_file])
+    segment_project(store)
+    transcript = store.transcripts()[0]
+    rows = unit_rows(store)
+    assert rows and all(transcript.text[r["start"] : r["end"]] == r["text"] for r in rows)
+    assert [r["order"] for r in rows] == list(range(1, len(rows) + 1))

@@ -8,10 +8,11 @@ from pathlib import Path
 
 from ..errors import InputError
 
+# (mark, codec that keeps error positions relative to the whole file, name we report)
 _BOMS = (
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
+    (codecs.BOM_UTF8, "utf-8", "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16", "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16", "utf-16"),
 )
 
 
@@ -32,12 +33,16 @@ def decode_bytes(data: bytes, path: str | Path) -> DecodedText:
     path = str(path)
     if not data.strip():
         raise InputError(path, "the file is empty; nothing to import.")
-    for bom, encoding in _BOMS:
+    for bom, codec, encoding in _BOMS:
         if data.startswith(bom):
             try:
-                text = data.decode(encoding)
+                text = data.decode(codec)
             except UnicodeDecodeError as exc:
-                raise InputError(path, f"has a {encoding} byte-order mark but undecodable bytes at byte {exc.start}.") from None
+                raise InputError(
+                    path,
+                    f"has a {encoding} byte-order mark but undecodable bytes at byte {exc.start}; re-save the file as UTF-8.",
+                    line=_line_at(data, exc.start, codec),
+                ) from None
             return DecodedText(_check_text(text.lstrip("\ufeff"), path), encoding)
     if b"\x00" in data:
         raise InputError(path, "looks like a binary file (it contains NUL bytes), not a text transcript.")
@@ -48,15 +53,20 @@ def decode_bytes(data: bytes, path: str | Path) -> DecodedText:
     try:
         text = data.decode("cp1252")
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
+        line = _line_at(data, exc.start, "cp1252")
         raise InputError(
             path,
             f"undecodable byte 0x{data[exc.start]:02x} (neither UTF-8 nor cp1252); re-save the file as UTF-8.",
             line=line,
         ) from None
-    line = data[: utf8_error.start].count(b"\n") + 1
+    line = _line_at(data, utf8_error.start, "utf-8")
     warning = f"{path}: not valid UTF-8 (first bad byte on line {line}); read as Windows-1252 (cp1252). Check accented letters."
     return DecodedText(_check_text(text, path), "cp1252", (warning,))
+
+
+def _line_at(data: bytes, index: int, codec: str) -> int:
+    """The 1-based line (of the normalized text) that byte ``index`` falls on."""
+    return normalize_newlines(data[:index].decode(codec, errors="replace")).count("\n") + 1
 
 
 def _check_text(text: str, path: str) -> str:

@@ -23,13 +23,16 @@ MAX_SPEAKER_CHARS = 40
 def read_docx(path: str | Path, *, interviewers: tuple[str, ...] = ()) -> tuple[Transcript, tuple[str, ...]]:
     """Read a .docx transcript."""
     import docx  # python-docx; imported here so other formats do not pay for it
+    from docx.opc.exceptions import PackageNotFoundError
     from docx.table import Table
     from docx.text.paragraph import Paragraph
 
     path = Path(path)
+    if path.stat().st_size == 0:
+        raise InputError(str(path), "the file is empty; nothing to import.")
     try:
         document = docx.Document(str(path))
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+    except (zipfile.BadZipFile, PackageNotFoundError, KeyError, ValueError, OSError) as exc:
         raise InputError(str(path), f"is not a readable .docx file ({type(exc).__name__}: {exc}).") from None
     lines: list[str] = []
     speakers: set[str] = set()
@@ -57,13 +60,17 @@ def _table_lines(table, speakers: set[str]) -> list[str]:
             value = cell.text.strip()
             if not cells or value != cells[-1]:
                 cells.append(value)
+        if len(cells) >= 2 and not cells[-1] and len(cells[-2]) <= MAX_SPEAKER_CHARS:
+            continue  # a speaker with nothing said: the name must not join the previous turn
         cells = [c for c in cells if c]
         if not cells:
             continue
         if all(c.casefold() in _HEADER_WORDS for c in cells):
             continue
         stamp = ""
-        if len(cells) >= 3 and TIMESTAMP.fullmatch(f"[{cells[0]}]"):
+        if len(cells) >= 3 and TIMESTAMP.fullmatch(cells[0]):
+            stamp, cells = f"{cells[0]} ", cells[1:]
+        elif len(cells) >= 3 and TIMESTAMP.fullmatch(f"[{cells[0]}]"):
             stamp, cells = f"[{cells[0]}] ", cells[1:]
         if len(cells) >= 2 and len(cells[0]) <= MAX_SPEAKER_CHARS and ":" not in cells[0]:
             speakers.add(cells[0])

@@ -34,7 +34,10 @@ def assign_roles(
     speakers = list(dict.fromkeys(speaker for speaker, _ in turns))
     named = {name.strip().casefold() for name in interviewers if name.strip()}
     if named:
-        return {s: ("interviewer" if s.casefold() in named else "participant") for s in speakers}
+        return {
+            s: "interviewer" if s.strip().casefold() in named else "other" if _OTHER.match(s.strip()) else "participant"
+            for s in speakers
+        }
     roles: dict[str, Role] = {}
     for speaker in speakers:
         if _INTERVIEWER.match(speaker.strip()):

@@ -8,12 +8,15 @@ last cue's end time. The stored text is rebuilt as "Speaker: words" paragraphs.
 
 from __future__ import annotations
 
+import html
 import re
+from collections import Counter
 from pathlib import Path
 
 from ..errors import InputError
 from ..model import Transcript
 from .decode import read_text
+from .text import is_speaker_label
 from .turns import TextBuilder, build_transcript, parse_clock
 
 _TIMING = re.compile(
@@ -28,7 +31,7 @@ MAX_LABEL_WORDS = 5
 def read_subtitles(path: str | Path, *, interviewers: tuple[str, ...] = ()) -> tuple[Transcript, tuple[str, ...]]:
     """Read a .vtt or .srt file into one transcript with merged speaker turns."""
     decoded = read_text(path)
-    cues = list(_parse_cues(decoded.text, str(path)))
+    cues = _confirm_prefix_speakers(list(_parse_cues(decoded.text, str(path))))
     if not cues:
         raise InputError(str(path), "contains no subtitle cues (no 'start --> end' timing lines).")
     builder = TextBuilder()
@@ -51,12 +54,30 @@ def read_subtitles(path: str | Path, *, interviewers: tuple[str, ...] = ()) -> t
     return transcript, decoded.warnings
 
 
+def _confirm_prefix_speakers(cues: list[tuple]) -> list[tuple]:
+    """A "Name: " prefix is a speaker if it starts two or more cues (Zoom repeats names), is a
+    role word, or is capitalized like a name ("Anna Berg"); otherwise, as in "and I said: yes",
+    the colon belongs to the words."""
+    counts = Counter(prefix for _, _, _, _, prefix in cues if prefix)
+    confirmed = []
+    for voice, words, start, end, prefix in cues:
+        if prefix and voice is None:
+            if is_speaker_label(prefix, counts[prefix], set()) or _looks_like_a_name(prefix):
+                voice, words = prefix, words[_PREFIX.match(words).end() :]
+        confirmed.append((voice, words, start, end))
+    return confirmed
+
+
+def _looks_like_a_name(label: str) -> bool:
+    return all(word[:1].isupper() or word[:1].isdigit() for word in label.split())
+
+
 def _parse_cues(text: str, path: str):
     """Yield (speaker or None, text, start seconds, end seconds) per cue."""
     lines = text.split("\n")
     i = 0
     if lines and lines[0].lstrip("\ufeff").startswith("WEBVTT"):
-        i = 1
+        i = _skip_block(lines, 0)  # the header may go on with lines like "Kind: captions"
     while i < len(lines):
         line = lines[i]
         if not line.strip():
@@ -77,9 +98,9 @@ def _parse_cues(text: str, path: str):
             raise InputError(path, "cue ends before it starts.", line=i + 1)
         body_end = _skip_block(lines, i + 1)
         body = " ".join(part.strip() for part in lines[i + 1 : body_end] if part.strip())
-        speaker, words = _speaker_and_words(body)
+        speaker, words, prefix = _speaker_and_words(body)
         if words:
-            yield speaker, words, start, end
+            yield speaker, words, start, end, prefix
         i = body_end
 
 
@@ -89,15 +110,13 @@ def _skip_block(lines: list[str], i: int) -> int:
     return i
 
 
-def _speaker_and_words(body: str) -> tuple[str | None, str]:
-    speaker = None
+def _speaker_and_words(body: str) -> tuple[str | None, str, str | None]:
+    """(voice-tag speaker, words, a "Name:" prefix candidate); the prefix stays in the words."""
     voice = _VOICE.search(body)
-    if voice:
-        speaker = voice.group(1).strip()
-    words = _TAG.sub("", body).strip()
-    if speaker is None:
-        prefix = _PREFIX.match(words)
-        if prefix and len(prefix.group(1).split()) <= MAX_LABEL_WORDS:
-            speaker = prefix.group(1).strip()
-            words = words[prefix.end() :]
-    return speaker, re.sub(r"\s+", " ", words).strip()
+    speaker = html.unescape(voice.group(1)).strip() if voice else None
+    words = html.unescape(_TAG.sub("", body)).strip()  # WebVTT escapes &, < and > as &amp; &lt; &gt;
+    words = re.sub(r"\s+", " ", words).strip()
+    prefix = _PREFIX.match(words) if speaker is None else None
+    if prefix and len(prefix.group(1).split()) <= MAX_LABEL_WORDS:
+        return None, words, prefix.group(1).strip()
+    return speaker, words, None

@@ -50,13 +50,13 @@ def read_table(
     by_transcript: dict[str, TextBuilder] = {}
     has_transcript = bool(columns.transcript) and columns.transcript in header
     for line_no, row in rows:
-        name = str(row.get(columns.transcript) or "").strip() if has_transcript else path.stem
+        name = _cell(row, columns.transcript) if has_transcript else path.stem
         if not name:
             raise InputError(str(path), "empty transcript name.", line=line_no, field=columns.transcript)
         builder = by_transcript.setdefault(name, TextBuilder())
         builder.add_turn(
-            str(row.get(columns.speaker) or "").strip() or "Speaker",
-            str(row.get(columns.text) or ""),
+            _cell(row, columns.speaker) or "Speaker",
+            _cell(row, columns.text),
             _time(row, columns.start, str(path), line_no),
             _time(row, columns.end, str(path), line_no),
         )
@@ -73,6 +73,12 @@ def read_table(
     return transcripts, decoded.warnings
 
 
+def _cell(row: dict, column: str | None) -> str:
+    # a JSON 0 is a name or a word, not a missing value
+    value = row.get(column) if column else None
+    return "" if value is None else str(value).strip()
+
+
 def _time(row: dict, column: str | None, path: str, line_no: int) -> float | None:
     if not column or row.get(column) in (None, ""):
         return None
@@ -86,10 +92,11 @@ def _time(row: dict, column: str | None, path: str, line_no: int) -> float | Non
 def _csv_rows(text: str, path: str) -> tuple[list[str], list[tuple[int, dict]]]:
     first_line = text.split("\n", 1)[0]
     try:
-        dialect = csv.Sniffer().sniff(first_line, delimiters=",;\t")
+        delimiter = csv.Sniffer().sniff(first_line, delimiters=",;\t").delimiter
     except csv.Error:
-        dialect = csv.excel
-    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
+        delimiter = ","
+    # only the delimiter is sniffed: a header line says nothing about quoting ("" inside quotes)
+    reader = csv.DictReader(io.StringIO(text), dialect=csv.excel, delimiter=delimiter)
     header = [h.strip() for h in (reader.fieldnames or [])]
     reader.fieldnames = header
     rows = []

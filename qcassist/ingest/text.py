@@ -39,7 +39,7 @@ MAX_LABEL_WORDS = 4
 
 @dataclass(frozen=True, slots=True)
 class _Line:
-    text_start: int  # first non-space character of the line
+    text_start: int  # first character after leading space and timestamp
     label: str | None
     content_start: int
     content_end: int
@@ -68,7 +68,7 @@ def parse_labelled_text(
     lines = list(_scan_lines(text))
     counts = Counter(line.label for line in lines if line.label)
     known = {label.casefold() for label in (*known_labels, *interviewers)}
-    speakers = {label for label, n in counts.items() if _is_speaker(label, n, known)}
+    speakers = {label for label, n in counts.items() if is_speaker_label(label, n, known)}
     warnings: tuple[str, ...] = ()
     if speakers:
         raw_turns = _group_turns(lines, speakers)
@@ -79,7 +79,7 @@ def parse_labelled_text(
     return transcript, warnings
 
 
-def _is_speaker(label: str, count: int, known: set[str]) -> bool:
+def is_speaker_label(label: str, count: int, known: set[str]) -> bool:
     if _NOT_SPEAKERS.match(label) or len(label.split()) > MAX_LABEL_WORDS:
         return False
     folded = label.casefold()
@@ -94,13 +94,14 @@ def _scan_lines(text: str) -> Iterable[_Line]:
 
 
 def _scan_line(raw: str, offset: int) -> _Line:
-    pos = 0
+    pos = len(raw) - len(raw.lstrip())  # an indented label is still a label
     time = None
     label = None
     lead = _LEAD_TS.match(raw)
     if lead:
         time = parse_clock(lead.group(1))
         pos = lead.end()
+    text_start = pos  # where the words start when the label turns out not to be a speaker
     label_match = _BRACKET_LABEL.match(raw, pos) if raw.startswith("[", pos) else _COLON_LABEL.match(raw, pos)
     if label_match and not TIMESTAMP.fullmatch(f"[{label_match.group(1)}]"):
         label = label_match.group(1).strip()
@@ -117,8 +118,7 @@ def _scan_line(raw: str, offset: int) -> _Line:
         pos += 1
     while end > pos and raw[end - 1].isspace():
         end -= 1
-    first = len(raw) - len(raw.lstrip())
-    return _Line(offset + first, label, offset + pos, offset + end, time)
+    return _Line(offset + text_start, label, offset + pos, offset + end, time)
 
 
 def _group_turns(lines: list[_Line], speakers: set[str]) -> list[RawTurn]:

@@ -30,19 +30,16 @@ class RawTurn:
 def parse_clock(value: str) -> float:
     """'01:02:03.5' / '1:02' / '00:01:02,500' / '00:01:02-5' → seconds."""
     value = value.strip().strip("#[]()")
-    fraction = 0.0
     match = re.match(r"^([\d:]+)(?:[.,-](\d+))?$", value)
     if not match:
         raise ValueError(f"not a time: {value!r}")
-    if match.group(2):
-        digits = match.group(2)
-        # f4's "-5" means tenths; ".500" means milliseconds
-        fraction = int(digits) / (10 ** len(digits))
     parts = [int(p) for p in match.group(1).split(":")]
     seconds = 0
     for part in parts:
         seconds = seconds * 60 + part
-    return seconds + fraction
+    # f4's "-5" means tenths and ".500" milliseconds: both are decimal digits, read as written
+    # (1 + 503 / 1000 would give 1.5030000000000001)
+    return float(f"{seconds}.{match.group(2) or 0}")
 
 
 class TextBuilder:

@@ -229,7 +229,7 @@ def report_rows(split: Split) -> list[Row]:
         (f"evenly spaced, every {every} (*)", evenly_spaced(every)),
         ("TextTiling depth scores, MiniLM", texttiling()),
         ("  cuts kept 4 apart (nltk's rule)", texttiling(min_gap=4)),
-        ("qcassist cohesive, corpus-mean centre", cohesive(centre="corpus", **p)),
+        ("qcassist cohesive, corpus-mean centre (product)", cohesive(centre="corpus", **p)),
         ("qcassist cohesive, per-dialogue centre", cohesive(centre="dialogue", **p)),
         (f"  centre per {POOL} dialogues (transcript proxy)", cohesive(centre="pooled", **p)),
         ("  corpus centre, no question bonus", cohesive(centre="corpus", **{**p, "question_bonus": 0.0})),
@@ -330,7 +330,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         print("TextTiling: cosine of the mean vectors of 2 utterances each side of a gap, Hearst's depth scores,")
         print("cut where depth > mean - std/2 of the dialogue's depth scores; the second row also keeps cuts 4 gaps apart.")
         print(f"Centre per {POOL} dialogues: the mean of {POOL} consecutive dialogues (~{POOL * 15} utterances), a stand-in")
-        print("for the product's per-transcript mean on an interview-length transcript.")
+        print("for a per-transcript mean on an interview-length transcript.")
         if args.grid:
             print()
             if args.split == "train":

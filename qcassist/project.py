@@ -17,7 +17,7 @@ from .embed import DEFAULT_ENCODER, TFIDF_ENCODER, CachedEncoder, Encoder, Sente
 from .errors import ConflictError, QcaError
 from .ingest import ColumnMap, read_transcripts
 from .model import MeaningUnit, Transcript
-from .segment import SegmentOptions, load_nlp, segment, sentence_spans
+from .segment import SegmentOptions, load_nlp, segment, unit_sentences
 from .store import Store
 
 Progress = Callable[[str], None]
@@ -149,9 +149,10 @@ def segment_project(
     nlp = load_nlp(options.language, options.spacy_model) if options.strategy != "turn" else None
     encoder_obj = project_encoder(store, encoder) if options.strategy == "cohesive" and todo else None
     recorded = dict(options.as_dict(), encoder=encoder_obj.id if encoder_obj else None)
+    centre = _project_centre(store, options, nlp, encoder_obj) if encoder_obj else None
     planned = []
     for transcript in todo:
-        units = segment(transcript, options=options, nlp=nlp, encoder=encoder_obj)
+        units = segment(transcript, options=options, nlp=nlp, encoder=encoder_obj, centre=centre)
         planned.append((transcript, units))
         if progress:
             progress(transcript.name)
@@ -170,6 +171,12 @@ def segment_project(
                 })
             report.segmented[transcript.name] = len(units)
     return report
+
+
+def _project_centre(store: Store, options: SegmentOptions, nlp, encoder: Encoder):
+    """Mean sentence vector over the whole project's speech (cached embeddings make this cheap)."""
+    texts = [text for t in store.transcripts() for text in unit_sentences(t, options, nlp)]
+    return encoder.encode(texts).mean(axis=0) if texts else None
 
 
 def _select_transcripts(store: Store, names: Sequence[str]) -> list[Transcript]:

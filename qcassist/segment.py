@@ -6,9 +6,11 @@ Strategies:
 - ``cohesive`` (default): adjacent sentences of one turn stay together while they are
   on one point. Cohesion is TextTiling-style: at each gap between sentences, compare
   the mean embedding of the ``window`` sentences before it with the ``window`` after
-  it. Embeddings are first centred on the transcript's mean sentence vector (which
-  removes what every sentence of the interview shares, e.g. its topic and register),
-  so the similarity measures what is specific. A gap is cut when
+  it. Embeddings are first centred on a mean sentence vector (which removes what every
+  sentence of the interviews shares, e.g. their topic and register), so the
+  similarity measures what is specific. ``segment_project`` centres on the mean over
+  the whole project's speech: one short transcript's own mean is too noisy a centre
+  (benchmarks/README.md shows it over-cuts). A gap is cut when
   ``1 - similarity + question_bonus * (next sentence is a question)`` reaches
   ``threshold``; cuts are taken best first and kept ``min_sentences`` apart. Then
   units are split at their weakest gap while longer than ``max_chars`` and merged
@@ -126,8 +128,13 @@ def segment(
     options: SegmentOptions = SegmentOptions(),
     nlp=None,
     encoder: Encoder | None = None,
+    centre: np.ndarray | None = None,
 ) -> list[MeaningUnit]:
-    """Cut a transcript's turns (participant turns by default) into meaning units."""
+    """Cut a transcript's turns (participant turns by default) into meaning units.
+
+    ``centre`` (cohesive only) is the mean sentence vector to centre on; by default
+    the mean of this transcript's sentences.
+    """
     if transcript.id is None:
         raise ValueError("segment a stored transcript (it needs an id)")
     turns = [(i, turn) for i, turn in enumerate(transcript.turns) if turn.role in options.roles]
@@ -141,7 +148,7 @@ def segment(
         else:
             if encoder is None:
                 raise ValueError("the cohesive strategy needs an encoder")
-            groups = _cohesive_groups(transcript.text, sentences, options, encoder)
+            groups = _cohesive_groups(transcript.text, sentences, options, encoder, centre)
     units = []
     for turn_index, spans in groups:
         if spans:
@@ -151,12 +158,22 @@ def segment(
     return units
 
 
-def _cohesive_groups(text, sentences, options, encoder):
+def unit_sentences(transcript: Transcript, options: SegmentOptions, nlp) -> list[str]:
+    """The texts of the sentences that ``segment`` would group, in order."""
+    return [
+        transcript.text[a:b]
+        for turn in transcript.turns if turn.role in options.roles
+        for a, b in sentence_spans(transcript.text, turn, nlp)
+    ]
+
+
+def _cohesive_groups(text, sentences, options, encoder, centre):
     flat = [span for _, spans in sentences for span in spans]
     if not flat:
         return []
     vectors = encoder.encode([text[a:b] for a, b in flat])
-    centre = vectors.mean(axis=0)
+    if centre is None:
+        centre = vectors.mean(axis=0)
     groups = []
     offset = 0
     for turn_index, spans in sentences:

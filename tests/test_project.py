@@ -126,3 +126,18 @@ def test_unit_rows_slice_their_transcript(store, six_turns_file, fake_encoder):
     rows = unit_rows(store)
     assert rows and all(transcript.text[r["start"] : r["end"]] == r["text"] for r in rows)
     assert [r["order"] for r in rows] == list(range(1, len(rows) + 1))
+
+
+def test_cohesive_segmentation_centres_on_the_whole_project(store, six_turns_file, tmp_path, fake_encoder):
+    from qcassist.segment import load_nlp, segment, unit_sentences
+
+    other = tmp_path / "other.txt"
+    other.write_text("Interviewer: And the bus?\nP1: The bus was late. The garden was lovely. Money was short.\n", encoding="utf-8")
+    import_files(store, [six_turns_file, other])
+    segment_project(store, options=SegmentOptions(min_chars=0))
+    nlp = load_nlp()
+    sentences = [s for t in store.transcripts() for s in unit_sentences(t, SegmentOptions(), nlp)]
+    centre = fake_encoder.encode(sentences).mean(axis=0)
+    for transcript in store.transcripts():
+        expected = segment(transcript, options=SegmentOptions(min_chars=0), nlp=nlp, encoder=fake_encoder, centre=centre)
+        assert [(u.start, u.end) for u in store.units(transcript.id)] == [(u.start, u.end) for u in expected]

@@ -59,6 +59,7 @@ class MeaningUnit:
     turn_index: int | None = None
     speaker: str | None = None
     id: int | None = None  # assigned by the store
+    external_id: str | None = None  # an id from the source data (e.g. a coded CSV), kept verbatim
 
     def text_in(self, transcript: Transcript) -> str:
         return transcript.text[self.start : self.end]
@@ -75,9 +76,14 @@ class Code:
 
 @dataclass(frozen=True, slots=True)
 class Codebook:
-    """Codes in a hierarchy (code group → subgroup → code)."""
+    """Codes in a hierarchy (code group → subgroup → code).
+
+    ``exclusive``: each unit gets at most one leaf code (single-label); otherwise a
+    unit may carry several (multi-label).
+    """
 
     codes: tuple[Code, ...] = ()
+    exclusive: bool = False
 
     def __post_init__(self) -> None:
         names = [c.name for c in self.codes]
@@ -110,6 +116,28 @@ class Codebook:
             path.append(current)
             current = by_name[current].parent if current in by_name else None
         return tuple(reversed(path))
+
+
+SuggestionSource = Literal["classifier", "exemplar", "description"]
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    """A code proposed for a unit by a model, with the coded units that justify it.
+
+    ``source``: ``classifier`` (calibrated probability), ``exemplar`` (few examples:
+    similarity to them, not calibrated) or ``description`` (no examples: similarity to
+    the code's description, not calibrated).
+    """
+
+    unit_id: int
+    code: str
+    probability: float
+    model_version: str
+    source: SuggestionSource = "classifier"
+    rationale: tuple[int, ...] = ()  # ids of the most similar human-coded units
+    created_at: str = ""
+    id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .errors import ProjectError
-from .model import Code, Codebook, Coding, MeaningUnit, Transcript, Turn
+from .model import Code, Codebook, Coding, MeaningUnit, Suggestion, Transcript, Turn
 
 DB_NAME = "qcassist.db"
 CACHE_DIR = ".qcassist-cache"
@@ -87,7 +87,45 @@ def _migration_1(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1]
+def _migration_2(db: sqlite3.Connection) -> None:
+    """Suggestions: external unit ids, project settings, saved classifiers, suggestions, evaluations."""
+    _run_script(
+        db,
+        """
+        ALTER TABLE units ADD COLUMN external_id TEXT;
+        CREATE TABLE settings (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        CREATE TABLE classifiers (
+            version TEXT PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            encoder TEXT NOT NULL,
+            manifest TEXT NOT NULL
+        );
+        -- Suggestions are model output and can be re-made: they go with their unit.
+        CREATE TABLE suggestions (
+            id INTEGER PRIMARY KEY,
+            unit_id INTEGER NOT NULL REFERENCES units(id) ON DELETE CASCADE,
+            code TEXT NOT NULL REFERENCES codes(name) ON UPDATE CASCADE,
+            probability REAL NOT NULL,
+            model_version TEXT NOT NULL REFERENCES classifiers(version),
+            source TEXT NOT NULL CHECK (source IN ('classifier', 'exemplar', 'description')),
+            rationale TEXT NOT NULL DEFAULT '[]',
+            created_at TEXT NOT NULL,
+            UNIQUE (unit_id, code, model_version)
+        );
+        CREATE INDEX suggestions_by_unit ON suggestions (unit_id);
+        CREATE TABLE evaluations (
+            id INTEGER PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            result TEXT NOT NULL
+        )
+        """,
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -275,13 +313,13 @@ class Store:
 
     def _insert_unit(self, unit: MeaningUnit) -> MeaningUnit:
         cursor = self.db.execute(
-            'INSERT INTO units (transcript_id, start, "end", turn_idx, speaker) VALUES (?, ?, ?, ?, ?)',
-            (unit.transcript_id, unit.start, unit.end, unit.turn_index, unit.speaker),
+            'INSERT INTO units (transcript_id, start, "end", turn_idx, speaker, external_id) VALUES (?, ?, ?, ?, ?, ?)',
+            (unit.transcript_id, unit.start, unit.end, unit.turn_index, unit.speaker, unit.external_id),
         )
         return replace(unit, id=cursor.lastrowid)
 
     def units(self, transcript_id: int | None = None) -> list[MeaningUnit]:
-        sql = 'SELECT transcript_id, start, "end", turn_idx, speaker, id FROM units'
+        sql = 'SELECT transcript_id, start, "end", turn_idx, speaker, id, external_id FROM units'
         args: tuple = ()
         if transcript_id is not None:
             sql += " WHERE transcript_id = ?"
@@ -291,9 +329,21 @@ class Store:
 
     # --- codebook ----------------------------------------------------------------
 
+    def add_units(self, units: Iterable[MeaningUnit], segmentation: dict) -> list[MeaningUnit]:
+        """Add units to transcripts that have none yet (e.g. units cut by another tool)."""
+        with self.transaction():
+            stored = [self._insert_unit(unit) for unit in units]
+            for transcript_id in {u.transcript_id for u in stored}:
+                self.db.execute(
+                    "UPDATE transcripts SET segmentation = ? WHERE id = ?",
+                    (json.dumps(segmentation, sort_keys=True), transcript_id),
+                )
+        return stored
+
     def save_codebook(self, codebook: Codebook) -> None:
         """Insert or update codes (parents first); codes in use are never deleted here."""
         with self.transaction():
+            self.set_setting("codebook.exclusive", "true" if codebook.exclusive else "false")
             position = {code.name: i for i, code in enumerate(codebook.codes)}
             for code in _parents_first(codebook):
                 self.db.execute(
@@ -304,7 +354,20 @@ class Store:
 
     def codebook(self) -> Codebook:
         rows = self.db.execute("SELECT name, parent, description FROM codes ORDER BY position").fetchall()
-        return Codebook(tuple(Code(*row) for row in rows))
+        return Codebook(tuple(Code(*row) for row in rows), exclusive=self.setting("codebook.exclusive") == "true")
+
+    # --- settings ----------------------------------------------------------------
+
+    def setting(self, key: str, default: str | None = None) -> str | None:
+        row = self.db.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_setting(self, key: str, value: str) -> None:
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
 
     # --- codings -----------------------------------------------------------------
 
@@ -323,6 +386,63 @@ class Store:
             sql += " JOIN units u ON u.id = c.unit_id WHERE u.transcript_id = ?"
             args = (transcript_id,)
         return [Coding(*row) for row in self.db.execute(sql + " ORDER BY c.id", args)]
+
+    def add_codings(self, codings: Iterable[Coding]) -> int:
+        """Add many codings at once; an identical (unit, code, coder) coding is kept once. Returns how many were new."""
+        with self.transaction():
+            before = self.db.total_changes
+            self.db.executemany(
+                "INSERT OR IGNORE INTO codings (unit_id, code, coder, origin, created_at) VALUES (?, ?, ?, ?, ?)",
+                [(c.unit_id, c.code, c.coder, c.origin, c.created_at or now()) for c in codings],
+            )
+            return self.db.total_changes - before
+
+    # --- classifiers and suggestions ---------------------------------------------
+
+    def add_classifier(self, version: str, encoder: str, manifest: dict) -> None:
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO classifiers (version, created_at, encoder, manifest) VALUES (?, ?, ?, ?)",
+                (version, now(), encoder, json.dumps(manifest, sort_keys=True)),
+            )
+
+    def latest_classifier(self) -> tuple[str, dict] | None:
+        row = self.db.execute("SELECT version, manifest FROM classifiers ORDER BY created_at DESC, rowid DESC LIMIT 1").fetchone()
+        return (row[0], json.loads(row[1])) if row else None
+
+    def replace_suggestions(self, suggestions: Iterable[Suggestion], unit_ids: Iterable[int]) -> int:
+        """Drop earlier suggestions for these units and store the new ones, in one transaction."""
+        with self.transaction():
+            self.db.executemany("DELETE FROM suggestions WHERE unit_id = ?", [(i,) for i in unit_ids])
+            rows = [
+                (s.unit_id, s.code, s.probability, s.model_version, s.source, json.dumps(list(s.rationale)), s.created_at or now())
+                for s in suggestions
+            ]
+            self.db.executemany(
+                "INSERT INTO suggestions (unit_id, code, probability, model_version, source, rationale, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+        return len(rows)
+
+    def suggestions(self, transcript_id: int | None = None) -> list[Suggestion]:
+        sql = (
+            "SELECT s.unit_id, s.code, s.probability, s.model_version, s.source, s.rationale, s.created_at, s.id "
+            "FROM suggestions s JOIN units u ON u.id = s.unit_id"
+        )
+        args: tuple = ()
+        if transcript_id is not None:
+            sql += " WHERE u.transcript_id = ?"
+            args = (transcript_id,)
+        rows = self.db.execute(sql + " ORDER BY u.transcript_id, u.start, s.probability DESC", args)
+        return [Suggestion(u, c, p, v, src, tuple(json.loads(r)), t, i) for u, c, p, v, src, r, t, i in rows]
+
+    def add_evaluation(self, result: dict) -> None:
+        with self.transaction():
+            self.db.execute("INSERT INTO evaluations (created_at, result) VALUES (?, ?)", (now(), json.dumps(result)))
+
+    def latest_evaluation(self) -> dict | None:
+        row = self.db.execute("SELECT result FROM evaluations ORDER BY id DESC LIMIT 1").fetchone()
+        return json.loads(row[0]) if row else None
 
     # --- summaries ---------------------------------------------------------------
 

@@ -1,0 +1,302 @@
+"""Workflows for suggesting codes: train, suggest, evaluate, export — over the project store."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import shutil
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from .classify import CodeModel, TrainingSet, TrainOptions, propose, train_model
+from .embed import DEFAULT_ENCODER
+from .errors import QcaError
+from .evaluation import cross_validate, learning_curve, summarize
+from .model import Suggestion, Transcript
+from .project import project_encoder
+from .store import Store
+
+ENCODER_SETTING = "encoder"
+HUMAN_ORIGINS = ("human", "review")
+SUGGESTION_FIELDS = ("unit_id", "external_id", "transcript", "order", "code", "probability", "source",
+                     "model_version", "rationale_unit_ids", "text")
+
+
+class ModelError(QcaError):
+    """No model, or a model that does not fit this project's data."""
+
+
+# --- gathering units --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Unit:
+    id: int
+    external_id: str | None
+    transcript: str
+    order: int
+    text: str
+    context: str  # the turn before the unit's turn
+
+
+def _project_units(store: Store) -> list[_Unit]:
+    units = []
+    for transcript in store.transcripts():
+        for order, unit in enumerate(store.units(transcript.id), start=1):
+            units.append(_Unit(unit.id, unit.external_id, transcript.name, order, unit.text_in(transcript),
+                               _previous_turn_text(transcript, unit.turn_index)))
+    return units
+
+
+def _previous_turn_text(transcript: Transcript, turn_index: int | None) -> str:
+    if not turn_index:
+        return ""
+    return transcript.turn_text(transcript.turns[turn_index - 1])
+
+
+def project_encoder_spec(store: Store, requested: str | None) -> str:
+    """The encoder this project's models use: the one asked for, else the one recorded, else the default."""
+    return requested or store.setting(ENCODER_SETTING) or DEFAULT_ENCODER
+
+
+# --- train -------------------------------------------------------------------------
+
+
+@dataclass
+class TrainReport:
+    version: str
+    encoder: str
+    units: int
+    classifier_codes: list[str]
+    exemplar_codes: list[str]
+    description_codes: list[str]
+    examples_per_code: dict[str, int]
+    seconds: float
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def training_set(store: Store, encoder, *, coders: Sequence[str] = ()) -> TrainingSet:
+    """Human-coded units (seed codings and accepted reviews) as arrays for the leaf codes."""
+    codebook = store.codebook()
+    leaves = [c.name for c in codebook.leaves]
+    if not leaves:
+        raise QcaError("the project has no codebook; run 'qcassist codebook import FILE' or 'qcassist import-coded' first.")
+    by_unit: dict[int, set[str]] = defaultdict(set)
+    for coding in store.codings():
+        if coding.origin in HUMAN_ORIGINS and (not coders or coding.coder in coders) and coding.code in leaves:
+            by_unit[coding.unit_id].add(coding.code)
+    units = [u for u in _project_units(store) if u.id in by_unit]
+    if codebook.exclusive:
+        several = next((u for u in units if len(by_unit[u.id]) > 1), None)
+        if several is not None:
+            raise QcaError(
+                f"the codebook is exclusive but unit {several.id} ({several.transcript} #{several.order}) has "
+                f"{len(by_unit[several.id])} codes: {', '.join(sorted(by_unit[several.id]))}."
+            )
+    labels = np.array([[code in by_unit[u.id] for code in leaves] for u in units], dtype=np.int8).reshape(len(units), len(leaves))
+    embeddings = encoder.encode([u.text for u in units]) if units else np.zeros((0, 0), np.float32)
+    return TrainingSet(
+        unit_ids=np.array([u.id for u in units], dtype=np.int64), texts=[u.text for u in units],
+        contexts=[u.context for u in units], embeddings=embeddings, labels=labels,
+        groups=[u.transcript for u in units], codes=leaves,
+    )
+
+
+def _check_examples(data: TrainingSet) -> None:
+    counts = dict(zip(data.codes, data.labels.sum(axis=0).tolist()))
+    single = [code for code, n in counts.items() if n == 1]
+    if single:
+        raise QcaError(
+            f"code {single[0]!r} has only one coded unit"
+            + (f" (also: {', '.join(single[1:])})" if len(single) > 1 else "")
+            + "; code at least two units with it, or remove it from the codebook, then train again."
+        )
+    if sum(1 for n in counts.values() if n >= 2) < 2:
+        raise QcaError(f"training needs at least two codes with two or more coded units each; found {counts}.")
+
+
+def train(
+    store: Store,
+    *,
+    encoder: str | None = None,
+    options: TrainOptions = TrainOptions(),
+    coders: Sequence[str] = (),
+) -> TrainReport:
+    """Train the project's classifier on its human codings and save it as a new model version."""
+    started = datetime.now(timezone.utc)
+    spec = project_encoder_spec(store, encoder)
+    encoder_obj = project_encoder(store, spec)
+    data = training_set(store, encoder_obj, coders=coders)
+    _check_examples(data)
+    codebook = store.codebook()
+    described = [c for c in codebook.leaves if c.description and not data.labels[:, data.codes.index(c.name)].any()]
+    descriptions = {}
+    if described:
+        vectors = encoder_obj.encode([f"{c.name}: {c.description}" for c in described])
+        descriptions = {c.name: v for c, v in zip(described, vectors)}
+    model = train_model(data, exclusive=codebook.exclusive, descriptions=descriptions, options=options)
+    data_hash = _training_hash(data)
+    version = started.strftime("%Y%m%dT%H%M%S") + "-" + data_hash[:8]
+    model.manifest.update(
+        version=version, created_at=started.isoformat(timespec="seconds"), encoder=encoder_obj.id, encoder_spec=spec,
+        training_data_sha256=data_hash, codebook_sha256=_codebook_hash(codebook), units=len(data.texts),
+        libraries=_library_versions(),
+    )
+    directory = store.directory / "classifiers" / version
+    model.save(directory)
+    try:
+        with store.transaction():
+            store.add_classifier(version, encoder_obj.id, model.manifest)
+            store.set_setting(ENCODER_SETTING, spec)
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+    seconds = (datetime.now(timezone.utc) - started).total_seconds()
+    return TrainReport(version, encoder_obj.id, len(data.texts), model.codes, model.exemplar_codes,
+                       model.description_codes, model.manifest["examples_per_code"], seconds)
+
+
+def _training_hash(data: TrainingSet) -> str:
+    digest = hashlib.sha256()
+    for unit_id, text, row in zip(data.unit_ids.tolist(), data.texts, data.labels.tolist()):
+        digest.update(json.dumps([unit_id, text, row]).encode())
+    digest.update(json.dumps(data.codes).encode())
+    return digest.hexdigest()
+
+
+def _codebook_hash(codebook) -> str:
+    payload = [[c.name, c.parent, c.description] for c in codebook.codes] + [codebook.exclusive]
+    return hashlib.sha256(json.dumps(payload).encode()).hexdigest()
+
+
+def _library_versions() -> dict[str, str]:
+    versions = {}
+    for name in ("qcassist", "scikit-learn", "numpy", "scipy", "sentence-transformers", "torch"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+def load_latest_model(store: Store) -> CodeModel:
+    latest = store.latest_classifier()
+    if latest is None:
+        raise ModelError("no trained model in this project; run 'qcassist train' first.")
+    version, _ = latest
+    directory = store.directory / "classifiers" / version
+    try:
+        return CodeModel.load(directory)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelError(f"{directory}: saved model is unreadable ({exc}); run 'qcassist train' again.") from None
+
+
+# --- suggest -----------------------------------------------------------------------
+
+
+@dataclass
+class SuggestReport:
+    model_version: str
+    units: int
+    suggestions: int
+    units_with_suggestion: int
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def suggest(store: Store, *, encoder: str | None = None, include_coded: bool = False) -> SuggestReport:
+    """Suggest codes for the project's uncoded units (or all units) with the latest model, and store them."""
+    model = load_latest_model(store)
+    spec = encoder or model.manifest.get("encoder_spec") or project_encoder_spec(store, None)
+    encoder_obj = project_encoder(store, spec)
+    if encoder_obj.id != model.manifest["encoder"]:
+        raise ModelError(
+            f"model {model.manifest['version']} was trained on embeddings from {model.manifest['encoder']}, "
+            f"not {encoder_obj.id}; train again with this encoder or suggest with --encoder {model.manifest.get('encoder_spec')}."
+        )
+    human = {c.unit_id for c in store.codings() if c.origin in HUMAN_ORIGINS}
+    units = [u for u in _project_units(store) if include_coded or u.id not in human]
+    embeddings = encoder_obj.encode([u.text for u in units]) if units else np.zeros((0, 0), np.float32)
+    proposals = propose(model, embeddings, [u.text for u in units], [u.context for u in units],
+                        options=_options_of(model)) if units else []
+    version = model.manifest["version"]
+    suggestions = [
+        Suggestion(units[p.row].id, p.code, p.probability, version, p.source, p.rationale) for p in proposals
+    ]
+    store.replace_suggestions(suggestions, [u.id for u in units])
+    return SuggestReport(version, len(units), len(suggestions), len({s.unit_id for s in suggestions}))
+
+
+def _options_of(model: CodeModel) -> TrainOptions:
+    saved = dict(model.manifest["options"])
+    from .classify import FeatureConfig
+
+    saved["features"] = FeatureConfig.from_dict(saved["features"])
+    return TrainOptions(**saved)
+
+
+def suggestion_rows(store: Store) -> list[dict]:
+    """Stored suggestions with their unit's transcript, order, external id and text."""
+    info = {u.id: u for u in _project_units(store)}
+    rows = []
+    for s in store.suggestions():
+        unit = info[s.unit_id]
+        rows.append({
+            "unit_id": s.unit_id, "external_id": unit.external_id, "transcript": unit.transcript, "order": unit.order,
+            "code": s.code, "probability": round(s.probability, 4), "source": s.source, "model_version": s.model_version,
+            "rationale_unit_ids": " ".join(str(i) for i in s.rationale), "text": unit.text,
+        })
+    return rows
+
+
+def write_rows(rows: Sequence[dict], fields: Sequence[str], fmt: str, out) -> None:
+    """CSV with a header, or JSON lines."""
+    if fmt == "csv":
+        writer = csv.DictWriter(out, fieldnames=list(fields), lineterminator="\n", extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    elif fmt == "jsonl":
+        for row in rows:
+            out.write(json.dumps({k: row.get(k) for k in fields}, ensure_ascii=False) + "\n")
+    else:
+        raise QcaError(f"unknown format {fmt!r}; choose csv or jsonl.")
+
+
+# --- evaluate ----------------------------------------------------------------------
+
+
+def evaluate(
+    store: Store,
+    *,
+    encoder: str | None = None,
+    options: TrainOptions = TrainOptions(),
+    folds: int = 5,
+    with_learning_curve: bool = True,
+    coders: Sequence[str] = (),
+) -> dict:
+    """Grouped cross-validation of the project's classifier on its human codings; the result is stored."""
+    spec = project_encoder_spec(store, encoder)
+    encoder_obj = project_encoder(store, spec)
+    data = training_set(store, encoder_obj, coders=coders)
+    _check_examples(data)
+    exclusive = store.codebook().exclusive
+    try:
+        cv = cross_validate(data, exclusive=exclusive, options=options, folds=folds)
+    except ValueError as exc:
+        raise QcaError(f"cannot evaluate: {exc}.") from None
+    result = summarize(cv)
+    result.update(encoder=encoder_obj.id, folds=folds, grouped_by="transcript", transcripts=len(set(data.groups)))
+    if with_learning_curve:
+        result["learning_curve"] = learning_curve(data, exclusive=exclusive, options=options, folds=folds)
+    store.add_evaluation(result)
+    return result

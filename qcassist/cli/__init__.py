@@ -1,0 +1,12 @@
+"""The command line: parse → one library call → echo. The only package that knows click."""
+
+from __future__ import annotations
+
+from . import corpus  # noqa: F401  (registers the commands)
+from .base import main
+
+__all__ = ["main"]
+
+
+if __name__ == "__main__":
+    main()

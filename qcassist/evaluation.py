@@ -7,7 +7,7 @@ training and test. Metrics come from scikit-learn where it has them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 from sklearn.metrics import cohen_kappa_score, precision_recall_fscore_support

@@ -16,7 +16,7 @@ from pathlib import Path
 from .embed import DEFAULT_ENCODER, TFIDF_ENCODER, CachedEncoder, Encoder, SentenceTransformerEncoder, TfidfEncoder
 from .errors import ConflictError, QcaError
 from .ingest import ColumnMap, read_transcripts
-from .model import MeaningUnit, Transcript
+from .model import Transcript
 from .segment import SegmentOptions, load_nlp, segment, unit_sentences
 from .store import Store
 

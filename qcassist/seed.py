@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .codebook import did_you_mean, read_codebook
@@ -50,6 +50,7 @@ class CodedReport:
     codings_added: int = 0
     context_turns: int = 0
     codes_created: list[str] = field(default_factory=list)
+    exclusive: bool = False
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -63,19 +64,24 @@ def import_coded(
     columns: CodedColumns = CodedColumns(),
     where: Sequence[tuple[str, str]] = (),
     code_separator: str | None = None,
+    exclusive: bool | None = None,
 ) -> CodedReport:
     """Import units that are already cut and coded (one row a unit) with their human codings.
 
     A transcript already imported with the same content keeps its units, and this
     coder's codings are added to them (so a second coder's file can be compared).
-    Without a codebook in the project, one flat codebook is made from the codes found.
+    Without a codebook in the project, one flat codebook is made from the codes found;
+    it is exclusive (one code per unit) unless ``exclusive`` is False or a
+    ``code_separator`` allows several codes per unit.
     """
     data = read_coded_units(path, columns=columns, where=where, code_separator=code_separator)
     codebook = store.codebook()
     found = list(dict.fromkeys(code for row in data.rows for code in row.codes))
     report = CodedReport(context_turns=data.context_rows)
     if not codebook.codes:
-        codebook = Codebook(tuple(Code(name) for name in found))
+        if exclusive is None:
+            exclusive = code_separator is None
+        codebook = Codebook(tuple(Code(name) for name in found), exclusive=exclusive)
         report.codes_created = found
     else:
         leaves = [c.name for c in codebook.leaves]
@@ -87,6 +93,7 @@ def import_coded(
                         str(path), f"{kind} {code!r}.{did_you_mean(code, leaves)} Add it to the codebook or fix the row.",
                         line=row.line, field=columns.codes,
                     )
+    report.exclusive = codebook.exclusive
     if codebook.exclusive:
         several = next((row for row in data.rows if len(row.codes) > 1), None)
         if several is not None:

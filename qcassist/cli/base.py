@@ -47,17 +47,17 @@ def encoder_option(func):
     )(func)
 
 
-def _echo_json(data) -> None:
+def echo_json(data) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
-def _warn(messages) -> None:
+def warn(messages) -> None:
     for message in messages:
         click.echo(f"Warning: {message}", err=True)
 
 
 @contextmanager
-def _progress(total: int, label: str, enabled: bool):
+def progress_bar(total: int, label: str, enabled: bool):
     """A progress bar on a terminal's stderr; nothing in pipes, scripts or with --json."""
     if not enabled or total <= 1 or not sys.stderr.isatty():
         yield lambda _name: None

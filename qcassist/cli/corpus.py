@@ -11,7 +11,7 @@ from ..ingest import ColumnMap
 from ..project import UNIT_FORMATS, import_files, project_status, run_demo, segment_project, unit_rows, write_units
 from ..segment import STRATEGIES, SegmentOptions
 from ..store import DB_NAME, Store
-from .base import UserError, _echo_json, _progress, _warn, encoder_option, json_option, main, project_option
+from .base import UserError, echo_json, progress_bar, warn, encoder_option, json_option, main, project_option
 
 
 @main.command()
@@ -26,7 +26,7 @@ def init(project: Path, as_json: bool) -> None:
     with Store.create(project):
         pass
     if as_json:
-        _echo_json({"project": str(project.resolve()), "created": not existed})
+        echo_json({"project": str(project.resolve()), "created": not existed})
     else:
         click.echo(f"{'Project already exists' if existed else 'Created project'} in {project.resolve()}")
 
@@ -64,9 +64,9 @@ def import_(project: Path, as_json: bool, files, interviewers, replace, speaker_
     columns = ColumnMap(speaker_column, text_column, transcript_column, start_column, end_column)
     with Store.open(project) as store:
         report = import_files(store, files, interviewers=interviewers, columns=columns, replace=replace)
-    _warn(report.warnings)
+    warn(report.warnings)
     if as_json:
-        _echo_json(report.as_dict())
+        echo_json(report.as_dict())
         return
     for label, names in (("Imported", report.added), ("Replaced", report.replaced), ("Unchanged", report.unchanged)):
         if names:
@@ -107,12 +107,12 @@ def segment(project: Path, as_json: bool, encoder: str, strategy: str, transcrip
     )
     with Store.open(project) as store:
         total = len(transcripts) or len(store.transcripts())
-        with _progress(total, "Segmenting", not as_json) as tick:
+        with progress_bar(total, "Segmenting", not as_json) as tick:
             report = segment_project(
                 store, options=options, encoder=encoder, transcripts=transcripts, resegment=resegment, progress=tick
             )
     if as_json:
-        _echo_json(report.as_dict())
+        echo_json(report.as_dict())
         return
     for name, count in report.segmented.items():
         click.echo(f"{name}: {count} meaning units")
@@ -160,7 +160,7 @@ def status(project: Path, as_json: bool) -> None:
     with Store.open(project) as store:
         summary = project_status(store)
     if as_json:
-        _echo_json(summary)
+        echo_json(summary)
         return
     click.echo(f"Project {summary['project']}")
     header = f"{'transcript':<24} {'format':<6} {'turns':>6} {'partic.':>7} {'units':>6} {'codings':>7}  segmented"
@@ -187,7 +187,7 @@ def demo(project: Path, as_json: bool, encoder: str) -> None:
     """
     imported, segmented, out_path = run_demo(project, encoder=encoder)
     if as_json:
-        _echo_json({"import": imported.as_dict(), "segment": segmented.as_dict(), "units_csv": str(out_path)})
+        echo_json({"import": imported.as_dict(), "segment": segmented.as_dict(), "units_csv": str(out_path)})
         return
     with Store.open(project) as store:
         rows = unit_rows(store)

@@ -195,7 +195,11 @@ class CodeClassifier(ClassifierMixin, BaseEstimator):
             inner = CodeClassifier(C=self.C, exclusive=self.exclusive, class_weight=self.class_weight)
             inner.n_codes_ = self.n_codes_
             Y_train = Y[train]
-            if self.exclusive or all(0 < Y_train[:, j].sum() < len(train) for j in range(self.n_codes_)):
+            learnable = (
+                len(np.unique(Y_train.argmax(axis=1))) >= 2 if self.exclusive
+                else all(0 < Y_train[:, j].sum() < len(train) for j in range(self.n_codes_))
+            )
+            if learnable:
                 inner._fit_final(X[train], Y_train)
                 scores[test] = inner._scores(X[test])
             else:  # a code absent from this fold: fall back to the full model's ordering for it

@@ -79,3 +79,36 @@ def dump_database(directory) -> list[str]:
         return list(db.iterdump())
     finally:
         db.close()
+
+
+CODE_WORDS = {
+    "trust": ["trust", "listened", "kind", "believed", "respect", "honest"],
+    "money": ["rent", "debt", "bank", "money", "bills", "benefit"],
+    "access": ["waiting", "bus", "appointment", "phone", "queue", "referral"],
+}
+FILLER = ["the", "team", "really", "and", "then", "we", "it", "was", "very", "so"]
+
+
+def coded_rows(n_transcripts: int = 4, per_code: int = 5, seed: int = 0) -> list[dict]:
+    """A synthetic coded corpus: each unit talks mostly in one code's words."""
+    import random
+
+    rng = random.Random(seed)
+    rows = []
+    for t in range(n_transcripts):
+        order = 0
+        for code, words in CODE_WORDS.items():
+            for _ in range(per_code):
+                text = " ".join(rng.choice(words) if rng.random() < 0.6 else rng.choice(FILLER) for _ in range(9))
+                rows.append({"transcript": f"t{t}", "order": order, "speaker": "P", "text": text.capitalize() + ".", "code": code})
+                order += 1
+    return rows
+
+
+def write_coded_csv(path, rows) -> None:
+    import csv
+
+    with open(path, "w", encoding="utf-8", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)

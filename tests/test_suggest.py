@@ -1,0 +1,169 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from qcassist.cli import main
+from qcassist.errors import InputError, QcaError
+from qcassist.ingest.coded import CodedColumns
+from qcassist.seed import import_coded, import_codebook, import_spans
+from qcassist.store import Store
+from qcassist.suggest import ModelError, evaluate, suggest, suggestion_rows, train
+from tests.conftest import HashEncoder, coded_rows, dump_database, write_coded_csv
+
+COLUMNS = CodedColumns(order="order")
+
+
+@pytest.fixture(autouse=True)
+def fake_encoder(monkeypatch):
+    """Every project encoder is the model-free hash encoder (the real one is tested in test_embed)."""
+    encoder = HashEncoder()
+    monkeypatch.setattr("qcassist.project.SentenceTransformerEncoder", lambda spec: encoder)
+    return encoder
+
+
+@pytest.fixture
+def seed_csv(tmp_path):
+    rows = coded_rows(n_transcripts=4, per_code=6)
+    for row in rows[::7]:
+        row["code"] = ""  # left for the model
+    path = tmp_path / "seed.csv"
+    write_coded_csv(path, rows)
+    return path
+
+
+def test_import_coded_makes_units_codings_and_an_exclusive_codebook(store, seed_csv):
+    report = import_coded(store, seed_csv, coder="anna", columns=COLUMNS)
+    assert report.units == 72 and report.uncoded_units == 11 and report.codings_added == 61
+    assert store.codebook().exclusive and {c.name for c in store.codebook().leaves} == {"trust", "money", "access"}
+    again = import_coded(store, seed_csv, coder="bo", columns=COLUMNS)
+    assert again.transcripts_reused == ["t0", "t1", "t2", "t3"] and again.units == 72
+    assert len(store.units()) == 72 and len(store.codings()) == 122
+
+
+def test_unknown_code_in_a_seed_file_is_refused_with_a_suggestion(project, tmp_path, seed_csv):
+    codebook = tmp_path / "codebook.csv"
+    codebook.write_text("code,parent,description\nCare,,\ntrust,Care,\nmoney,Care,\naccess,Care,\n", encoding="utf-8")
+    bad = tmp_path / "bad.csv"
+    rows = coded_rows(2, 2)
+    rows[3]["code"] = "trsut"
+    write_coded_csv(bad, rows)
+    with Store.open(project) as store:
+        import_codebook(store, codebook)
+    before = dump_database(project)
+    with Store.open(project) as store, pytest.raises(InputError, match=r"bad.csv, line 5.*'trsut'.*Did you mean 'trust'"):
+        import_coded(store, bad, coder="anna", columns=COLUMNS)
+    assert dump_database(project) == before
+
+
+def test_train_suggest_and_export(store, seed_csv):
+    import_coded(store, seed_csv, coder="anna", columns=COLUMNS)
+    report = train(store)
+    assert sorted(report.classifier_codes) == ["access", "money", "trust"]
+    directory = store.directory / "classifiers" / report.version
+    manifest = json.loads((directory / "manifest.json").read_text())
+    assert manifest["encoder"] == "test-hash-64" and len(manifest["training_data_sha256"]) == 64
+    assert "scikit-learn" in manifest["libraries"]
+    result = suggest(store)
+    assert result.units == 11 and result.units_with_suggestion >= 8
+    rows = suggestion_rows(store)
+    assert all(len(r["rationale_unit_ids"].split()) == 3 for r in rows)
+    assert all(0 <= r["probability"] <= 1 and r["model_version"] == report.version for r in rows)
+
+
+def test_suggestions_improve_the_truth_on_held_out_units(store, tmp_path):
+    rows = coded_rows(n_transcripts=4, per_code=8)
+    truth = {}
+    for i, row in enumerate(rows):
+        if i % 5 == 0:
+            truth[(row["transcript"], row["order"])] = row["code"]
+            row["code"] = ""
+    path = tmp_path / "held.csv"
+    write_coded_csv(path, rows)
+    import_coded(store, path, coder="anna", columns=COLUMNS)
+    train(store)
+    suggest(store)
+    got = {(r["transcript"], r["order"] - 1): r["code"] for r in suggestion_rows(store)}
+    right = sum(got.get(key) == code for key, code in truth.items())
+    assert right / len(truth) > 0.8
+
+
+def test_suggesting_before_training_is_a_clear_error(store, seed_csv):
+    import_coded(store, seed_csv, coder="anna", columns=COLUMNS)
+    with pytest.raises(ModelError, match="run 'qcassist train' first"):
+        suggest(store)
+
+
+def test_a_model_from_another_encoder_is_refused(store, seed_csv, monkeypatch):
+    import_coded(store, seed_csv, coder="anna", columns=COLUMNS)
+    train(store)
+    other = HashEncoder()
+    other.id = "another-encoder"
+    monkeypatch.setattr("qcassist.project.SentenceTransformerEncoder", lambda spec: other)
+    with pytest.raises(ModelError, match="trained on embeddings from test-hash-64, not another-encoder"):
+        suggest(store)
+
+
+def test_training_with_a_single_example_of_a_code_is_refused(project, tmp_path):
+    rows = coded_rows(2, 3)
+    rows[0]["code"] = "rare"
+    path = tmp_path / "one.csv"
+    write_coded_csv(path, rows)
+    with Store.open(project) as store:
+        import_coded(store, path, coder="anna", columns=COLUMNS)
+    before = dump_database(project)
+    with Store.open(project) as store, pytest.raises(QcaError, match="code 'rare' has only one coded unit"):
+        train(store)
+    assert dump_database(project) == before
+
+
+def test_evaluate_stores_its_result(store, seed_csv):
+    import_coded(store, seed_csv, coder="anna", columns=COLUMNS)
+    result = evaluate(store, folds=4, with_learning_curve=False)
+    assert result["kappa"] > 0.6 and result["grouped_by"] == "transcript"
+    assert store.latest_evaluation()["kappa"] == result["kappa"]
+
+
+def test_span_codings_attach_to_the_overlapping_units(store, seed_csv, tmp_path):
+    import_coded(store, seed_csv, coder="anna", columns=COLUMNS)
+    transcript = store.transcript_by_name("t0")
+    first, second = store.units(transcript.id)[:2]
+    spans = tmp_path / "spans.csv"
+    spans.write_text(f"transcript,start,end,code\nt0,{first.start},{second.start + 3},money\n", encoding="utf-8")
+    report = import_spans(store, spans, coder="bo")
+    assert report.units_coded == 1  # three characters of the second unit are not enough
+    [coding] = [c for c in store.codings() if c.coder == "bo"]
+    assert coding.unit_id == first.id and coding.code == "money"
+
+
+def test_cli_train_suggest_export_round(runner, project, seed_csv):
+    p = str(project)
+    result = runner.invoke(main, ["import-coded", "-p", p, str(seed_csv), "--coder", "anna", "--order-column", "order"])
+    assert result.exit_code == 0, result.output
+    assert runner.invoke(main, ["train", "-p", p]).exit_code == 0
+    assert "suggestions for" in runner.invoke(main, ["suggest", "-p", p]).output
+    exported = runner.invoke(main, ["export", "suggestions", "-p", p, "--format", "jsonl"]).output.splitlines()
+    assert exported and set(json.loads(exported[0])) >= {"unit_id", "external_id", "transcript", "order", "code", "probability", "rationale_unit_ids"}
+    shown = runner.invoke(main, ["codebook", "show", "-p", p]).output
+    assert "exclusive" in shown and "trust" in shown
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["suggest"], "run 'qcassist train' first"),
+        (["import-coded", "{seed}", "--code-column", "label"], "field 'label'"),
+        (["codebook", "import", "{cycle}"], "cycle"),
+    ],
+)
+def test_cli_errors_are_one_line_exit_2_and_change_nothing(runner, project, seed_csv, tmp_path, args, message):
+    cycle = tmp_path / "cycle.csv"
+    cycle.write_text("code,parent\na,b\nb,a\n", encoding="utf-8")
+    args = [a.format(seed=seed_csv, cycle=cycle) for a in args]
+    before = dump_database(project)
+    result = runner.invoke(main, [args[0], *(["-p", str(project)] if args[0] != "codebook" else []), *args[1:],
+                                  *(["-p", str(project)] if args[0] == "codebook" else [])])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("Error: ") and result.output.count("\n") == 1 and message in result.output
+    assert dump_database(project) == before

@@ -142,3 +142,20 @@ def test_store_round_trips_any_transcript(tmp_path_factory, text, name, times):
     with Store.open(directory) as store:
         assert store.transcript(stored.id) == stored
         assert store.transcript(stored.id).text == text
+
+
+def test_a_version_1_project_is_migrated_with_its_data(tmp_path):
+    from qcassist import store as store_module
+
+    db = sqlite3.connect(tmp_path / DB_NAME, isolation_level=None)
+    db.execute("PRAGMA foreign_keys = ON")
+    store_module._migration_1(db)
+    db.execute("PRAGMA user_version = 1")
+    db.execute("INSERT INTO transcripts (name, source_path, text, content_hash, imported_at) VALUES ('t', 's', 'P1: hi', 'h', 'now')")
+    db.execute("INSERT INTO units (transcript_id, start, \"end\") VALUES (1, 4, 6)")
+    db.close()
+    with Store.open(tmp_path) as store:
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        [unit] = store.units()
+        assert (unit.start, unit.end, unit.external_id) == (4, 6, None)
+        assert store.suggestions() == [] and store.latest_classifier() is None

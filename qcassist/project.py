@@ -229,17 +229,22 @@ def unit_rows(store: Store, transcripts: Sequence[str] = ()) -> list[dict]:
     return rows
 
 
-def write_units(rows: Iterable[dict], fmt: str, out) -> None:
-    """Write unit rows to a text stream as CSV (with header) or JSON lines."""
+def write_rows(rows: Iterable[dict], fields: Sequence[str], fmt: str, out) -> None:
+    """Write rows to a text stream as CSV (with header) or JSON lines, keeping only ``fields``."""
     if fmt == "csv":
-        writer = csv.DictWriter(out, fieldnames=UNIT_FIELDS, lineterminator="\n")
+        writer = csv.DictWriter(out, fieldnames=list(fields), lineterminator="\n", extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
     elif fmt == "jsonl":
         for row in rows:
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            out.write(json.dumps({k: row.get(k) for k in fields}, ensure_ascii=False) + "\n")
     else:
-        raise QcaError(f"unknown unit format {fmt!r}; choose csv or jsonl.")
+        raise QcaError(f"unknown format {fmt!r}; choose csv or jsonl.")
+
+
+def write_units(rows: Iterable[dict], fmt: str, out) -> None:
+    """Write unit rows as CSV or JSON lines."""
+    write_rows(rows, UNIT_FIELDS, fmt, out)
 
 
 def project_status(store: Store) -> dict:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import shutil
@@ -256,19 +255,6 @@ def suggestion_rows(store: Store) -> list[dict]:
             "rationale_unit_ids": " ".join(str(i) for i in s.rationale), "text": unit.text,
         })
     return rows
-
-
-def write_rows(rows: Sequence[dict], fields: Sequence[str], fmt: str, out) -> None:
-    """CSV with a header, or JSON lines."""
-    if fmt == "csv":
-        writer = csv.DictWriter(out, fieldnames=list(fields), lineterminator="\n", extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-    elif fmt == "jsonl":
-        for row in rows:
-            out.write(json.dumps({k: row.get(k) for k in fields}, ensure_ascii=False) + "\n")
-    else:
-        raise QcaError(f"unknown format {fmt!r}; choose csv or jsonl.")
 
 
 # --- evaluate ----------------------------------------------------------------------

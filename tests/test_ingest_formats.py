@@ -7,7 +7,6 @@ import json
 import re
 
 import docx
-import pytest
 
 from qcassist.ingest import ColumnMap, read_transcripts
 from qcassist.ingest.turns import TIMESTAMP

@@ -14,7 +14,8 @@ from ..codebook import codebook_rows, write_codebook
 from ..ingest.coded import CodedColumns
 from ..seed import import_codebook, import_coded, import_spans
 from ..store import Store
-from ..suggest import SUGGESTION_FIELDS, evaluate, suggest, suggestion_rows, train, write_rows
+from ..project import write_rows
+from ..suggest import SUGGESTION_FIELDS, evaluate, suggest, suggestion_rows, train
 from .base import UserError, echo_json, encoder_option, json_option, main, project_option
 
 EXPORT_FORMATS = ("csv", "jsonl")

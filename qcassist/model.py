@@ -140,6 +140,32 @@ class Suggestion:
     id: int | None = None
 
 
+Action = Literal["accept", "reject", "recode", "add", "skip", "undo"]
+ACTIONS: tuple[str, ...] = ("accept", "reject", "recode", "add", "skip", "undo")
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What a reviewer did with one suggestion; decisions are append-only history.
+
+    accept: ``final_codes`` is (suggested code,); reject: () — an explicit negative for
+    the suggested code; recode: the new code(s), a negative for the suggested one;
+    add: an extra code for the unit; skip: nothing; undo: reverses decision ``reverses``.
+    """
+
+    unit_id: int
+    action: Action
+    coder: str
+    suggested_code: str | None = None
+    probability: float | None = None
+    model_version: str | None = None
+    final_codes: tuple[str, ...] = ()
+    memo: str = ""
+    reverses: int | None = None
+    created_at: str = ""
+    id: int | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Coding:
     """One code assigned to one meaning unit by one coder."""

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .errors import ProjectError
-from .model import Code, Codebook, Coding, MeaningUnit, Suggestion, Transcript, Turn
+from .model import Code, Codebook, Coding, Decision, MeaningUnit, Suggestion, Transcript, Turn
 
 DB_NAME = "qcassist.db"
 CACHE_DIR = ".qcassist-cache"
@@ -125,7 +125,31 @@ def _migration_2(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2]
+def _migration_3(db: sqlite3.Connection) -> None:
+    """Review: decisions are append-only history; codings they made point back to them."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE decisions (
+            id INTEGER PRIMARY KEY,
+            unit_id INTEGER NOT NULL REFERENCES units(id) ON DELETE RESTRICT,
+            action TEXT NOT NULL CHECK (action IN ('accept', 'reject', 'recode', 'add', 'skip', 'undo')),
+            coder TEXT NOT NULL,
+            suggested_code TEXT,
+            probability REAL,
+            model_version TEXT,
+            final_codes TEXT NOT NULL DEFAULT '[]',
+            memo TEXT NOT NULL DEFAULT '',
+            reverses INTEGER REFERENCES decisions(id),
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX decisions_by_unit ON decisions (unit_id);
+        ALTER TABLE codings ADD COLUMN decision_id INTEGER REFERENCES decisions(id)
+        """,
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2, _migration_3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -175,6 +199,7 @@ class Store:
                     f"{path}: made by a newer qcassist (schema {version}, this one knows {SCHEMA_VERSION}); upgrade qcassist."
                 )
             db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = FULL")  # a decision shown as recorded survives a crash
             store = cls(directory, db)
             store._migrate(version)
             return store
@@ -396,6 +421,51 @@ class Store:
                 [(c.unit_id, c.code, c.coder, c.origin, c.created_at or now()) for c in codings],
             )
             return self.db.total_changes - before
+
+    # --- review decisions --------------------------------------------------------
+
+    def record_decision(self, decision: Decision) -> Decision:
+        """Store one decision and its effect on the codings, in one committed transaction."""
+        with self.transaction():
+            created = decision.created_at or now()
+            cursor = self.db.execute(
+                "INSERT INTO decisions (unit_id, action, coder, suggested_code, probability, model_version, final_codes,"
+                " memo, reverses, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (decision.unit_id, decision.action, decision.coder, decision.suggested_code, decision.probability,
+                 decision.model_version, json.dumps(list(decision.final_codes)), decision.memo, decision.reverses, created),
+            )
+            stored = replace(decision, id=cursor.lastrowid, created_at=created)
+            if decision.action == "undo":
+                self.db.execute("DELETE FROM codings WHERE decision_id = ?", (decision.reverses,))
+            elif decision.action in ("accept", "recode", "add"):
+                self.db.executemany(
+                    "INSERT OR IGNORE INTO codings (unit_id, code, coder, origin, created_at, decision_id) VALUES (?, ?, ?, 'review', ?, ?)",
+                    [(decision.unit_id, code, decision.coder, created, stored.id) for code in decision.final_codes],
+                )
+        return stored
+
+    def decisions(self, *, coder: str | None = None) -> list[Decision]:
+        sql = ("SELECT unit_id, action, coder, suggested_code, probability, model_version, final_codes, memo, reverses,"
+               " created_at, id FROM decisions")
+        args: tuple = ()
+        if coder is not None:
+            sql += " WHERE coder = ?"
+            args = (coder,)
+        rows = self.db.execute(sql + " ORDER BY id", args).fetchall()
+        return [Decision(u, a, c, s, p, m, tuple(json.loads(f)), memo, r, t, i) for u, a, c, s, p, m, f, memo, r, t, i in rows]
+
+    def negatives(self) -> set[tuple[int, str]]:
+        """(unit, code) pairs a reviewer rejected (reject, or recode away), not undone, not since coded."""
+        rows = self.db.execute(
+            """
+            SELECT d.unit_id, d.suggested_code FROM decisions d
+            WHERE d.action IN ('reject', 'recode') AND d.suggested_code IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM decisions u WHERE u.action = 'undo' AND u.reverses = d.id)
+              AND NOT EXISTS (SELECT 1 FROM codings c WHERE c.unit_id = d.unit_id AND c.code = d.suggested_code
+                              AND c.origin IN ('human', 'review'))
+            """
+        ).fetchall()
+        return {(unit_id, code) for unit_id, code in rows}
 
     # --- classifiers and suggestions ---------------------------------------------
 

@@ -1,0 +1,103 @@
+"""Commands for review: review (interactive or from a decisions file) and decisions export."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..decisions import DECISION_FIELDS, QueueFilter, apply_decisions_file, decision_rows, review_queue
+from ..project import write_rows
+from ..store import Store
+from .base import UserError, echo_json, json_option, main, project_option
+from .coding import EXPORT_FORMATS, _default_coder
+
+DEFAULT_STRATEGY = "sequential"
+
+
+def _rebuild(coder: str, strategy: str, filters: QueueFilter):
+    """Retrain, re-suggest, and rebuild the queue, in the background thread's own connection."""
+    from ..suggest import suggest, train
+
+    def rebuild(directory: Path):
+        with Store.open(directory) as store:
+            train(store)
+            suggest(store)
+            return review_queue(store, coder=coder, strategy=strategy, filters=filters)
+
+    return rebuild
+
+
+@main.command("review")
+@project_option
+@json_option
+@click.option("--coder", default=None, metavar="NAME", help="Recorded with every decision (default: your user name).")
+@click.option("--strategy", default=DEFAULT_STRATEGY, show_default=True,
+              help="Review order: uncertainty, random, stratified or sequential (transcript order).")
+@click.option("--code", "codes", multiple=True, metavar="CODE", help="Only suggestions of this code (repeatable).")
+@click.option("--transcript", "transcripts", multiple=True, metavar="NAME", help="Only these transcripts (repeatable).")
+@click.option("--min-probability", default=0.0, show_default=True, help="Only suggestions at least this probable.")
+@click.option("--max-probability", default=1.0, show_default=True, help="Only suggestions at most this probable.")
+@click.option("--limit", type=int, default=None, help="Review at most this many units.")
+@click.option("--retrain-every", default=25, show_default=True,
+              help="Retrain and re-suggest in the background after this many decisions (0: never).")
+@click.option("--decisions", "decisions_file", type=click.Path(path_type=Path), default=None,
+              help="Apply a CSV/JSONL of decisions (unit_id, action, code, memo) instead of the screen.")
+def review_cmd(project: Path, as_json: bool, coder: str | None, strategy: str, codes, transcripts, min_probability: float,
+               max_probability: float, limit: int | None, retrain_every: int, decisions_file: Path | None) -> None:
+    """Review suggestions one unit at a time from the keyboard (or apply a decisions file).
+
+    \b
+    Keys: a accept   r reject   c recode (type to search codes, Enter)   + add a code
+          s skip     u undo     m memo   q quit
+    Each decision is saved before the next unit appears; quit any time and run
+    'qcassist review' again to continue where you stopped. Accepted and recoded
+    units become training data; rejections are kept as negatives.
+    """
+    coder = coder or _default_coder()
+    with Store.open(project) as store:
+        if decisions_file is not None:
+            report = apply_decisions_file(store, decisions_file, coder=coder)
+            if as_json:
+                echo_json(report.as_dict())
+            else:
+                click.echo(f"Applied {report.as_dict()['total']} decisions: "
+                           + ", ".join(f"{n} {action}" for action, n in sorted(report.applied.items())))
+            return
+        filters = QueueFilter(codes=tuple(codes), transcripts=tuple(transcripts), min_probability=min_probability,
+                              max_probability=max_probability, limit=limit)
+        queue = review_queue(store, coder=coder, strategy=strategy, filters=filters)
+        if not queue:
+            click.echo("Nothing to review: no undecided suggestions (run 'qcassist suggest' first?).")
+            return
+        if not sys.stdin.isatty():
+            raise UserError("the review screen needs a terminal; use --decisions FILE in scripts.")
+        from ..review.retrain import BackgroundRetrainer
+        from ..review.screen import Keys, run_review
+
+        retrainer = BackgroundRetrainer(project, retrain_every, _rebuild(coder, strategy, filters))
+        with Keys() as keys:
+            state = run_review(store, queue, coder=coder, keys=keys, on_decision=retrainer.after_decision)
+    click.echo(f"\n{state.reviewed} decisions recorded this session ({state.accepted} accepted).")
+
+
+@main.group()
+def decisions() -> None:
+    """Review decisions: export the full history."""
+
+
+@decisions.command("export")
+@project_option
+@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="csv", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None)
+def decisions_export(project: Path, fmt: str, output: Path | None) -> None:
+    """Every decision, oldest first (undo appears as its own row that reverses another)."""
+    with Store.open(project) as store:
+        rows = decision_rows(store)
+    if output is None:
+        write_rows(rows, DECISION_FIELDS, fmt, sys.stdout)
+        return
+    with open(output, "w", encoding="utf-8", newline="") as out:
+        write_rows(rows, DECISION_FIELDS, fmt, out)
+    click.echo(f"Wrote {len(rows)} decisions to {output}", err=True)

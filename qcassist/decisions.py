@@ -1,0 +1,273 @@
+"""Review decisions: the queue of suggestions to review, recording decisions, undo, decision files.
+
+Every decision is committed in its own transaction before the next unit is shown;
+decisions are append-only (undo records a reversal), and the codings they make carry
+the decision's id, so the current coding is derived from the history.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .codebook import did_you_mean
+from .errors import InputError, QcaError
+from .ingest.decode import read_text
+from .model import ACTIONS, Decision, Suggestion
+from .store import Store
+
+DECISION_FIELDS = ("decision_id", "unit_id", "external_id", "transcript", "action", "suggested_code", "probability",
+                   "model_version", "final_codes", "coder", "memo", "reverses", "created_at")
+STANDING = ("accept", "reject", "recode", "add")  # actions that settle a unit for a coder
+
+
+@dataclass(frozen=True)
+class ContextTurn:
+    speaker: str
+    text: str
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    """One unit to review: its text in context and the suggestions for it, best first."""
+
+    unit_id: int
+    transcript: str
+    order: int
+    speaker: str | None
+    text: str
+    before: tuple[ContextTurn, ...]
+    after: tuple[ContextTurn, ...]
+    suggestions: tuple[Suggestion, ...]
+    rationale_texts: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def top(self) -> Suggestion:
+        return self.suggestions[0]
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    codes: tuple[str, ...] = ()
+    transcripts: tuple[str, ...] = ()
+    min_probability: float = 0.0
+    max_probability: float = 1.0
+    limit: int | None = None
+
+
+def settled_units(store: Store, coder: str) -> set[int]:
+    """Units this coder has decided (not skipped, not undone)."""
+    decisions = store.decisions(coder=coder)
+    undone = {d.reverses for d in decisions if d.action == "undo"}
+    return {d.unit_id for d in decisions if d.action in STANDING and d.id not in undone}
+
+
+def review_queue(
+    store: Store,
+    *,
+    coder: str,
+    strategy: str = "sequential",
+    filters: QueueFilter = QueueFilter(),
+    probabilities: dict[int, np.ndarray] | None = None,
+    seed: int = 0,
+) -> list[ReviewItem]:
+    """Units with stored suggestions that this coder has not decided, in review order.
+
+    ``probabilities`` (unit id → the model's probability for every code) feeds the
+    model-based orders; without it they use the stored suggestions' probabilities.
+    """
+    from .review.order import order_candidates
+
+    settled = settled_units(store, coder)
+    skipped = {d.unit_id for d in store.decisions(coder=coder) if d.action == "skip"}
+    by_unit: dict[int, list[Suggestion]] = defaultdict(list)
+    for suggestion in store.suggestions():
+        if filters.codes and suggestion.code not in filters.codes:
+            continue
+        if not filters.min_probability <= suggestion.probability <= filters.max_probability:
+            continue
+        by_unit[suggestion.unit_id].append(suggestion)
+    items = [item for item in _items(store, by_unit, filters.transcripts) if item.unit_id not in settled]
+    if not items:
+        return []
+    rng = np.random.default_rng(seed)
+    if probabilities is not None and all(item.unit_id in probabilities for item in items):
+        matrix = np.stack([probabilities[item.unit_id] for item in items])
+    else:
+        matrix = np.array([[item.top.probability, 1 - item.top.probability] for item in items])
+    positions = np.arange(len(items))
+    order = list(order_candidates(strategy, matrix, positions=positions, rng=rng, n=len(items)))
+    ordered = [items[i] for i in order]
+    ordered = [i for i in ordered if i.unit_id not in skipped] + [i for i in ordered if i.unit_id in skipped]
+    return ordered[: filters.limit] if filters.limit else ordered
+
+
+def _items(store: Store, by_unit: dict[int, list[Suggestion]], transcripts: Sequence[str]) -> list[ReviewItem]:
+    coded_text = {}
+    items = []
+    for transcript in store.transcripts():
+        if transcripts and transcript.name not in transcripts:
+            continue
+        units = store.units(transcript.id)
+        for order, unit in enumerate(units, start=1):
+            coded_text[unit.id] = unit.text_in(transcript)
+            if unit.id not in by_unit:
+                continue
+            turn = unit.turn_index if unit.turn_index is not None else 0
+            before = tuple(ContextTurn(t.speaker, transcript.turn_text(t)) for t in transcript.turns[max(0, turn - 2):turn])
+            after = tuple(ContextTurn(t.speaker, transcript.turn_text(t)) for t in transcript.turns[turn + 1:turn + 3])
+            suggestions = tuple(sorted(by_unit[unit.id], key=lambda s: -s.probability))
+            items.append(ReviewItem(unit.id, transcript.name, order, unit.speaker, unit.text_in(transcript),
+                                    before, after, suggestions))
+    for item in items:
+        for suggestion in item.suggestions:
+            for unit_id in suggestion.rationale:
+                if unit_id in coded_text:
+                    item.rationale_texts[unit_id] = coded_text[unit_id]
+    return items
+
+
+# --- recording ---------------------------------------------------------------------
+
+
+def decide(
+    store: Store,
+    item_unit_id: int,
+    action: str,
+    *,
+    coder: str,
+    suggestion: Suggestion | None = None,
+    codes: Sequence[str] = (),
+    memo: str = "",
+) -> Decision:
+    """Record one decision (committed before this returns)."""
+    if action not in ACTIONS or action == "undo":
+        raise QcaError(f"unknown action {action!r}; choose accept, reject, recode, add or skip.")
+    leaves = [c.name for c in store.codebook().leaves]
+    for code in codes:
+        if code not in leaves:
+            raise QcaError(f"unknown code {code!r}.{did_you_mean(code, leaves)}")
+    if action in ("recode", "add") and not codes:
+        raise QcaError(f"{action} needs a code.")
+    if action in ("accept", "reject", "recode") and suggestion is None:
+        raise QcaError(f"unit {item_unit_id} has no suggestion to {action}.")
+    final = {"accept": (suggestion.code,) if suggestion else (), "reject": (), "skip": ()}.get(action, tuple(codes))
+    return store.record_decision(Decision(
+        unit_id=item_unit_id, action=action, coder=coder,
+        suggested_code=suggestion.code if suggestion else None,
+        probability=suggestion.probability if suggestion else None,
+        model_version=suggestion.model_version if suggestion else None,
+        final_codes=final, memo=memo,
+    ))
+
+
+def undo_last(store: Store, *, coder: str) -> Decision | None:
+    """Reverse this coder's latest decision that is not already undone; returns the reversal."""
+    decisions = store.decisions(coder=coder)
+    undone = {d.reverses for d in decisions if d.action == "undo"}
+    last = next((d for d in reversed(decisions) if d.action != "undo" and d.id not in undone), None)
+    if last is None:
+        return None
+    return store.record_decision(Decision(unit_id=last.unit_id, action="undo", coder=coder, reverses=last.id,
+                                          suggested_code=last.suggested_code))
+
+
+# --- decision files ----------------------------------------------------------------
+
+
+@dataclass
+class ApplyReport:
+    applied: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {"applied": self.applied, "total": sum(self.applied.values())}
+
+
+def apply_decisions_file(store: Store, path: str | Path, *, coder: str) -> ApplyReport:
+    """Apply a CSV/JSONL of decisions (unit_id, action[, code][, memo]) non-interactively; all or nothing.
+
+    ``code`` is the code to accept/reject (default: the unit's top suggestion), or the
+    new code(s) for recode/add (several separated by ';').
+    """
+    rows = _decision_rows(path)
+    suggestions: dict[int, list[Suggestion]] = defaultdict(list)
+    for s in store.suggestions():
+        suggestions[s.unit_id].append(s)
+    units = {u.id for u in store.units()}
+    leaves = [c.name for c in store.codebook().leaves]
+    planned = []
+    for line, row in rows:
+        try:
+            unit_id = int(str(row.get("unit_id", "")).strip())
+        except ValueError:
+            raise InputError(str(path), f"unit_id {row.get('unit_id')!r} is not a number.", line=line, field="unit_id") from None
+        if unit_id not in units:
+            raise InputError(str(path), f"no unit {unit_id} in the project.", line=line, field="unit_id")
+        action = str(row.get("action", "")).strip().lower()
+        if action not in ACTIONS or action == "undo":
+            raise InputError(str(path), f"unknown action {action!r}; use accept, reject, recode, add or skip.", line=line, field="action")
+        codes = tuple(c.strip() for c in str(row.get("code") or "").split(";") if c.strip())
+        for code in codes:
+            if code not in leaves:
+                raise InputError(str(path), f"unknown code {code!r}.{did_you_mean(code, leaves)}", line=line, field="code")
+        ranked = sorted(suggestions.get(unit_id, []), key=lambda s: -s.probability)
+        suggestion = None
+        if action in ("accept", "reject"):
+            suggestion = next((s for s in ranked if not codes or s.code == codes[0]), None)
+            if suggestion is None:
+                wanted = f" for code {codes[0]!r}" if codes else ""
+                raise InputError(str(path), f"unit {unit_id} has no suggestion{wanted} to {action}.", line=line, field="code")
+            codes = ()
+        elif action == "recode":
+            suggestion = ranked[0] if ranked else None
+            if suggestion is None:
+                raise InputError(str(path), f"unit {unit_id} has no suggestion to recode.", line=line)
+        if action in ("recode", "add") and not codes:
+            raise InputError(str(path), f"{action} needs a code.", line=line, field="code")
+        planned.append((unit_id, action, suggestion, codes, str(row.get("memo") or "")))
+    report = ApplyReport()
+    with store.transaction():
+        for unit_id, action, suggestion, codes, memo in planned:
+            decide(store, unit_id, action, coder=coder, suggestion=suggestion, codes=codes, memo=memo)
+            report.applied[action] = report.applied.get(action, 0) + 1
+    return report
+
+
+def _decision_rows(path: str | Path) -> list[tuple[int, dict]]:
+    text = read_text(path).text
+    if str(path).lower().endswith((".jsonl", ".ndjson")):
+        rows = []
+        for line_no, line in enumerate(text.split("\n"), start=1):
+            if line.strip():
+                try:
+                    rows.append((line_no, json.loads(line)))
+                except json.JSONDecodeError as exc:
+                    raise InputError(str(path), f"is not valid JSON ({exc.msg}).", line=line_no) from None
+        return rows
+    reader = csv.DictReader(io.StringIO(text))
+    missing = [c for c in ("unit_id", "action") if c not in (reader.fieldnames or [])]
+    if missing:
+        raise InputError(str(path), f"has no column {missing[0]!r} (columns: {', '.join(reader.fieldnames or [])}).", field=missing[0])
+    return [(reader.line_num, row) for row in reader]
+
+
+def decision_rows(store: Store) -> list[dict]:
+    """Every decision, oldest first, with its unit's transcript and external id."""
+    info = {}
+    for transcript in store.transcripts():
+        for unit in store.units(transcript.id):
+            info[unit.id] = (transcript.name, unit.external_id)
+    return [
+        {"decision_id": d.id, "unit_id": d.unit_id, "external_id": info.get(d.unit_id, (None, None))[1],
+         "transcript": info.get(d.unit_id, (None, None))[0], "action": d.action, "suggested_code": d.suggested_code,
+         "probability": d.probability, "model_version": d.model_version, "final_codes": ";".join(d.final_codes),
+         "coder": d.coder, "memo": d.memo, "reverses": d.reverses, "created_at": d.created_at}
+        for d in store.decisions()
+    ]

@@ -1,0 +1,1 @@
+"""Review: the order in which a coder sees candidate units (pure strategies over arrays)."""

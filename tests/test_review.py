@@ -1,0 +1,180 @@
+"""Review: decisions as training data, decision files, undo, durability under SIGKILL, two reviewers, the real screen."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pexpect
+import pytest
+
+from qcassist.cli import main
+from qcassist.decisions import apply_decisions_file, decide, review_queue, undo_last
+from qcassist.errors import InputError
+from qcassist.ingest.coded import CodedColumns
+from qcassist.seed import import_coded
+from qcassist.store import Store
+from qcassist.suggest import suggest, train, training_set
+from tests.conftest import coded_rows, dump_database, write_coded_csv
+
+QCASSIST = [sys.executable, "-m", "qcassist"]
+
+
+def _suggested_project(directory, n_transcripts=4, per_code=6, every=3):
+    """A project with a TF-IDF-encoded model and suggestions for every third unit."""
+    rows = coded_rows(n_transcripts=n_transcripts, per_code=per_code)
+    for row in rows[::every]:
+        row["code"] = ""
+    path = directory.parent / f"{directory.name}-seed.csv"
+    write_coded_csv(path, rows)
+    with Store.create(directory) as store:
+        import_coded(store, path, coder="seed", columns=CodedColumns(order="order"))
+        train(store, encoder="tfidf")
+        suggest(store)
+    return directory
+
+
+@pytest.fixture
+def reviewed(tmp_path):
+    return _suggested_project(tmp_path / "p")
+
+
+def test_accept_reject_recode_become_training_data(reviewed):
+    with Store.open(reviewed) as store:
+        queue = review_queue(store, coder="ann")
+        first, second, third = queue[:3]
+        decide(store, first.unit_id, "accept", coder="ann", suggestion=first.top)
+        decide(store, second.unit_id, "reject", coder="ann", suggestion=second.top)
+        other = next(c.name for c in store.codebook().leaves if c.name != third.top.code)
+        decide(store, third.unit_id, "recode", coder="ann", suggestion=third.top, codes=(other,))
+        codings = {(c.unit_id, c.code): c for c in store.codings() if c.coder == "ann"}
+        assert codings[(first.unit_id, first.top.code)].origin == "review"
+        assert codings[(third.unit_id, other)].origin == "review"
+        assert store.negatives() == {(second.unit_id, second.top.code), (third.unit_id, third.top.code)}
+        data = training_set(store, __import__("qcassist.project", fromlist=["x"]).project_encoder(store, "tfidf"))
+        assert first.unit_id in data.unit_ids and third.unit_id in data.unit_ids
+        assert len(review_queue(store, coder="ann")) == len(queue) - 3  # decided units leave the queue
+
+
+def test_undo_records_a_reversal_and_removes_its_coding(reviewed):
+    with Store.open(reviewed) as store:
+        item = review_queue(store, coder="ann")[0]
+        accepted = decide(store, item.unit_id, "accept", coder="ann", suggestion=item.top)
+        reversal = undo_last(store, coder="ann")
+        assert reversal.action == "undo" and reversal.reverses == accepted.id
+        assert not [c for c in store.codings() if c.coder == "ann"]
+        assert [d.action for d in store.decisions()] == ["accept", "undo"]
+        assert review_queue(store, coder="ann")[0].unit_id == item.unit_id  # back in the queue
+        assert undo_last(store, coder="ann") is None  # nothing left to undo
+
+
+def test_decisions_file_applies_all_or_nothing(reviewed, tmp_path):
+    with Store.open(reviewed) as store:
+        queue = review_queue(store, coder="ann")
+    good = tmp_path / "decisions.csv"
+    good.write_text(f"unit_id,action,code,memo\n{queue[0].unit_id},accept,,\n{queue[1].unit_id},reject,,too vague\n", encoding="utf-8")
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"unit_id,action,code\n{queue[2].unit_id},accept,\n{queue[3].unit_id},recode,trsut\n", encoding="utf-8")
+    before = dump_database(reviewed)
+    with Store.open(reviewed) as store, pytest.raises(InputError, match=r"bad.csv, line 3.*Did you mean 'trust'"):
+        apply_decisions_file(store, bad, coder="ann")
+    assert dump_database(reviewed) == before
+    with Store.open(reviewed) as store:
+        report = apply_decisions_file(store, good, coder="ann")
+        assert report.applied == {"accept": 1, "reject": 1}
+        assert store.decisions()[1].memo == "too vague"
+
+
+def test_cli_review_decisions_and_export(runner, reviewed, tmp_path):
+    with Store.open(reviewed) as store:
+        unit = review_queue(store, coder="ann")[0].unit_id
+    path = tmp_path / "d.jsonl"
+    path.write_text(json.dumps({"unit_id": unit, "action": "accept"}) + "\n", encoding="utf-8")
+    result = runner.invoke(main, ["review", "-p", str(reviewed), "--coder", "ann", "--decisions", str(path)])
+    assert result.exit_code == 0 and "Applied 1 decisions" in result.output
+    exported = runner.invoke(main, ["decisions", "export", "-p", str(reviewed), "--format", "jsonl"]).output
+    row = json.loads(exported.splitlines()[0])
+    assert row["unit_id"] == unit and row["action"] == "accept" and row["coder"] == "ann"
+
+
+def _decision_count(directory) -> int:
+    db = sqlite3.connect(directory / "qcassist.db")
+    try:
+        return db.execute("SELECT count(*) FROM decisions").fetchone()[0]
+    finally:
+        db.close()
+
+
+def test_screen_in_a_real_terminal_accepts_rejects_undoes_and_quits(reviewed):
+    child = pexpect.spawn(QCASSIST[0], QCASSIST[1:] + ["review", "-p", str(reviewed), "--coder", "ann", "--retrain-every", "0"],
+                          dimensions=(24, 80), timeout=30, encoding="utf-8")
+    child.expect("accept rate")
+    child.expect(r"\[a\]ccept")
+    child.send("a")
+    child.expect("Recorded: accept")
+    child.send("r")
+    child.expect("Recorded: reject")
+    child.send("u")
+    child.expect("Undid the last decision")
+    child.send("c")
+    child.expect("recode to:")
+    child.send("mon")
+    child.send("\r")
+    child.expect("Recorded: recode money")
+    child.send("q")
+    child.expect("decisions recorded this session")
+    child.expect(pexpect.EOF)
+    with Store.open(reviewed) as store:
+        assert [d.action for d in store.decisions()] == ["accept", "reject", "undo", "recode"]
+
+
+def test_every_decision_shown_as_recorded_survives_sigkill(reviewed):
+    rng = random.Random(7)
+    for attempt in range(6):
+        child = pexpect.spawn(QCASSIST[0], QCASSIST[1:] + ["review", "-p", str(reviewed), "--coder", f"k{attempt}",
+                              "--retrain-every", "0"], dimensions=(24, 80), timeout=30, encoding="utf-8")
+        child.expect("accept rate")
+        shown = 0
+        for _ in range(rng.randint(1, 6)):
+            child.send(rng.choice("ar"))
+            child.expect("Recorded: ")
+            shown += 1
+        child.send(rng.choice("ar"))  # the last one may or may not be recorded when the kill lands
+        time.sleep(rng.random() * 0.05)
+        os.kill(child.pid, signal.SIGKILL)
+        child.close(force=True)
+        with Store.open(reviewed) as store:
+            mine = [d for d in store.decisions() if d.coder == f"k{attempt}"]
+        assert shown <= len(mine) <= shown + 1
+
+
+def test_two_reviewers_at_once_lose_and_duplicate_nothing(reviewed, tmp_path):
+    with Store.open(reviewed) as store:
+        units = [item.unit_id for item in review_queue(store, coder="x")]
+    files = []
+    for name in ("one", "two"):
+        path = tmp_path / f"{name}.csv"
+        path.write_text("unit_id,action\n" + "".join(f"{u},accept\n" for u in units), encoding="utf-8")
+        files.append(path)
+    script = (
+        "import sys\n"
+        "from qcassist.store import Store\n"
+        "from qcassist.decisions import review_queue, decide\n"
+        "with Store.open(sys.argv[1]) as store:\n"
+        "    for item in review_queue(store, coder=sys.argv[2]):\n"
+        "        decide(store, item.unit_id, 'accept', coder=sys.argv[2], suggestion=item.top)\n"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(reviewed), coder], stderr=subprocess.PIPE) for coder in ("one", "two")]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err.decode()
+    with Store.open(reviewed) as store:
+        for coder in ("one", "two"):
+            mine = [d.unit_id for d in store.decisions(coder=coder)]
+            assert sorted(mine) == sorted(units)

@@ -138,8 +138,10 @@ class FeatureBuilder:
 class CodeClassifier(ClassifierMixin, BaseEstimator):
     """Calibrated linear classifier over codes, with per-code decision thresholds.
 
-    ``Y`` is an (n_units, n_codes) 0/1 matrix. Multi-label by default; with
-    ``exclusive=True`` each row has exactly one 1 and a multinomial model is used.
+    ``Y`` is an (n_units, n_codes) matrix: 1 the code applies, 0 it does not, -1 unknown
+    (e.g. a unit a reviewer only rejected one code for: a negative for that code,
+    unknown for the others). Multi-label by default, one model per code on its known
+    rows; with ``exclusive=True`` each row has exactly one 1 and a multinomial model is used.
     """
 
     def __init__(self, *, C: float = 4.0, exclusive: bool = False, class_weight: str | None = None,
@@ -156,7 +158,7 @@ class CodeClassifier(ClassifierMixin, BaseEstimator):
         Y = np.asarray(Y, dtype=np.int8)
         if Y.ndim != 2 or Y.shape[0] != X.shape[0]:
             raise ValueError(f"Y must be (n_units, n_codes), but X has {X.shape[0]} rows and Y shape {Y.shape}")
-        if (Y.sum(axis=0) < 2).any():
+        if ((Y == 1).sum(axis=0) < 2).any():
             raise ValueError("every code needs at least two positive units")
         self.n_codes_ = Y.shape[1]
         scores = self._out_of_fold_scores(X, Y, groups)
@@ -177,7 +179,7 @@ class CodeClassifier(ClassifierMixin, BaseEstimator):
             intercept[model.classes_] = model.intercept_ if len(model.classes_) > 2 else np.array([-1, 1]) * model.intercept_ / 2
             self.coef_, self.intercept_ = coef, intercept
         else:
-            models = [self._new_model().fit(X, Y[:, j]) for j in range(self.n_codes_)]
+            models = [self._new_model().fit(X[Y[:, j] >= 0], Y[Y[:, j] >= 0, j]) for j in range(self.n_codes_)]
             self.coef_ = np.vstack([m.coef_[0] for m in models])
             self.intercept_ = np.array([m.intercept_[0] for m in models])
 
@@ -197,7 +199,7 @@ class CodeClassifier(ClassifierMixin, BaseEstimator):
             Y_train = Y[train]
             learnable = (
                 len(np.unique(Y_train.argmax(axis=1))) >= 2 if self.exclusive
-                else all(0 < Y_train[:, j].sum() < len(train) for j in range(self.n_codes_))
+                else all(0 < (Y_train[:, j] == 1).sum() < (Y_train[:, j] >= 0).sum() for j in range(self.n_codes_))
             )
             if learnable:
                 inner._fit_final(X[train], Y_train)
@@ -226,7 +228,8 @@ class CodeClassifier(ClassifierMixin, BaseEstimator):
             self.temperature_ = 1.0
             platt = []
             for j in range(self.n_codes_):
-                lr = LogisticRegression(C=1e4, max_iter=1000).fit(scores[:, [j]], Y[:, j])
+                known = Y[:, j] >= 0
+                lr = LogisticRegression(C=1e4, max_iter=1000).fit(scores[known][:, [j]], Y[known, j])
                 platt.append((lr.coef_[0, 0], lr.intercept_[0]))
             self.platt_ = np.array(platt)
 
@@ -241,7 +244,8 @@ class CodeClassifier(ClassifierMixin, BaseEstimator):
         winner = probabilities.argmax(axis=1)
         for j in range(self.n_codes_):
             p = probabilities[:, j] if not self.exclusive else np.where(winner == j, probabilities[:, j], 0.0)
-            thresholds[j] = _best_f1_cut(p, Y[:, j])
+            known = Y[:, j] >= 0
+            thresholds[j] = _best_f1_cut(p[known], Y[known, j])
         return thresholds
 
     # predicting
@@ -379,7 +383,7 @@ class TrainingSet:
     texts: list[str]
     contexts: list[str]  # previous turn's text ("" at a transcript's start)
     embeddings: np.ndarray
-    labels: np.ndarray
+    labels: np.ndarray  # 1 coded, 0 not (or rejected by a reviewer), -1 unknown
     groups: list[str]  # transcript of each unit: folds never split one
     codes: list[str]
 
@@ -414,7 +418,7 @@ def train_model(
     options: TrainOptions = TrainOptions(),
 ) -> CodeModel:
     """Fit features and classifier on the codes with enough examples; set up fallbacks for the rest."""
-    counts = data.labels.sum(axis=0)
+    counts = (data.labels == 1).sum(axis=0)
     descriptions = descriptions or {}
     classifier_codes = [c for c, n in zip(data.codes, counts) if n >= options.min_classifier_examples]
     exemplar_codes = [c for c, n in zip(data.codes, counts) if 0 < n < options.min_classifier_examples]
@@ -424,7 +428,7 @@ def train_model(
     if len(classifier_codes) >= 2:
         columns = [data.codes.index(c) for c in classifier_codes]
         Y = data.labels[:, columns]
-        rows = np.flatnonzero(Y.sum(axis=1) > 0) if exclusive else np.arange(len(Y))
+        rows = np.flatnonzero((Y == 1).any(axis=1)) if exclusive else np.flatnonzero((Y >= 0).any(axis=1))
         features.fit([data.texts[i] for i in rows], [data.contexts[i] for i in rows])
         X = features.transform(data.embeddings[rows], [data.texts[i] for i in rows], [data.contexts[i] for i in rows])
         classifier = CodeClassifier(C=options.C, exclusive=exclusive, class_weight=options.class_weight)
@@ -438,7 +442,7 @@ def train_model(
         description_vectors=np.stack([descriptions[c] for c in description_codes]).astype(np.float32)
         if description_codes else np.zeros((0, data.embeddings.shape[1]), np.float32),
         exemplar_vectors=np.asarray(data.embeddings, dtype=np.float32), exemplar_unit_ids=np.asarray(data.unit_ids, np.int64),
-        exemplar_labels=np.asarray(data.labels, np.int8), all_codes=list(data.codes),
+        exemplar_labels=np.asarray(data.labels == 1, np.int8), all_codes=list(data.codes),
         manifest={"options": {k: (v.as_dict() if hasattr(v, "as_dict") else v) for k, v in asdict(options).items()},
                   "exclusive": exclusive, "examples_per_code": {c: int(n) for c, n in zip(data.codes, counts)}},
     )

@@ -40,10 +40,11 @@ def cross_validate(
     seed: int = 0,
 ) -> CrossValidation:
     """Grouped k-fold CV; ``per_code`` subsamples each training fold to that many units per code."""
-    keep = [j for j, n in enumerate(data.labels.sum(axis=0)) if n >= max(2, folds)]
+    keep = [j for j, n in enumerate((data.labels == 1).sum(axis=0)) if n >= max(2, folds)]
     codes = [data.codes[j] for j in keep]
     Y = data.labels[:, keep]
-    rows = np.flatnonzero(Y.sum(axis=1) > 0) if exclusive else np.arange(len(Y))
+    # evaluate on fully known units: (exclusive) one code, (multi-label) no unknown entries
+    rows = np.flatnonzero((Y == 1).any(axis=1)) if exclusive else np.flatnonzero((Y >= 0).all(axis=1))
     Y = Y[rows]
     groups = np.asarray(data.groups)[rows]
     n_groups = len(set(groups))
@@ -175,7 +176,7 @@ def learning_curve(
 ) -> list[dict]:
     """Macro-F1 and kappa when each training fold keeps only n units per code (mean over seeds), then all."""
     curve = []
-    largest = int(data.labels.sum(axis=0).max())
+    largest = int((data.labels == 1).sum(axis=0).max())
     for size in [s for s in sizes if s < largest] + [None]:
         runs = [summarize(cross_validate(data, exclusive=exclusive, options=options, folds=folds, per_code=size, seed=s))
                 for s in (seeds if size is not None else seeds[:1])]

@@ -92,7 +92,11 @@ def training_set(store: Store, encoder, *, coders: Sequence[str] = ()) -> Traini
     for coding in store.codings():
         if coding.origin in HUMAN_ORIGINS and (not coders or coding.coder in coders) and coding.code in leaves:
             by_unit[coding.unit_id].add(coding.code)
-    units = [u for u in _project_units(store) if u.id in by_unit]
+    negatives: dict[int, set[str]] = defaultdict(set)
+    for unit_id, code in store.negatives():
+        if code in leaves:
+            negatives[unit_id].add(code)
+    units = [u for u in _project_units(store) if u.id in by_unit or u.id in negatives]
     if codebook.exclusive:
         several = next((u for u in units if len(by_unit[u.id]) > 1), None)
         if several is not None:
@@ -100,7 +104,8 @@ def training_set(store: Store, encoder, *, coders: Sequence[str] = ()) -> Traini
                 f"the codebook is exclusive but unit {several.id} ({several.transcript} #{several.order}) has "
                 f"{len(by_unit[several.id])} codes: {', '.join(sorted(by_unit[several.id]))}."
             )
-    labels = np.array([[code in by_unit[u.id] for code in leaves] for u in units], dtype=np.int8).reshape(len(units), len(leaves))
+    labels = np.array([[_label(code, by_unit.get(u.id, set()), negatives.get(u.id, set())) for code in leaves]
+                       for u in units], dtype=np.int8).reshape(len(units), len(leaves))
     embeddings = encoder.encode([u.text for u in units]) if units else np.zeros((0, 0), np.float32)
     return TrainingSet(
         unit_ids=np.array([u.id for u in units], dtype=np.int64), texts=[u.text for u in units],
@@ -109,8 +114,15 @@ def training_set(store: Store, encoder, *, coders: Sequence[str] = ()) -> Traini
     )
 
 
+def _label(code: str, positives: set[str], negatives: set[str]) -> int:
+    """1 coded; 0 rejected, or another code on a coded unit; -1 unknown (the unit was only rejected for others)."""
+    if code in positives:
+        return 1
+    return 0 if positives or code in negatives else -1
+
+
 def _check_examples(data: TrainingSet) -> None:
-    counts = dict(zip(data.codes, data.labels.sum(axis=0).tolist()))
+    counts = dict(zip(data.codes, (data.labels == 1).sum(axis=0).tolist()))
     single = [code for code, n in counts.items() if n == 1]
     if single:
         raise QcaError(
@@ -136,7 +148,7 @@ def train(
     data = training_set(store, encoder_obj, coders=coders)
     _check_examples(data)
     codebook = store.codebook()
-    described = [c for c in codebook.leaves if c.description and not data.labels[:, data.codes.index(c.name)].any()]
+    described = [c for c in codebook.leaves if c.description and not (data.labels[:, data.codes.index(c.name)] == 1).any()]
     descriptions = {}
     if described:
         vectors = encoder_obj.encode([f"{c.name}: {c.description}" for c in described])
@@ -223,6 +235,7 @@ def suggest(store: Store, *, encoder: str | None = None, include_coded: bool = F
             f"not {encoder_obj.id}; train again with this encoder or suggest with --encoder {model.manifest.get('encoder_spec')}."
         )
     human = {c.unit_id for c in store.codings() if c.origin in HUMAN_ORIGINS}
+    human |= {d.unit_id for d in store.decisions() if d.action in ("accept", "reject", "recode", "add")}
     units = [u for u in _project_units(store) if include_coded or u.id not in human]
     embeddings = encoder_obj.encode([u.text for u in units]) if units else np.zeros((0, 0), np.float32)
     proposals = propose(model, embeddings, [u.text for u in units], [u.context for u in units],

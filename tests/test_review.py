@@ -178,3 +178,16 @@ def test_two_reviewers_at_once_lose_and_duplicate_nothing(reviewed, tmp_path):
         for coder in ("one", "two"):
             mine = [d.unit_id for d in store.decisions(coder=coder)]
             assert sorted(mine) == sorted(units)
+
+
+def test_a_rejection_is_a_negative_for_that_code_only(reviewed):
+    from qcassist.project import project_encoder
+
+    with Store.open(reviewed) as store:
+        item = review_queue(store, coder="ann")[0]
+        decide(store, item.unit_id, "reject", coder="ann", suggestion=item.top)
+        data = training_set(store, project_encoder(store, "tfidf"))
+        row = list(data.unit_ids).index(item.unit_id)
+        expected = [0 if code == item.top.code else -1 for code in data.codes]
+        assert data.labels[row].tolist() == expected
+        train(store, encoder="tfidf")  # the classifier trains with the partly known row

@@ -394,8 +394,10 @@ class TrainOptions:
     C: float = 4.0
     class_weight: str | None = None
     min_classifier_examples: int = 5  # fewer: the code is scored by its exemplars
-    exemplar_threshold: float = 0.75  # cosine to the nearest example
-    description_threshold: float = 0.45  # cosine to the code's description
+    # Similarity cut-offs for the fallbacks, set for all-MiniLM-L6-v2 on the demo interviews
+    # (true matches there score about 0.35-0.45); another encoder may need others.
+    exemplar_threshold: float = 0.35  # cosine to the nearest example of the closest few-example code
+    description_threshold: float = 0.30  # cosine to the closest example-less code's description
     rationale_size: int = 3
 
 
@@ -464,20 +466,27 @@ def propose(
         for row, column in zip(*np.nonzero(mask)):
             proposals.append((int(row), model.codes[column], float(probabilities[row, column]), "classifier"))
     similarity = np.asarray(embeddings, np.float32) @ model.exemplar_vectors.T if len(model.exemplar_vectors) else None
-    for code in model.exemplar_codes:
-        members = model.exemplar_labels[:, model.all_codes.index(code)].astype(bool)
-        best = similarity[:, members].max(axis=1)
-        for row in np.flatnonzero(best >= options.exemplar_threshold):
-            proposals.append((int(row), code, float(best[row]), "exemplar"))
+    if model.exemplar_codes and similarity is not None:
+        # nearest exemplar: each unit gets at most the one closest few-example code
+        best = np.stack([
+            similarity[:, model.exemplar_labels[:, model.all_codes.index(code)].astype(bool)].max(axis=1)
+            for code in model.exemplar_codes
+        ], axis=1)
+        proposals += _best_above(best, model.exemplar_codes, options.exemplar_threshold, "exemplar")
     if model.description_codes:
         to_description = np.asarray(embeddings, np.float32) @ model.description_vectors.T
-        for column, code in enumerate(model.description_codes):
-            for row in np.flatnonzero(to_description[:, column] >= options.description_threshold):
-                proposals.append((int(row), code, float(to_description[row, column]), "description"))
+        proposals += _best_above(to_description, model.description_codes, options.description_threshold, "description")
     return [
         Proposal(row, code, probability, source, _rationale(model, similarity, row, code, options.rationale_size))
         for row, code, probability, source in proposals
     ]
+
+
+def _best_above(scores: np.ndarray, codes: list[str], threshold: float, source: str) -> list[tuple[int, str, float, str]]:
+    """For each row, its best-scoring code if the score reaches the threshold."""
+    top = scores.argmax(axis=1)
+    return [(int(row), codes[top[row]], float(scores[row, top[row]]), source)
+            for row in np.flatnonzero(scores[np.arange(len(scores)), top] >= threshold)]
 
 
 def _rationale(model: CodeModel, similarity, row: int, code: str, size: int) -> tuple[int, ...]:

@@ -10,7 +10,6 @@ import csv
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 from .embed import DEFAULT_ENCODER, TFIDF_ENCODER, CachedEncoder, Encoder, SentenceTransformerEncoder, TfidfEncoder
@@ -252,25 +251,3 @@ def project_status(store: Store) -> dict:
     rows = store.counts()
     totals = {key: sum(r[key] for r in rows) for key in ("turns", "participant_turns", "units", "codings")}
     return {"project": str(store.directory.resolve()), "transcripts": rows, "totals": dict(totals, transcripts=len(rows))}
-
-
-# --- demo --------------------------------------------------------------------------
-
-
-def demo_files() -> list[Path]:
-    """The fictional demo interviews shipped inside the package."""
-    folder = resources.files("qcassist.demo")
-    return sorted(Path(str(p)) for p in folder.iterdir() if p.name.startswith("interview_"))
-
-
-def run_demo(
-    directory: str | Path, *, encoder: str = DEFAULT_ENCODER, progress: Progress | None = None
-) -> tuple[ImportReport, SegmentReport, Path]:
-    """Import and segment the demo corpus in ``directory`` and export its units to units.csv there."""
-    with Store.create(directory) as store:
-        imported = import_files(store, demo_files())
-        segmented = segment_project(store, encoder=encoder, progress=progress)
-        out_path = Path(directory) / "units.csv"
-        with open(out_path, "w", encoding="utf-8", newline="") as out:
-            write_units(unit_rows(store), "csv", out)
-    return imported, segmented, out_path

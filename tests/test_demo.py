@@ -6,7 +6,7 @@ import csv
 import json
 
 from qcassist.cli import main
-from qcassist.project import demo_files
+from qcassist.demo import demo_files
 from qcassist.store import Store
 
 
@@ -27,5 +27,21 @@ def test_demo_imports_segments_and_exports_units(runner, tmp_path):
         assert texts[row["transcript"]][int(row["start"]) : int(row["end"])] == row["text"]
         assert row["role"] == "participant"
     assert segmentation["strategy"] == "cohesive" and segmentation["encoder"].startswith("all-MiniLM-L6-v2@sha256:")
+    assert "Seeded 12 human codings" in result.output and "qcassist review" in result.output
+    with Store.open(project) as store:
+        assert len(store.codebook().leaves) == 7
+        suggestions = store.suggestions()
+    assert suggestions and all(s.rationale for s in suggestions if s.source != "description")
     again = runner.invoke(main, ["demo", "-p", str(project), "--json"])
     assert json.loads(again.output)["import"]["unchanged"] == ["interview_01", "interview_02", "interview_03"]
+
+
+def test_demo_seed_spans_quote_the_demo_texts():
+    import csv as _csv
+
+    from qcassist.demo import _folder
+    from qcassist.ingest import read_transcripts
+
+    texts = {t.name: t.text for f in demo_files() for t in read_transcripts(f).transcripts}
+    for row in _csv.DictReader(open(_folder() / "seed_spans.csv", encoding="utf-8")):
+        assert texts[row["transcript"]][int(row["start"]) : int(row["end"])] == row["quote"]

@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 
 from ..ingest import ColumnMap
-from ..project import UNIT_FORMATS, import_files, project_status, run_demo, segment_project, unit_rows, write_units
+from ..demo import run_demo
+from ..project import UNIT_FORMATS, import_files, project_status, segment_project, unit_rows, write_units
 from ..segment import STRATEGIES, SegmentOptions
 from ..store import DB_NAME, Store
 from .base import UserError, echo_json, progress_bar, warn, encoder_option, json_option, main, project_option
@@ -179,20 +180,24 @@ def status(project: Path, as_json: bool) -> None:
 @json_option
 @encoder_option
 def demo(project: Path, as_json: bool, encoder: str) -> None:
-    """Run the main job on the built-in demo corpus: import, segment, export units.csv.
+    """Run the main job on the built-in demo corpus: import, segment, export, suggest.
 
     Three short fictional interviews (.txt with two label styles, and a Zoom-style
     .vtt) are imported into a demo project, cut into meaning units with the default
     cohesive strategy, and the units are printed and written to units.csv there.
+    Then the demo codebook and a small human-coded seed are imported, a model is
+    trained and codes are suggested for the other units, ready for 'qcassist review'.
     """
-    imported, segmented, out_path = run_demo(project, encoder=encoder)
+    report = run_demo(project, encoder=encoder)
     if as_json:
-        echo_json({"import": imported.as_dict(), "segment": segmented.as_dict(), "units_csv": str(out_path)})
+        echo_json(report.as_dict())
         return
     with Store.open(project) as store:
         rows = unit_rows(store)
     for row in rows:
         click.echo(f"[{row['transcript']} #{row['order']} {row['speaker']}] {row['text']}")
-    click.echo(f"\n{len(rows)} meaning units from {len(imported.added) + len(imported.unchanged)} transcripts "
-               f"written to {out_path}. Explore with: qcassist status -p {project}")
-
+    transcripts = len(report.imported.added) + len(report.imported.unchanged)
+    click.echo(f"\n{len(rows)} meaning units from {transcripts} transcripts written to {report.units_csv}.")
+    click.echo(f"Seeded {report.seed_codings} human codings; model {report.model_version} suggested "
+               f"{report.suggestions} codes for {report.units_with_suggestion} units.")
+    click.echo(f"Next: qcassist review -p {project}   (or: qcassist status -p {project})")

@@ -1,0 +1,64 @@
+"""The built-in demo: three fictional interviews, a codebook and a small human-coded seed.
+
+``run_demo`` is the README's main job: import, segment, export the units, then import
+the codebook and seed codings, train, and suggest codes for the rest, ready for
+``qcassist review``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from ..embed import DEFAULT_ENCODER
+from ..project import ImportReport, Progress, SegmentReport, import_files, segment_project, unit_rows, write_units
+from ..store import Store
+
+SEED_CODER = "demo-seed"
+
+
+def demo_files() -> list[Path]:
+    """The fictional demo interviews shipped inside the package."""
+    return sorted(p for p in _folder().iterdir() if p.name.startswith("interview_"))
+
+
+def _folder() -> Path:
+    return Path(str(resources.files("qcassist.demo")))
+
+
+@dataclass
+class DemoReport:
+    imported: ImportReport
+    segmented: SegmentReport
+    units_csv: Path
+    seed_codings: int
+    model_version: str
+    suggestions: int
+    units_with_suggestion: int
+
+    def as_dict(self) -> dict:
+        return {
+            "import": self.imported.as_dict(), "segment": self.segmented.as_dict(), "units_csv": str(self.units_csv),
+            "seed_codings": self.seed_codings, "model_version": self.model_version,
+            "suggestions": self.suggestions, "units_with_suggestion": self.units_with_suggestion,
+        }
+
+
+def run_demo(directory: str | Path, *, encoder: str = DEFAULT_ENCODER, progress: Progress | None = None) -> DemoReport:
+    """Import and segment the demo corpus in ``directory``, export units.csv, then seed, train and suggest."""
+    from ..seed import import_codebook, import_spans
+    from ..suggest import suggest, train
+
+    with Store.create(directory) as store:
+        imported = import_files(store, demo_files())
+        segmented = segment_project(store, encoder=encoder, progress=progress)
+        out_path = Path(directory) / "units.csv"
+        with open(out_path, "w", encoding="utf-8", newline="") as out:
+            write_units(unit_rows(store), "csv", out)
+        import_codebook(store, _folder() / "codebook.yaml")
+        seeded = import_spans(store, _folder() / "seed_spans.csv", coder=SEED_CODER)
+        trained = train(store, encoder=encoder)
+        suggested = suggest(store)
+    return DemoReport(imported, segmented, out_path, seeded.codings_added, trained.version,
+                      suggested.suggestions, suggested.units_with_suggestion)

@@ -90,6 +90,34 @@ def diverse(probabilities: np.ndarray | None, *, positions: np.ndarray, rng: np.
     return picked.astype(np.int64)
 
 
+def mixed(probabilities: np.ndarray | None, *, positions: np.ndarray, rng: np.random.Generator, n: int,
+          embeddings: np.ndarray | None = None) -> np.ndarray:
+    """Smallest margins and random picks in turn (half of each batch explores)."""
+    if probabilities is None:
+        return random(None, positions=positions, rng=rng, n=n)
+    ranked = _by_score(margins(probabilities), positions, len(probabilities))
+    shuffled = rng.permutation(len(probabilities))
+    picked: dict[int, None] = {}
+    for unsure, chance in zip(ranked, shuffled):
+        for index in (unsure, chance):
+            if len(picked) < n:
+                picked.setdefault(int(index))
+        if len(picked) >= n:
+            break
+    return np.fromiter(picked, dtype=np.int64)
+
+
+def dense(probabilities: np.ndarray | None, *, positions: np.ndarray, rng: np.random.Generator, n: int,
+          embeddings: np.ndarray | None = None) -> np.ndarray:
+    """Uncertainty weighted by density (Settles & Craven 2008): (1 − margin) × mean cosine to the candidates."""
+    if probabilities is None or embeddings is None:
+        return uncertainty(probabilities, positions=positions, rng=rng, n=n)
+    vectors = np.asarray(embeddings, dtype=np.float64)
+    vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    density = np.clip(vectors @ vectors.mean(axis=0), 0, None)
+    return _by_score(-(1.0 - margins(probabilities)) * density, positions, n)
+
+
 def margins(probabilities: np.ndarray) -> np.ndarray:
     """Per row, the top probability minus the second (|2p − 1| for a single code): small means unsure."""
     if probabilities.shape[1] == 1:
@@ -157,6 +185,8 @@ STRATEGIES: dict[str, Strategy] = {
     "stratified_confident": stratified_confident,
     "sequential": sequential,
     "diverse": diverse,
+    "mixed": mixed,
+    "dense": dense,
 }
 
 

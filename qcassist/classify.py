@@ -5,8 +5,10 @@ encoder runs outside, so everything here works on arrays and is tested without m
 weights. Saved models are a directory holding ``manifest.json`` and ``arrays.npz``;
 nothing is pickled.
 
-- ``FeatureBuilder``: the unit's embedding, TF-IDF word n-grams of the unit, and the
-  previous turn's words as context (a separate block), stacked into one sparse matrix.
+- ``FeatureBuilder``: the unit's embedding, TF-IDF word and character n-grams of the
+  unit, a few surface cues (questions, lengths), and the words of the turns before and
+  after it as context (separate, down-weighted blocks), stacked into one sparse matrix.
+  The choice was measured on AnnoMI (benchmarks/README.md).
 - ``CodeClassifier``: one logistic regression per code (multi-label) or one multinomial
   model (exclusive codebook), probabilities calibrated on out-of-fold scores (Platt
   scaling per code, or temperature scaling), and per-code thresholds chosen on the same
@@ -42,7 +44,9 @@ class FeatureConfig:
     embedding: bool = True
     embedding_weight: float = 1.0
     word_ngrams: tuple[int, int] | None = (1, 2)
-    context_ngrams: tuple[int, int] | None = (1, 1)  # words of the previous turn
+    char_ngrams: tuple[int, int] | None = (2, 5)  # within word boundaries
+    cues: bool = True
+    context_ngrams: tuple[int, int] | None = (1, 2)  # words of the turns before and after
     context_weight: float = 0.5
     min_df: int = 2
 
@@ -52,7 +56,7 @@ class FeatureConfig:
     @classmethod
     def from_dict(cls, data: dict) -> FeatureConfig:
         data = dict(data)
-        for key in ("word_ngrams", "context_ngrams"):
+        for key in ("word_ngrams", "char_ngrams", "context_ngrams"):
             if data.get(key) is not None:
                 data[key] = tuple(data[key])
         return cls(**data)
@@ -61,20 +65,22 @@ class FeatureConfig:
 class _Tfidf:
     """A fitted TF-IDF vectorizer as plain state (vocabulary + idf)."""
 
-    def __init__(self, ngrams: tuple[int, int], min_df: int):
+    def __init__(self, ngrams: tuple[int, int], min_df: int, analyzer: str = "word"):
         self.ngrams = ngrams
         self.min_df = min_df
+        self.analyzer = analyzer
         self.vocabulary: dict[str, int] = {}
         self.idf = np.zeros(0, dtype=np.float64)
 
-    def _vectorizer(self, vocabulary=None) -> TfidfVectorizer:
-        return TfidfVectorizer(ngram_range=self.ngrams, sublinear_tf=True, min_df=self.min_df, vocabulary=vocabulary)
+    def _vectorizer(self, vocabulary=None, min_df=None) -> TfidfVectorizer:
+        return TfidfVectorizer(ngram_range=self.ngrams, sublinear_tf=True, min_df=min_df or self.min_df,
+                               vocabulary=vocabulary, analyzer=self.analyzer)
 
     def fit(self, texts: Sequence[str]) -> _Tfidf:
         try:
             fitted = self._vectorizer().fit(texts)
         except ValueError:  # too few documents for min_df: keep every term
-            fitted = TfidfVectorizer(ngram_range=self.ngrams, sublinear_tf=True).fit(texts)
+            fitted = self._vectorizer(min_df=1).fit(texts)
         self.vocabulary = {term: int(i) for term, i in fitted.vocabulary_.items()}
         self.idf = fitted.idf_.astype(np.float64)
         return self
@@ -85,28 +91,51 @@ class _Tfidf:
         return vectorizer.transform(texts).tocsr()
 
 
+def cue_features(texts: Sequence[str], before: Sequence[str], after: Sequence[str]) -> np.ndarray:
+    """Surface cues: questions in the unit and the turn before, and the lengths of the unit and its neighbours."""
+    rows = []
+    for text, previous, following in zip(texts, before, after):
+        stripped = text.rstrip()
+        rows.append([
+            float("?" in text), min(text.count("?"), 3) / 3, float(stripped.endswith("?")),
+            np.log1p(len(text.split())) / 5, np.log1p(len(previous.split())) / 5, np.log1p(len(following.split())) / 5,
+            float("?" in previous), float(not previous.strip()),
+        ])
+    return np.array(rows, dtype=np.float64).reshape(len(rows), 8)
+
+
 class FeatureBuilder:
-    """Turns (embeddings, unit texts, previous-turn texts) into one sparse feature matrix."""
+    """Turns (embeddings, unit texts, turn-before texts, turn-after texts) into one sparse feature matrix."""
 
     def __init__(self, config: FeatureConfig = FeatureConfig()):
         self.config = config
         self.words: _Tfidf | None = None
+        self.chars: _Tfidf | None = None
         self.context: _Tfidf | None = None
 
-    def fit(self, texts: Sequence[str], contexts: Sequence[str]) -> FeatureBuilder:
+    def fit(self, texts: Sequence[str], contexts: Sequence[str], following: Sequence[str] | None = None) -> FeatureBuilder:
         c = self.config
+        following = following if following is not None else [""] * len(texts)
         self.words = _Tfidf(c.word_ngrams, c.min_df).fit(texts) if c.word_ngrams else None
-        self.context = _Tfidf(c.context_ngrams, c.min_df).fit(contexts) if c.context_ngrams and any(contexts) else None
+        self.chars = _Tfidf(c.char_ngrams, c.min_df, "char_wb").fit(texts) if c.char_ngrams else None
+        neighbours = [*contexts, *following]
+        self.context = _Tfidf(c.context_ngrams, c.min_df).fit(neighbours) if c.context_ngrams and any(neighbours) else None
         return self
 
-    def transform(self, embeddings: np.ndarray, texts: Sequence[str], contexts: Sequence[str]) -> sparse.csr_matrix:
+    def transform(self, embeddings: np.ndarray, texts: Sequence[str], contexts: Sequence[str],
+                  following: Sequence[str] | None = None) -> sparse.csr_matrix:
+        following = following if following is not None else [""] * len(texts)
         blocks = []
         if self.config.embedding:
             blocks.append(sparse.csr_matrix(np.asarray(embeddings, dtype=np.float64) * self.config.embedding_weight))
-        if self.words is not None:
-            blocks.append(self.words.transform(texts))
+        for part in (self.words, self.chars):
+            if part is not None:
+                blocks.append(part.transform(texts))
+        if self.config.cues:
+            blocks.append(sparse.csr_matrix(cue_features(texts, contexts, following)))
         if self.context is not None:
             blocks.append(self.context.transform(contexts) * self.config.context_weight)
+            blocks.append(self.context.transform(following) * self.config.context_weight)
         if not blocks:
             raise ValueError("the feature configuration selects no features")
         return sparse.hstack(blocks, format="csr")
@@ -114,7 +143,7 @@ class FeatureBuilder:
     def state(self) -> tuple[dict, dict[str, np.ndarray]]:
         meta = {"config": self.config.as_dict()}
         arrays = {}
-        for name, part in (("words", self.words), ("context", self.context)):
+        for name, part in (("words", self.words), ("chars", self.chars), ("context", self.context)):
             if part is not None:
                 meta[f"{name}_vocabulary"] = part.vocabulary
                 arrays[f"{name}_idf"] = part.idf
@@ -123,9 +152,11 @@ class FeatureBuilder:
     @classmethod
     def from_state(cls, meta: dict, arrays: dict[str, np.ndarray]) -> FeatureBuilder:
         builder = cls(FeatureConfig.from_dict(meta["config"]))
-        for name, ngrams in (("words", builder.config.word_ngrams), ("context", builder.config.context_ngrams)):
+        for name, ngrams, analyzer in (("words", builder.config.word_ngrams, "word"),
+                                       ("chars", builder.config.char_ngrams, "char_wb"),
+                                       ("context", builder.config.context_ngrams, "word")):
             if f"{name}_vocabulary" in meta:
-                part = _Tfidf(ngrams, builder.config.min_df)
+                part = _Tfidf(ngrams, builder.config.min_df, analyzer)
                 part.vocabulary = meta[f"{name}_vocabulary"]
                 part.idf = arrays[f"{name}_idf"]
                 setattr(builder, name, part)
@@ -144,7 +175,7 @@ class CodeClassifier(ClassifierMixin, BaseEstimator):
     rows; with ``exclusive=True`` each row has exactly one 1 and a multinomial model is used.
     """
 
-    def __init__(self, *, C: float = 4.0, exclusive: bool = False, class_weight: str | None = None,
+    def __init__(self, *, C: float = 1.0, exclusive: bool = False, class_weight: str | None = None,
                  calibration_folds: int = 3, random_state: int = 0):
         self.C = C
         self.exclusive = exclusive
@@ -386,12 +417,16 @@ class TrainingSet:
     labels: np.ndarray  # 1 coded, 0 not (or rejected by a reviewer), -1 unknown
     groups: list[str]  # transcript of each unit: folds never split one
     codes: list[str]
+    following: list[str] | None = None  # next turn's text ("" at a transcript's end)
+
+    def after(self) -> list[str]:
+        return self.following if self.following is not None else [""] * len(self.texts)
 
 
 @dataclass(frozen=True, slots=True)
 class TrainOptions:
     features: FeatureConfig = FeatureConfig()
-    C: float = 4.0
+    C: float = 1.0
     class_weight: str | None = None
     min_classifier_examples: int = 5  # fewer: the code is scored by its exemplars
     # Similarity cut-offs for the fallbacks, set for all-MiniLM-L6-v2 on the demo interviews
@@ -431,8 +466,10 @@ def train_model(
         columns = [data.codes.index(c) for c in classifier_codes]
         Y = data.labels[:, columns]
         rows = np.flatnonzero((Y == 1).any(axis=1)) if exclusive else np.flatnonzero((Y >= 0).any(axis=1))
-        features.fit([data.texts[i] for i in rows], [data.contexts[i] for i in rows])
-        X = features.transform(data.embeddings[rows], [data.texts[i] for i in rows], [data.contexts[i] for i in rows])
+        after = data.after()
+        features.fit([data.texts[i] for i in rows], [data.contexts[i] for i in rows], [after[i] for i in rows])
+        X = features.transform(data.embeddings[rows], [data.texts[i] for i in rows], [data.contexts[i] for i in rows],
+                               [after[i] for i in rows])
         classifier = CodeClassifier(C=options.C, exclusive=exclusive, class_weight=options.class_weight)
         classifier.fit(X, Y[rows], groups=[data.groups[i] for i in rows])
     else:
@@ -455,13 +492,14 @@ def propose(
     embeddings: np.ndarray,
     texts: Sequence[str],
     contexts: Sequence[str],
+    following: Sequence[str] | None = None,
     *,
     options: TrainOptions = TrainOptions(),
 ) -> list[Proposal]:
     """Suggested codes for each row, each with the ids of the most similar human-coded units."""
     proposals: list[tuple[int, str, float, str]] = []
     if model.classifier is not None and len(texts):
-        probabilities = model.classifier.predict_proba(model.features.transform(embeddings, texts, contexts))
+        probabilities = model.classifier.predict_proba(model.features.transform(embeddings, texts, contexts, following))
         mask = model.classifier.suggest_mask(probabilities)
         for row, column in zip(*np.nonzero(mask)):
             proposals.append((int(row), model.codes[column], float(probabilities[row, column]), "classifier"))

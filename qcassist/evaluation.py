@@ -55,6 +55,7 @@ def cross_validate(
         )
     texts = [data.texts[i] for i in rows]
     contexts = [data.contexts[i] for i in rows]
+    after = [data.after()[i] for i in rows]
     embeddings = data.embeddings[rows]
     probabilities = np.zeros(Y.shape)
     suggested = np.zeros(Y.shape, dtype=np.int8)
@@ -62,9 +63,11 @@ def cross_validate(
     for train, test in GroupKFold(min(folds, n_groups)).split(Y, Y.argmax(axis=1), groups):
         if per_code is not None:
             train = _subsample(train, Y, per_code, rng)
-        builder = FeatureBuilder(options.features).fit([texts[i] for i in train], [contexts[i] for i in train])
+        builder = FeatureBuilder(options.features).fit(
+            [texts[i] for i in train], [contexts[i] for i in train], [after[i] for i in train]
+        )
         transform = lambda idx: builder.transform(  # noqa: E731
-            embeddings[idx], [texts[i] for i in idx], [contexts[i] for i in idx]
+            embeddings[idx], [texts[i] for i in idx], [contexts[i] for i in idx], [after[i] for i in idx]
         )
         present = [j for j in range(len(codes)) if Y[train, j].sum() >= 2]
         classifier = CodeClassifier(C=options.C, exclusive=exclusive, class_weight=options.class_weight)

@@ -42,6 +42,7 @@ class _Unit:
     order: int
     text: str
     context: str  # the turn before the unit's turn
+    following: str  # the turn after it
 
 
 def _project_units(store: Store) -> list[_Unit]:
@@ -49,14 +50,15 @@ def _project_units(store: Store) -> list[_Unit]:
     for transcript in store.transcripts():
         for order, unit in enumerate(store.units(transcript.id), start=1):
             units.append(_Unit(unit.id, unit.external_id, transcript.name, order, unit.text_in(transcript),
-                               _previous_turn_text(transcript, unit.turn_index)))
+                               _turn_text(transcript, unit.turn_index, -1), _turn_text(transcript, unit.turn_index, +1)))
     return units
 
 
-def _previous_turn_text(transcript: Transcript, turn_index: int | None) -> str:
-    if not turn_index:
+def _turn_text(transcript: Transcript, turn_index: int | None, step: int) -> str:
+    """Text of the turn ``step`` away from the unit's turn ("" past either end)."""
+    if turn_index is None or not 0 <= turn_index + step < len(transcript.turns):
         return ""
-    return transcript.turn_text(transcript.turns[turn_index - 1])
+    return transcript.turn_text(transcript.turns[turn_index + step])
 
 
 def project_encoder_spec(store: Store, requested: str | None) -> str:
@@ -110,7 +112,7 @@ def training_set(store: Store, encoder, *, coders: Sequence[str] = ()) -> Traini
     return TrainingSet(
         unit_ids=np.array([u.id for u in units], dtype=np.int64), texts=[u.text for u in units],
         contexts=[u.context for u in units], embeddings=embeddings, labels=labels,
-        groups=[u.transcript for u in units], codes=leaves,
+        groups=[u.transcript for u in units], codes=leaves, following=[u.following for u in units],
     )
 
 
@@ -239,7 +241,7 @@ def suggest(store: Store, *, encoder: str | None = None, include_coded: bool = F
     units = [u for u in _project_units(store) if include_coded or u.id not in human]
     embeddings = encoder_obj.encode([u.text for u in units]) if units else np.zeros((0, 0), np.float32)
     proposals = propose(model, embeddings, [u.text for u in units], [u.context for u in units],
-                        options=_options_of(model)) if units else []
+                        [u.following for u in units], options=_options_of(model)) if units else []
     version = model.manifest["version"]
     suggestions = [
         Suggestion(units[p.row].id, p.code, p.probability, version, p.source, p.rationale) for p in proposals

@@ -117,8 +117,19 @@ def test_codes_without_examples_are_suggested_from_their_description():
     assert proposal.source == "description" and proposal.probability > 0.45
 
 
-def test_features_stack_embedding_words_and_context():
+def test_features_stack_embedding_ngrams_cues_and_both_neighbours():
     data = _training_set()
-    builder = FeatureBuilder(FeatureConfig(context_ngrams=(1, 1))).fit(data.texts, ["bus stop"] * len(data.texts))
-    X = builder.transform(data.embeddings, data.texts, ["bus stop"] * len(data.texts))
-    assert X.shape[1] == data.embeddings.shape[1] + len(builder.words.vocabulary) + len(builder.context.vocabulary)
+    before, after = ["bus stop?"] * len(data.texts), ["rent money"] * len(data.texts)
+    builder = FeatureBuilder(FeatureConfig()).fit(data.texts, before, after)
+    X = builder.transform(data.embeddings, data.texts, before, after)
+    expected = (data.embeddings.shape[1] + len(builder.words.vocabulary) + len(builder.chars.vocabulary) + 8
+                + 2 * len(builder.context.vocabulary))
+    assert X.shape == (len(data.texts), expected)
+
+
+def test_cues_see_questions_and_lengths():
+    from qcassist.classify import cue_features
+
+    [asks, answers] = cue_features(["Why did you stop? And when?", "Because."], ["", "Why?"], ["Because.", ""])
+    assert asks[:3].tolist() == [1.0, 2 / 3, 1.0] and asks[7] == 1.0  # first turn: nothing before
+    assert answers[:3].tolist() == [0.0, 0.0, 0.0] and answers[6] == 1.0  # the turn before asked

@@ -191,3 +191,24 @@ def test_a_rejection_is_a_negative_for_that_code_only(reviewed):
         expected = [0 if code == item.top.code else -1 for code in data.codes]
         assert data.labels[row].tolist() == expected
         train(store, encoder="tfidf")  # the classifier trains with the partly known row
+
+
+def test_background_retraining_hands_over_a_new_queue_from_a_new_model(reviewed):
+    from qcassist.review.retrain import BackgroundRetrainer
+
+    with Store.open(reviewed) as store:
+        versions_before = store.latest_classifier()[0]
+        queue = review_queue(store, coder="ann")
+        for item in queue[:2]:
+            decide(store, item.unit_id, "accept", coder="ann", suggestion=item.top)
+    retrainer = BackgroundRetrainer(reviewed, 2, "ann", "sequential")
+    try:
+        assert retrainer.after_decision(2) is None  # started, not ready yet
+        retrainer.wait(120)
+        assert retrainer.error is None and retrainer.rounds == 1
+    finally:
+        retrainer.close()
+    with Store.open(reviewed) as store:
+        assert store.latest_classifier()[0] != versions_before
+        fresh = review_queue(store, coder="ann")
+    assert {i.unit_id for i in fresh}.isdisjoint({i.unit_id for i in queue[:2]})

@@ -16,19 +16,6 @@ from .coding import EXPORT_FORMATS, _default_coder
 DEFAULT_STRATEGY = "sequential"
 
 
-def _rebuild(coder: str, strategy: str, filters: QueueFilter):
-    """Retrain, re-suggest, and rebuild the queue, in the background thread's own connection."""
-    from ..suggest import suggest, train
-
-    def rebuild(directory: Path):
-        with Store.open(directory) as store:
-            train(store)
-            suggest(store)
-            return review_queue(store, coder=coder, strategy=strategy, filters=filters)
-
-    return rebuild
-
-
 @main.command("review")
 @project_option
 @json_option
@@ -76,9 +63,12 @@ def review_cmd(project: Path, as_json: bool, coder: str | None, strategy: str, c
         from ..review.retrain import BackgroundRetrainer
         from ..review.screen import Keys, run_review
 
-        retrainer = BackgroundRetrainer(project, retrain_every, _rebuild(coder, strategy, filters))
-        with Keys() as keys:
-            state = run_review(store, queue, coder=coder, keys=keys, on_decision=retrainer.after_decision)
+        retrainer = BackgroundRetrainer(project, retrain_every, coder, strategy, filters)
+        try:
+            with Keys() as keys:
+                state = run_review(store, queue, coder=coder, keys=keys, on_decision=retrainer.after_decision)
+        finally:
+            retrainer.close()
     click.echo(f"\n{state.reviewed} decisions recorded this session ({state.accepted} accepted).")
 
 

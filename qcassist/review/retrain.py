@@ -2,53 +2,74 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
+import multiprocessing
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
-from ..decisions import ReviewItem
+from ..decisions import QueueFilter, ReviewItem, review_queue
+from ..store import Store
+
+
+def retrain_and_queue(directory: Path, coder: str, strategy: str, filters: QueueFilter) -> list[ReviewItem]:
+    """Retrain on everything decided so far, re-suggest, and build the next review queue."""
+    from ..suggest import suggest, train
+
+    with Store.open(directory) as store:
+        train(store)
+        suggest(store)
+        return review_queue(store, coder=coder, strategy=strategy, filters=filters)
 
 
 class BackgroundRetrainer:
-    """Every ``every`` decisions, retrain and re-suggest in a thread; hand over the new queue when ready.
+    """Every ``every`` decisions, retrain and re-suggest in another process; hand over the new queue when ready.
 
-    The thread opens its own connection to the project (SQLite connections belong to one
-    thread); WAL mode and the busy timeout let it write while the screen records decisions.
+    A separate process (not a thread) keeps the model fit from competing with the
+    screen for the interpreter lock; it opens its own connection to the project, and
+    WAL mode with a busy timeout lets both write.
     """
 
-    def __init__(self, directory: Path, every: int, rebuild: Callable[[Path], list[ReviewItem]]):
-        self.directory = directory
+    def __init__(self, directory: Path, every: int, coder: str, strategy: str, filters: QueueFilter = QueueFilter()):
+        self.directory = Path(directory)
         self.every = every
-        self.rebuild = rebuild
+        self.args = (self.directory, coder, strategy, filters)
         self.rounds = 0
         self.error: str | None = None
-        self._thread: threading.Thread | None = None
-        self._ready: list[ReviewItem] | None = None
-        self._lock = threading.Lock()
+        self._pool: ProcessPoolExecutor | None = None
+        self._future: Future | None = None
 
     def after_decision(self, reviewed: int) -> list[ReviewItem] | None:
         """Called after each decision: maybe start a round; return a finished round's queue once."""
-        with self._lock:
-            ready, self._ready = self._ready, None
-        if self.every > 0 and reviewed and reviewed % self.every == 0 and not self.busy:
-            self._thread = threading.Thread(target=self._round, daemon=True)
-            self._thread.start()
+        ready = self._collect()
+        if self.every > 0 and reviewed and reviewed % self.every == 0 and self._future is None:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            self._future = self._pool.submit(retrain_and_queue, *self.args)
         return ready
+
+    def _collect(self) -> list[ReviewItem] | None:
+        if self._future is None or not self._future.done():
+            return None
+        future, self._future = self._future, None
+        try:
+            queue = future.result()
+        except Exception as exc:  # a failed retrain must not end the review: keep the old queue
+            self.error = f"{type(exc).__name__}: {exc}"
+            return None
+        self.rounds += 1
+        return queue
 
     @property
     def busy(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def _round(self) -> None:
-        try:
-            queue = self.rebuild(self.directory)
-        except Exception as exc:  # a failed retrain must not end the review: keep the old queue
-            self.error = f"{type(exc).__name__}: {exc}"
-            return
-        with self._lock:
-            self._ready = queue
-            self.rounds += 1
+        return self._future is not None and not self._future.done()
 
     def wait(self, timeout: float | None = None) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout)
+        if self._future is not None:
+            try:
+                self._future.result(timeout)
+            except Exception:  # reported through _collect
+                pass
+            self._collect()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)

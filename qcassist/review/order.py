@@ -25,6 +25,7 @@ Without a model (``probabilities is None``) every strategy that needs one falls 
 from __future__ import annotations
 
 import difflib
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -62,14 +63,6 @@ def stratified(probabilities: np.ndarray | None, *, positions: np.ndarray, rng: 
     return _round_robin(probabilities, positions, n, least_confident=True)
 
 
-def stratified_confident(probabilities: np.ndarray | None, *, positions: np.ndarray, rng: np.random.Generator,
-                         n: int, embeddings: np.ndarray | None = None) -> np.ndarray:
-    """Round-robin over predicted codes (rarest prediction first), most confident first within a code."""
-    if probabilities is None:
-        return random(None, positions=positions, rng=rng, n=n)
-    return _round_robin(probabilities, positions, n, least_confident=False)
-
-
 def diverse(probabilities: np.ndarray | None, *, positions: np.ndarray, rng: np.random.Generator, n: int,
             embeddings: np.ndarray | None = None) -> np.ndarray:
     """The most uncertain candidate of each of n k-means clusters among the 10·n smallest margins."""
@@ -88,34 +81,6 @@ def diverse(probabilities: np.ndarray | None, *, positions: np.ndarray, rng: np.
         rest = shortlist[~np.isin(shortlist, picked)]
         picked = np.concatenate([picked, rest[: n - len(picked)]])
     return picked.astype(np.int64)
-
-
-def mixed(probabilities: np.ndarray | None, *, positions: np.ndarray, rng: np.random.Generator, n: int,
-          embeddings: np.ndarray | None = None) -> np.ndarray:
-    """Smallest margins and random picks in turn (half of each batch explores)."""
-    if probabilities is None:
-        return random(None, positions=positions, rng=rng, n=n)
-    ranked = _by_score(margins(probabilities), positions, len(probabilities))
-    shuffled = rng.permutation(len(probabilities))
-    picked: dict[int, None] = {}
-    for unsure, chance in zip(ranked, shuffled):
-        for index in (unsure, chance):
-            if len(picked) < n:
-                picked.setdefault(int(index))
-        if len(picked) >= n:
-            break
-    return np.fromiter(picked, dtype=np.int64)
-
-
-def dense(probabilities: np.ndarray | None, *, positions: np.ndarray, rng: np.random.Generator, n: int,
-          embeddings: np.ndarray | None = None) -> np.ndarray:
-    """Uncertainty weighted by density (Settles & Craven 2008): (1 − margin) × mean cosine to the candidates."""
-    if probabilities is None or embeddings is None:
-        return uncertainty(probabilities, positions=positions, rng=rng, n=n)
-    vectors = np.asarray(embeddings, dtype=np.float64)
-    vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-    density = np.clip(vectors @ vectors.mean(axis=0), 0, None)
-    return _by_score(-(1.0 - margins(probabilities)) * density, positions, n)
 
 
 def margins(probabilities: np.ndarray) -> np.ndarray:
@@ -155,38 +120,23 @@ def _round_robin(probabilities: np.ndarray, positions: np.ndarray, n: int, *, le
     return np.array(picked[:n], dtype=np.int64)
 
 
-def _kmeans(points: np.ndarray, k: int, rng: np.random.Generator, iterations: int = 20) -> np.ndarray:
-    """Lloyd's k-means with k-means++ seeding from ``rng``; returns each point's cluster."""
-    centres = [points[rng.integers(len(points))]]
-    distance = ((points - centres[0]) ** 2).sum(axis=1)
-    for _ in range(1, k):
-        total = distance.sum()
-        choice = rng.choice(len(points), p=distance / total) if total > 0 else rng.integers(len(points))
-        centres.append(points[choice])
-        distance = np.minimum(distance, ((points - points[choice]) ** 2).sum(axis=1))
-    centres = np.array(centres)
-    labels = np.zeros(len(points), dtype=np.int64)
-    for _ in range(iterations):
-        squared = (points**2).sum(axis=1)[:, None] - 2 * points @ centres.T + (centres**2).sum(axis=1)[None, :]
-        new = squared.argmin(axis=1)
-        if _ and np.array_equal(new, labels):
-            break
-        labels = new
-        for j in range(k):
-            if (labels == j).any():
-                centres[j] = points[labels == j].mean(axis=0)
-    return labels
+def _kmeans(points: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Each point's cluster under k-means (k-means++ seeded from ``rng``, one run)."""
+    from sklearn.cluster import KMeans
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():  # duplicate texts can leave fewer distinct points than clusters
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = KMeans(n_clusters=k, n_init=1, random_state=int(rng.integers(2**31 - 1)))
+        return model.fit_predict(points)
 
 
 STRATEGIES: dict[str, Strategy] = {
     "uncertainty": uncertainty,
     "random": random,
     "stratified": stratified,
-    "stratified_confident": stratified_confident,
     "sequential": sequential,
     "diverse": diverse,
-    "mixed": mixed,
-    "dense": dense,
 }
 
 

@@ -142,6 +142,7 @@ def area(kappas: np.ndarray, reviews: np.ndarray, budget: int) -> float:
 
 def summarize(curves: dict[str, list[np.ndarray]], reviews: np.ndarray, budget: int, batch: int) -> list[dict]:
     rows = []
+    baseline = [area(k, reviews, budget) for k in curves.get("random", [])]
     for name, runs in curves.items():
         reach = [first_reach(k, reviews, TARGET_KAPPA) for k in runs]
         reached = [r for r in reach if r is not None]
@@ -156,6 +157,8 @@ def summarize(curves: dict[str, list[np.ndarray]], reviews: np.ndarray, budget: 
             "auc_sd": float(np.std([area(k, reviews, budget) for k in runs])),
             "final": float(np.mean([k[-1] for k in runs])), "final_sd": float(np.std([k[-1] for k in runs])),
             "start": float(np.mean([k[0] for k in runs])),
+            # same seed = same test set and seed labels: count the seeds where this order's AUC beats random's
+            "auc_wins": sum(area(k, reviews, budget) > b for k, b in zip(runs, baseline)) if baseline else None,
         })
     return rows
 
@@ -163,17 +166,19 @@ def summarize(curves: dict[str, list[np.ndarray]], reviews: np.ndarray, budget: 
 def print_table(rows: list[dict], reviews: np.ndarray, curves: dict[str, list[np.ndarray]], budget: int, batch: int) -> str | None:
     base = next((r for r in rows if r["strategy"] == "random"), None)
     print(f"\n{'order':<22} {'to k=0.6 (mean)':>16} {'reached':>8} {'vs random':>10} {'mean curve':>11} "
-          f"{'AUC/600':>8} {'sd':>6} {'final k':>8} {'sd':>6}".replace("600", str(budget)))
+          f"{'AUC/600':>8} {'sd':>6} {'>random':>8} {'final k':>8} {'sd':>6}".replace("600", str(budget)))
     for r in rows:
         to = f"{r['to_target']:.0f}" if r["to_target"] is not None else "-"
         ratio = f"{r['to_target_censored'] / base['to_target_censored']:.2f}" if base else "-"
         curve = str(r["mean_curve_to_target"]) if r["mean_curve_to_target"] is not None else f">{budget}"
+        wins = f"{r['auc_wins']}/{r['seeds']}" if r["auc_wins"] is not None and r["strategy"] != "random" else "-"
         print(f"{r['strategy']:<22} {to:>16} {r['reached']:>5}/{r['seeds']:<2} {ratio:>10} {curve:>11} "
-              f"{r['auc']:>8.3f} {r['auc_sd']:>6.3f} {r['final']:>8.3f} {r['final_sd']:>6.3f}")
+              f"{r['auc']:>8.3f} {r['auc_sd']:>6.3f} {wins:>8} {r['final']:>8.3f} {r['final_sd']:>6.3f}")
     print(f"\nto k=0.6: reviews (beyond the {SEED_PER_CODE}/code seed labels) until the test kappa first reaches {TARGET_KAPPA}, "
           f"mean over the seeds that reach it within {budget};\nvs random: ratio of the per-seed means with seeds that "
           f"never reach it counted as {budget + batch}; mean curve: reviews at which the seed-averaged curve reaches {TARGET_KAPPA};\n"
-          f"AUC: area under kappa vs reviews (0..{budget}) / {budget}; final k: test kappa after {budget} reviews.")
+          f"AUC: area under kappa vs reviews (0..{budget}) / {budget}; >random: seeds whose AUC beats random's on the same "
+          f"test set and seed labels;\nfinal k: test kappa after {budget} reviews. sd: across seeds.")
     print("\nmean kappa by reviews:")
     marks = [i for i in range(len(reviews)) if reviews[i] % 100 == 0 or i == len(reviews) - 1]
     print(f"{'order':<22}" + "".join(f"{int(reviews[i]):>7}" for i in marks))

@@ -145,7 +145,7 @@ def test_store_round_trips_any_transcript(tmp_path_factory, text, name, times):
 
 
 def test_a_version_1_project_is_migrated_with_its_data(tmp_path):
-    from qcassist import store as store_module
+    from qcassist import schema as store_module
 
     db = sqlite3.connect(tmp_path / DB_NAME, isolation_level=None)
     db.execute("PRAGMA foreign_keys = ON")

@@ -13,7 +13,8 @@ import numpy as np
 from sklearn.metrics import cohen_kappa_score, precision_recall_fscore_support
 from sklearn.model_selection import GroupKFold
 
-from .classify import CodeClassifier, FeatureBuilder, TrainingSet, TrainOptions
+from .classify import CodeClassifier, TrainingSet, TrainOptions
+from .features import FeatureBuilder
 
 LEARNING_CURVE_SIZES = (8, 16, 32, 64, 128)
 AUTO_ACCEPT_PRECISION = 0.90

@@ -252,7 +252,7 @@ def suggest(store: Store, *, encoder: str | None = None, include_coded: bool = F
 
 def _options_of(model: CodeModel) -> TrainOptions:
     saved = dict(model.manifest["options"])
-    from .classify import FeatureConfig
+    from .features import FeatureConfig
 
     saved["features"] = FeatureConfig.from_dict(saved["features"])
     return TrainOptions(**saved)

@@ -4,16 +4,8 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from qcassist.classify import (
-    CodeClassifier,
-    CodeModel,
-    FeatureBuilder,
-    FeatureConfig,
-    TrainingSet,
-    TrainOptions,
-    propose,
-    train_model,
-)
+from qcassist.classify import CodeClassifier, CodeModel, TrainingSet, TrainOptions, propose, train_model
+from qcassist.features import FeatureBuilder, FeatureConfig
 from tests.conftest import HashEncoder, coded_rows
 
 
@@ -128,7 +120,7 @@ def test_features_stack_embedding_ngrams_cues_and_both_neighbours():
 
 
 def test_cues_see_questions_and_lengths():
-    from qcassist.classify import cue_features
+    from qcassist.features import cue_features
 
     [asks, answers] = cue_features(["Why did you stop? And when?", "Because."], ["", "Why?"], ["Because.", ""])
     assert asks[:3].tolist() == [1.0, 2 / 3, 1.0] and asks[7] == 1.0  # first turn: nothing before

@@ -70,7 +70,8 @@ class CodeClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def _new_model(self) -> LogisticRegression:
-        return LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=2000)
+        # tol 1e-3 halves the fit time on AnnoMI (3,700 units, 75k features) for a negligible change in kappa
+        return LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=2000, tol=1e-3)
 
     def _fit_final(self, X, Y) -> None:
         if self.exclusive:

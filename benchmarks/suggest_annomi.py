@@ -39,7 +39,7 @@ def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_task(name: str, data: Path, encoder_spec: str, with_curve: bool) -> dict:
+def run_task(name: str, data: Path, encoder_spec: str, with_curve: bool, options=None) -> dict:
     from qcassist.classify import TrainOptions
     from qcassist.embed import SentenceTransformerEncoder, TfidfEncoder
     from qcassist.evaluation import cross_validate, learning_curve, summarize
@@ -60,7 +60,7 @@ def run_task(name: str, data: Path, encoder_spec: str, with_curve: bool) -> dict
         dataset = training_set(store, encoder)
         encode_seconds = time.perf_counter() - started
         exclusive = store.codebook().exclusive
-        options = TrainOptions()
+        options = options or TrainOptions()
         started = time.perf_counter()
         cv = cross_validate(dataset, exclusive=exclusive, options=options, folds=5)
         cv_seconds = time.perf_counter() - started
@@ -137,13 +137,21 @@ def main(argv=None) -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--encoder", default="default", help="'default', 'tfidf' or a sentence-transformers name/path")
     parser.add_argument("--no-learning-curve", action="store_true")
+    parser.add_argument("--C", type=float, default=None, help="override the classifier's C")
+    parser.add_argument("--balanced", action="store_true", help="class_weight='balanced'")
     args = parser.parse_args(argv)
     if not args.data.exists():
         print(f"AnnoMI not found at {args.data}; pass --data", file=sys.stderr)
         return 2
+    from qcassist.classify import TrainOptions
+
+    defaults = TrainOptions()
+    options = TrainOptions(C=args.C if args.C is not None else defaults.C,
+                           class_weight="balanced" if args.balanced else None)
+    print(f"classifier: C={options.C}, class_weight={options.class_weight}")
     started = time.perf_counter()
     for name in (("therapist", "client") if args.task == "both" else (args.task,)):
-        print_task(run_task(name, args.data, args.encoder, not args.no_learning_curve))
+        print_task(run_task(name, args.data, args.encoder, not args.no_learning_curve, options))
     print(f"\ntotal {time.perf_counter() - started:.0f} s")
     return 0
 

@@ -3,7 +3,7 @@
 Therapist behaviour task (codes reflection, question, therapist_input, other; one
 therapist utterance a unit; exclusive). The dev CSV is imported with the product's
 ``import_coded`` into a temporary project and read back with ``training_set``, so texts,
-previous-turn contexts and transcript order are the product's. MiniLM vectors come from
+the turns before and after (context) and transcript order are the product's. MiniLM vectors come from
 ``CachedEncoder(SentenceTransformerEncoder(), benchmarks/.cache/embeddings.sqlite)``.
 
 Per seed: about 20% of the transcripts are a fixed test set (``GroupShuffleSplit``), the
@@ -43,7 +43,8 @@ TEST_SHARE = 0.2
 @dataclass(frozen=True)
 class Units:
     texts: list[str]
-    contexts: list[str]
+    contexts: list[str]  # the turn before
+    following: list[str]  # the turn after
     embeddings: np.ndarray
     truth: np.ndarray  # code index per unit
     groups: np.ndarray  # transcript per unit
@@ -67,7 +68,7 @@ def load_units(data: Path) -> Units:
         dataset = training_set(store, encoder)
         store.close()
     # training_set lists units transcript by transcript, in order: row index = transcript order
-    return Units(dataset.texts, dataset.contexts, dataset.embeddings, dataset.labels.argmax(axis=1),
+    return Units(dataset.texts, dataset.contexts, dataset.after(), dataset.embeddings, dataset.labels.argmax(axis=1),
                  np.asarray(dataset.groups), list(dataset.codes))
 
 
@@ -92,19 +93,20 @@ class Trainer:
         self.calibration_folds = calibration_folds
 
     def fit_predict(self, labelled: np.ndarray, score: np.ndarray) -> np.ndarray:
-        from qcassist.classify import CodeClassifier, FeatureBuilder
+        from qcassist.classify import CodeClassifier
+        from qcassist.features import FeatureBuilder
 
         u, o = self.units, self.options
-        texts = lambda idx: [u.texts[i] for i in idx]  # noqa: E731
-        contexts = lambda idx: [u.contexts[i] for i in idx]  # noqa: E731
-        builder = FeatureBuilder(o.features).fit(texts(labelled), contexts(labelled))
-        k = len(u.codes)
-        Y = np.eye(k, dtype=np.int8)[u.truth[labelled]]
+
+        def columns(idx):  # the unit's text, the turn before, the turn after (as evaluation.cross_validate)
+            return [u.texts[i] for i in idx], [u.contexts[i] for i in idx], [u.following[i] for i in idx]
+
+        builder = FeatureBuilder(o.features).fit(*columns(labelled))
+        Y = np.eye(len(u.codes), dtype=np.int8)[u.truth[labelled]]
         classifier = CodeClassifier(C=o.C, exclusive=True, class_weight=o.class_weight,
                                     calibration_folds=self.calibration_folds)
-        classifier.fit(builder.transform(u.embeddings[labelled], texts(labelled), contexts(labelled)), Y,
-                       groups=u.groups[labelled])
-        return classifier.predict_proba(builder.transform(u.embeddings[score], texts(score), contexts(score)))
+        classifier.fit(builder.transform(u.embeddings[labelled], *columns(labelled)), Y, groups=u.groups[labelled])
+        return classifier.predict_proba(builder.transform(u.embeddings[score], *columns(score)))
 
 
 def simulate(units: Units, trainer: Trainer, strategy: str, seed: int, *, batch: int, budget: int) -> np.ndarray:
@@ -140,11 +142,11 @@ def area(kappas: np.ndarray, reviews: np.ndarray, budget: int) -> float:
     return float(((k[1:] + k[:-1]) / 2 * np.diff(reviews)).sum() / budget)
 
 
-def summarize(curves: dict[str, list[np.ndarray]], reviews: np.ndarray, budget: int, batch: int) -> list[dict]:
+def summarize(curves: dict[str, list[np.ndarray]], reviews: np.ndarray, budget: int, batch: int, target: float) -> list[dict]:
     rows = []
     baseline = [area(k, reviews, budget) for k in curves.get("random", [])]
     for name, runs in curves.items():
-        reach = [first_reach(k, reviews, TARGET_KAPPA) for k in runs]
+        reach = [first_reach(k, reviews, target) for k in runs]
         reached = [r for r in reach if r is not None]
         mean_curve = np.mean(runs, axis=0)
         rows.append({
@@ -152,7 +154,7 @@ def summarize(curves: dict[str, list[np.ndarray]], reviews: np.ndarray, budget: 
             "to_target": float(np.mean(reached)) if reached else None,
             # seeds that never reach it count as budget + batch (a lower bound on their true need)
             "to_target_censored": float(np.mean([r if r is not None else budget + batch for r in reach])),
-            "mean_curve_to_target": first_reach(mean_curve, reviews, TARGET_KAPPA),
+            "mean_curve_to_target": first_reach(mean_curve, reviews, target),
             "auc": float(np.mean([area(k, reviews, budget) for k in runs])),
             "auc_sd": float(np.std([area(k, reviews, budget) for k in runs])),
             "final": float(np.mean([k[-1] for k in runs])), "final_sd": float(np.std([k[-1] for k in runs])),
@@ -163,9 +165,10 @@ def summarize(curves: dict[str, list[np.ndarray]], reviews: np.ndarray, budget: 
     return rows
 
 
-def print_table(rows: list[dict], reviews: np.ndarray, curves: dict[str, list[np.ndarray]], budget: int, batch: int) -> str | None:
+def print_table(rows: list[dict], reviews: np.ndarray, curves: dict[str, list[np.ndarray]], budget: int, batch: int,
+                target: float) -> str:
     base = next((r for r in rows if r["strategy"] == "random"), None)
-    print(f"\n{'order':<22} {'to k=0.6 (mean)':>16} {'reached':>8} {'vs random':>10} {'mean curve':>11} "
+    print(f"\n{'order':<22} {f'to k={target} (mean)':>16} {'reached':>8} {'vs random':>10} {'mean curve':>11} "
           f"{'AUC/600':>8} {'sd':>6} {'>random':>8} {'final k':>8} {'sd':>6}".replace("600", str(budget)))
     for r in rows:
         to = f"{r['to_target']:.0f}" if r["to_target"] is not None else "-"
@@ -174,9 +177,9 @@ def print_table(rows: list[dict], reviews: np.ndarray, curves: dict[str, list[np
         wins = f"{r['auc_wins']}/{r['seeds']}" if r["auc_wins"] is not None and r["strategy"] != "random" else "-"
         print(f"{r['strategy']:<22} {to:>16} {r['reached']:>5}/{r['seeds']:<2} {ratio:>10} {curve:>11} "
               f"{r['auc']:>8.3f} {r['auc_sd']:>6.3f} {wins:>8} {r['final']:>8.3f} {r['final_sd']:>6.3f}")
-    print(f"\nto k=0.6: reviews (beyond the {SEED_PER_CODE}/code seed labels) until the test kappa first reaches {TARGET_KAPPA}, "
+    print(f"\nto k={target}: reviews (beyond the {SEED_PER_CODE}/code seed labels) until the test kappa first reaches {target}, "
           f"mean over the seeds that reach it within {budget};\nvs random: ratio of the per-seed means with seeds that "
-          f"never reach it counted as {budget + batch}; mean curve: reviews at which the seed-averaged curve reaches {TARGET_KAPPA};\n"
+          f"never reach it counted as {budget + batch}; mean curve: reviews at which the seed-averaged curve reaches {target};\n"
           f"AUC: area under kappa vs reviews (0..{budget}) / {budget}; >random: seeds whose AUC beats random's on the same "
           f"test set and seed labels;\nfinal k: test kappa after {budget} reviews. sd: across seeds.")
     print("\nmean kappa by reviews:")
@@ -189,16 +192,32 @@ def print_table(rows: list[dict], reviews: np.ndarray, curves: dict[str, list[np
     winner = ranked[0]
     if base and winner["strategy"] != "random":
         saving = 1 - winner["to_target_censored"] / base["to_target_censored"]
-        print(f"\nwinner: {winner['strategy']} (fewest reviews to kappa {TARGET_KAPPA}; AUC {winner['auc']:.3f} vs random "
+        print(f"\nwinner: {winner['strategy']} (fewest reviews to kappa {target}; AUC {winner['auc']:.3f} vs random "
               f"{base['auc']:.3f}): {saving:.0%} fewer reviews than random; target >= {TARGET_SAVING:.0%} fewer: "
               f"{'met' if saving >= TARGET_SAVING else 'NOT met'}")
     else:
-        print(f"\nwinner: {winner['strategy']} (fewest reviews to kappa {TARGET_KAPPA}, then AUC)")
+        print(f"\nwinner: {winner['strategy']} (fewest reviews to kappa {target}, then AUC)")
     return winner["strategy"]
 
 
+def _code_version() -> str:
+    """The commit the product code was at (results move with the classifier), and whether it had edits."""
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
+                                check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "qcassist"], cwd=root,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (no git)"
+    return f"{commit}{' with uncommitted changes in qcassist/' if dirty else ''}"
+
+
 def main(argv=None) -> int:
-    from qcassist.classify import FeatureConfig, TrainOptions
+    from qcassist.classify import TrainOptions
+    from qcassist.features import FeatureConfig
     from qcassist.review.order import STRATEGIES
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -207,8 +226,9 @@ def main(argv=None) -> int:
     parser.add_argument("--batch", type=int, default=20)
     parser.add_argument("--budget", type=int, default=600)
     parser.add_argument("--strategies", default=",".join(STRATEGIES), help="comma-separated, from: " + ", ".join(STRATEGIES))
+    parser.add_argument("--target", type=float, default=TARGET_KAPPA, help="the kappa to reach (the issue: 0.6)")
     parser.add_argument("--calibration-folds", type=int, default=3, help="CodeClassifier calibration folds (product: 3)")
-    parser.add_argument("--no-context", action="store_true", help="cheaper features: no previous-turn block")
+    parser.add_argument("--no-context", action="store_true", help="cheaper features: no turn-before/after blocks")
     args = parser.parse_args(argv)
     strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
     unknown = [s for s in strategies if s not in STRATEGIES]
@@ -229,8 +249,9 @@ def main(argv=None) -> int:
     print(f"per seed: ~{TEST_SHARE:.0%} of transcripts held out as test, {SEED_PER_CODE} seed labels per code, batches of "
           f"{args.batch}, budget {args.budget} reviews, seeds 0..{args.seeds - 1}")
     print(f"classifier: FeatureBuilder + CodeClassifier(exclusive=True), {'product defaults' if product else 'NOT product defaults'}: "
-          f"TrainOptions(){' with no context block' if args.no_context else ''}, calibration_folds={args.calibration_folds}; "
+          f"TrainOptions(){' with no context blocks' if args.no_context else ''}, calibration_folds={args.calibration_folds}; "
           "kappa = top code vs expert on the test set")
+    print(f"code: {_code_version()}")
     reviews = np.minimum(np.arange(0, args.budget + args.batch, args.batch), args.budget)
     reviews = np.unique(reviews)
     trainer = Trainer(units, options, args.calibration_folds)
@@ -240,7 +261,8 @@ def main(argv=None) -> int:
         curves[strategy] = [simulate(units, trainer, strategy, seed, batch=args.batch, budget=args.budget)
                             for seed in range(args.seeds)]
         print(f"  {strategy}: {time.perf_counter() - clock:.0f} s", flush=True)
-    print_table(summarize(curves, reviews, args.budget, args.batch), reviews, curves, args.budget, args.batch)
+    print_table(summarize(curves, reviews, args.budget, args.batch, args.target), reviews, curves, args.budget, args.batch,
+                args.target)
     print(f"\ntotal {time.perf_counter() - started:.0f} s")
     return 0
 

@@ -75,13 +75,12 @@ def review_queue(
     coder: str,
     strategy: str = "sequential",
     filters: QueueFilter = QueueFilter(),
-    probabilities: dict[int, np.ndarray] | None = None,
     seed: int = 0,
 ) -> list[ReviewItem]:
     """Units with stored suggestions that this coder has not decided, in review order.
 
-    ``probabilities`` (unit id → the model's probability for every code) feeds the
-    model-based orders; without it they use the stored suggestions' probabilities.
+    The model-based orders get the latest model's probability of every code and the
+    units' embeddings; without a classifier they fall back as ``review.order`` says.
     """
     from .review.order import order_candidates
 
@@ -98,15 +97,34 @@ def review_queue(
     if not items:
         return []
     rng = np.random.default_rng(seed)
-    if probabilities is not None and all(item.unit_id in probabilities for item in items):
-        matrix = np.stack([probabilities[item.unit_id] for item in items])
-    else:
-        matrix = np.array([[item.top.probability, 1 - item.top.probability] for item in items])
-    positions = np.arange(len(items))
-    order = list(order_candidates(strategy, matrix, positions=positions, rng=rng, n=len(items)))
+    matrix, embeddings = None, None
+    if strategy != "sequential":
+        matrix, embeddings = _model_view(store, [item.unit_id for item in items])
+    positions = np.arange(len(items))  # items come in transcript order
+    order = list(order_candidates(strategy, matrix, positions=positions, rng=rng, n=len(items), embeddings=embeddings))
     ordered = [items[i] for i in order]
     ordered = [i for i in ordered if i.unit_id not in skipped] + [i for i in ordered if i.unit_id in skipped]
     return ordered[: filters.limit] if filters.limit else ordered
+
+
+def _model_view(store: Store, unit_ids: list[int]) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(probabilities of every code, embeddings) of these units under the latest model, if it has a classifier."""
+    from .project import project_encoder
+    from .suggest import ModelError, load_latest_model, project_units
+
+    try:
+        model = load_latest_model(store)
+    except ModelError:
+        return None, None
+    wanted = set(unit_ids)
+    units = {u.id: u for u in project_units(store) if u.id in wanted}
+    rows = [units[i] for i in unit_ids]
+    embeddings = project_encoder(store, model.manifest["encoder_spec"]).encode([u.text for u in rows])
+    if model.classifier is None:
+        return None, embeddings
+    features = model.features.transform(embeddings, [u.text for u in rows], [u.context for u in rows],
+                                        [u.following for u in rows])
+    return model.classifier.predict_proba(features), embeddings
 
 
 def _items(store: Store, by_unit: dict[int, list[Suggestion]], transcripts: Sequence[str]) -> list[ReviewItem]:

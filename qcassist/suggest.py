@@ -45,7 +45,7 @@ class _Unit:
     following: str  # the turn after it
 
 
-def _project_units(store: Store) -> list[_Unit]:
+def project_units(store: Store) -> list[_Unit]:
     units = []
     for transcript in store.transcripts():
         for order, unit in enumerate(store.units(transcript.id), start=1):
@@ -98,7 +98,7 @@ def training_set(store: Store, encoder, *, coders: Sequence[str] = ()) -> Traini
     for unit_id, code in store.negatives():
         if code in leaves:
             negatives[unit_id].add(code)
-    units = [u for u in _project_units(store) if u.id in by_unit or u.id in negatives]
+    units = [u for u in project_units(store) if u.id in by_unit or u.id in negatives]
     if codebook.exclusive:
         several = next((u for u in units if len(by_unit[u.id]) > 1), None)
         if several is not None:
@@ -238,7 +238,7 @@ def suggest(store: Store, *, encoder: str | None = None, include_coded: bool = F
         )
     human = {c.unit_id for c in store.codings() if c.origin in HUMAN_ORIGINS}
     human |= {d.unit_id for d in store.decisions() if d.action in ("accept", "reject", "recode", "add")}
-    units = [u for u in _project_units(store) if include_coded or u.id not in human]
+    units = [u for u in project_units(store) if include_coded or u.id not in human]
     embeddings = encoder_obj.encode([u.text for u in units]) if units else np.zeros((0, 0), np.float32)
     proposals = propose(model, embeddings, [u.text for u in units], [u.context for u in units],
                         [u.following for u in units], options=_options_of(model)) if units else []
@@ -260,7 +260,7 @@ def _options_of(model: CodeModel) -> TrainOptions:
 
 def suggestion_rows(store: Store) -> list[dict]:
     """Stored suggestions with their unit's transcript, order, external id and text."""
-    info = {u.id: u for u in _project_units(store)}
+    info = {u.id: u for u in project_units(store)}
     rows = []
     for s in store.suggestions():
         unit = info[s.unit_id]

@@ -212,3 +212,17 @@ def test_background_retraining_hands_over_a_new_queue_from_a_new_model(reviewed)
         assert store.latest_classifier()[0] != versions_before
         fresh = review_queue(store, coder="ann")
     assert {i.unit_id for i in fresh}.isdisjoint({i.unit_id for i in queue[:2]})
+
+
+def test_uncertainty_order_puts_the_smallest_margins_first(reviewed):
+    import numpy as np
+
+    from qcassist.decisions import _model_view
+
+    with Store.open(reviewed) as store:
+        queue = review_queue(store, coder="ann", strategy="uncertainty")
+        probabilities, embeddings = _model_view(store, [item.unit_id for item in queue])
+    top_two = np.sort(probabilities, axis=1)[:, -2:]
+    margins = top_two[:, 1] - top_two[:, 0]
+    assert len(queue) > 3 and embeddings.shape[0] == len(queue)
+    assert list(margins) == sorted(margins)

@@ -7,7 +7,7 @@ import pytest
 
 from qcassist.review.order import STRATEGIES, margins, order_candidates
 
-# five candidates, three codes; margins 0.0, 0.6, 0.1, 0.3, 0.05
+# five candidates, three codes; margins 0.0, 0.6, 0.1, 0.3, 0.0
 PROBABILITIES = np.array([
     [0.40, 0.40, 0.20],
     [0.80, 0.20, 0.00],

@@ -9,19 +9,20 @@ import click
 
 from ..decisions import DECISION_FIELDS, QueueFilter, apply_decisions_file, decision_rows, review_queue
 from ..project import write_rows
+from ..review.order import DEFAULT_STRATEGY, STRATEGIES
 from ..store import Store
 from .base import UserError, echo_json, json_option, main, project_option
 from .coding import EXPORT_FORMATS, _default_coder
 
-DEFAULT_STRATEGY = "sequential"
 
 
 @main.command("review")
 @project_option
 @json_option
 @click.option("--coder", default=None, metavar="NAME", help="Recorded with every decision (default: your user name).")
-@click.option("--strategy", default=DEFAULT_STRATEGY, show_default=True,
-              help="Review order: uncertainty, random, stratified or sequential (transcript order).")
+@click.option("--strategy", type=click.Choice(list(STRATEGIES)), default=DEFAULT_STRATEGY, show_default=True,
+              help="Review order: diverse (uncertain units spread over the corpus; fewest reviews to a good model "
+              "in our simulation), uncertainty, stratified, random, or sequential (transcript order, to read in context).")
 @click.option("--code", "codes", multiple=True, metavar="CODE", help="Only suggestions of this code (repeatable).")
 @click.option("--transcript", "transcripts", multiple=True, metavar="NAME", help="Only these transcripts (repeatable).")
 @click.option("--min-probability", default=0.0, show_default=True, help="Only suggestions at least this probable.")

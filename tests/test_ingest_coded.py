@@ -14,7 +14,10 @@ from qcassist.errors import InputError
 from qcassist.ingest.coded import CodedColumns, CodedImport, read_coded_units
 from qcassist.ingest.decode import normalize_newlines
 
-ANNOMI = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "annomi" / "AnnoMI-simple.dev.csv"
+_RELATIVE = Path("shared") / "datasets" / "annomi" / "AnnoMI-simple.dev.csv"
+# beside the checkout (../shared), or the workplace's shared folder when CI clones elsewhere
+ANNOMI = next((p for p in (Path(__file__).resolve().parents[2] / _RELATIVE, Path("/work") / _RELATIVE) if p.exists()),
+              Path(__file__).resolve().parents[2] / _RELATIVE)
 
 SESSIONS = """session,turn,who,utterance,behaviour
 s1,0,therapist,How are you today?,question

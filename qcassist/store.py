@@ -349,6 +349,9 @@ class Store:
                 (version, now(), encoder, json.dumps(manifest, sort_keys=True)),
             )
 
+    def classifier_versions(self) -> set[str]:
+        return {row[0] for row in self.db.execute("SELECT version FROM classifiers")}
+
     def latest_classifier(self) -> tuple[str, dict] | None:
         row = self.db.execute("SELECT version, manifest FROM classifiers ORDER BY created_at DESC, rowid DESC LIMIT 1").fetchone()
         return (row[0], json.loads(row[1])) if row else None

@@ -157,7 +157,7 @@ def train(
         descriptions = {c.name: v for c, v in zip(described, vectors)}
     model = train_model(data, exclusive=codebook.exclusive, descriptions=descriptions, options=options)
     data_hash = _training_hash(data)
-    version = started.strftime("%Y%m%dT%H%M%S") + "-" + data_hash[:8]
+    version = _new_version(store, started.strftime("%Y%m%dT%H%M%S") + "-" + data_hash[:8])
     model.manifest.update(
         version=version, created_at=started.isoformat(timespec="seconds"), encoder=encoder_obj.id, encoder_spec=spec,
         training_data_sha256=data_hash, codebook_sha256=_codebook_hash(codebook), units=len(data.texts),
@@ -175,6 +175,16 @@ def train(
     seconds = (datetime.now(timezone.utc) - started).total_seconds()
     return TrainReport(version, encoder_obj.id, len(data.texts), model.codes, model.exemplar_codes,
                        model.description_codes, model.manifest["examples_per_code"], seconds)
+
+
+def _new_version(store: Store, base: str) -> str:
+    """A version name no earlier model has (two trainings can fall in the same second)."""
+    taken = store.classifier_versions()
+    version, n = base, 1
+    while version in taken or (store.directory / "classifiers" / version).exists():
+        n += 1
+        version = f"{base}-{n}"
+    return version
 
 
 def _training_hash(data: TrainingSet) -> str:

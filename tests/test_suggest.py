@@ -167,3 +167,10 @@ def test_cli_errors_are_one_line_exit_2_and_change_nothing(runner, project, seed
     assert result.exit_code == 2, result.output
     assert result.output.startswith("Error: ") and result.output.count("\n") == 1 and message in result.output
     assert dump_database(project) == before
+
+
+def test_two_trainings_in_the_same_second_get_distinct_versions(store, seed_csv, monkeypatch):
+    import_coded(store, seed_csv, coder="anna", columns=COLUMNS)
+    first = train(store)
+    second = train(store)  # same data, same second on a fast machine
+    assert first.version != second.version and store.latest_classifier()[0] == second.version

@@ -112,3 +112,39 @@ def write_coded_csv(path, rows) -> None:
         writer = csv.DictWriter(out, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
+
+
+def write(tmp_path, name: str, text: str):
+    """A UTF-8 text file in tmp_path."""
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def expect_input_error(read, path, **kwargs):
+    """``read(path, **kwargs)`` raises an InputError of one line that starts with the file's path."""
+    from qcassist.errors import InputError
+
+    with pytest.raises(InputError) as info:
+        read(path, **kwargs)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(str(path))
+    return info.value
+
+
+def assert_turns_are_clean_spans(transcript) -> None:
+    """Turns slice the text in order, are stripped, and hold no speaker label or edge timestamp."""
+    import re
+
+    from qcassist.ingest.turns import TIMESTAMP
+
+    previous_end = 0
+    for turn in transcript.turns:
+        span = transcript.text[turn.start : turn.end]
+        assert 0 <= previous_end <= turn.start < turn.end <= len(transcript.text)
+        assert span == span.strip()
+        assert not span.startswith((f"{turn.speaker}:", f"[{turn.speaker}]"))
+        assert not TIMESTAMP.match(span)
+        assert not re.search(rf"(?:{TIMESTAMP.pattern})$", span)
+        previous_end = turn.end

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from qcassist.codebook import codebook_rows, did_you_mean, read_codebook, write_codebook
 from qcassist.errors import InputError
 from qcassist.model import Code, Codebook
+from tests.conftest import expect_input_error, write
 
 TRUST_CSV = """code,parent,description
 Trust,,How trust in the team grows or fails
@@ -24,19 +25,10 @@ Money,,Worries about money
 """
 
 
-def write(tmp_path, name: str, text: str) -> Path:
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def read_error(path, **kwargs) -> InputError:
-    with pytest.raises(InputError) as info:
-        read_codebook(path, **kwargs)
-    message = str(info.value)
-    assert "\n" not in message
-    assert message.startswith(str(path))
-    return info.value
+    return expect_input_error(read_codebook, path, **kwargs)
 
 
 # --- reading -----------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import pytest
 from qcassist.errors import InputError
 from qcassist.ingest.coded import CodedColumns, CodedImport, read_coded_units
 from qcassist.ingest.decode import normalize_newlines
+from tests.conftest import expect_input_error, write
 
 _RELATIVE = Path("shared") / "datasets" / "annomi" / "AnnoMI-simple.dev.csv"
 # beside the checkout (../shared), or the workplace's shared folder when CI clones elsewhere
@@ -29,19 +30,10 @@ s2,1,client,Sure.,
 SESSION_COLUMNS = CodedColumns(text="utterance", codes="behaviour", transcript="session", order="turn", speaker="who")
 
 
-def write(tmp_path, name: str, text: str) -> Path:
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def read_error(path, **kwargs) -> InputError:
-    with pytest.raises(InputError) as info:
-        read_coded_units(path, **kwargs)
-    message = str(info.value)
-    assert "\n" not in message
-    assert message.startswith(str(path))
-    return info.value
+    return expect_input_error(read_coded_units, path, **kwargs)
 
 
 def unit_texts(result: CodedImport) -> list[str]:

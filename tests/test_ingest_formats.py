@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
-import re
 
 import docx
 
 from qcassist.ingest import ColumnMap, read_transcripts
-from qcassist.ingest.turns import TIMESTAMP
 from qcassist.model import Transcript
+from tests.conftest import assert_turns_are_clean_spans, write
 
 
 def read_one(path, **kwargs) -> Transcript:
@@ -27,22 +26,8 @@ def times_of(transcript: Transcript) -> list[tuple[float | None, float | None]]:
     return [(turn.start_time, turn.end_time) for turn in transcript.turns]
 
 
-def assert_turns_are_clean_spans(transcript: Transcript) -> None:
-    previous_end = 0
-    for turn in transcript.turns:
-        span = transcript.text[turn.start : turn.end]
-        assert previous_end <= turn.start < turn.end <= len(transcript.text)
-        assert span == span.strip()
-        assert not span.startswith((f"{turn.speaker}:", f"[{turn.speaker}]"))
-        assert not TIMESTAMP.match(span)
-        assert not re.search(rf"(?:{TIMESTAMP.pattern})$", span)
-        previous_end = turn.end
 
 
-def write(tmp_path, name: str, text: str):
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def add_table(document, rows) -> None:

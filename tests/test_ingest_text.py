@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import re
 
 import pytest
 
 from qcassist.ingest import parse_labelled_text, read_transcripts
 from qcassist.ingest.roles import assign_roles
-from qcassist.ingest.turns import TIMESTAMP, parse_clock
+from qcassist.ingest.turns import parse_clock
 from qcassist.model import Transcript
+from tests.conftest import assert_turns_are_clean_spans, write
 
 
 def parse(text: str, **kwargs) -> Transcript:
@@ -22,22 +22,8 @@ def turns_of(transcript: Transcript) -> list[tuple[str, str]]:
     return [(turn.speaker, transcript.turn_text(turn)) for turn in transcript.turns]
 
 
-def assert_turns_are_clean_spans(transcript: Transcript) -> None:
-    previous_end = 0
-    for turn in transcript.turns:
-        span = transcript.text[turn.start : turn.end]
-        assert 0 <= previous_end <= turn.start < turn.end <= len(transcript.text)
-        assert span == span.strip()
-        assert not span.startswith((f"{turn.speaker}:", f"[{turn.speaker}]"))
-        assert not TIMESTAMP.match(span)
-        assert not re.search(rf"(?:{TIMESTAMP.pattern})$", span)
-        previous_end = turn.end
 
 
-def write(tmp_path, name: str, text: str):
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 # --- speaker labels -------------------------------------------------------------------

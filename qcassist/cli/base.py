@@ -47,6 +47,18 @@ def encoder_option(func):
     )(func)
 
 
+def write_export(rows: list[dict], fields, fmt: str, output: Path | None, noun: str) -> None:
+    """Rows as CSV/JSONL to a file (with a note on stderr) or to standard output."""
+    from ..project import write_rows
+
+    if output is None:
+        write_rows(rows, fields, fmt, sys.stdout)
+        return
+    with open(output, "w", encoding="utf-8", newline="") as out:
+        write_rows(rows, fields, fmt, out)
+    click.echo(f"Wrote {len(rows)} {noun} to {output}", err=True)
+
+
 def echo_json(data) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 

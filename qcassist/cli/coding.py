@@ -16,7 +16,7 @@ from ..seed import import_codebook, import_coded, import_spans
 from ..store import Store
 from ..project import write_rows
 from ..suggest import SUGGESTION_FIELDS, evaluate, suggest, suggestion_rows, train
-from .base import UserError, echo_json, encoder_option, json_option, main, project_option
+from .base import UserError, echo_json, write_export, encoder_option, json_option, main, project_option
 
 EXPORT_FORMATS = ("csv", "jsonl")
 _DEFAULTS = TrainOptions()
@@ -288,9 +288,4 @@ def export_suggestions(project: Path, fmt: str, output: Path | None) -> None:
     """Stored suggestions: unit id, external id, transcript, order, code, probability, source, rationale ids."""
     with Store.open(project) as store:
         rows = suggestion_rows(store)
-    if output is None:
-        write_rows(rows, SUGGESTION_FIELDS, fmt, sys.stdout)
-        return
-    with open(output, "w", encoding="utf-8", newline="") as out:
-        write_rows(rows, SUGGESTION_FIELDS, fmt, out)
-    click.echo(f"Wrote {len(rows)} suggestions to {output}", err=True)
+    write_export(rows, SUGGESTION_FIELDS, fmt, output, "suggestions")

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
 from ..ingest import ColumnMap
 from ..demo import run_demo
-from ..project import UNIT_FORMATS, import_files, project_status, segment_project, unit_rows, write_units
+from ..project import UNIT_FIELDS, UNIT_FORMATS, import_files, project_status, segment_project, unit_rows
 from ..segment import STRATEGIES, SegmentOptions
 from ..store import DB_NAME, Store
-from .base import UserError, echo_json, progress_bar, warn, encoder_option, json_option, main, project_option
+from .base import UserError, write_export, echo_json, progress_bar, warn, encoder_option, json_option, main, project_option
 
 
 @main.command()
@@ -145,12 +144,7 @@ def units(project: Path, fmt: str, output: Path | None, transcripts) -> None:
             click.echo(f"{row['unit_id']:>5}  {row['transcript']}  {row['speaker']}  "
                        f"[{row['start']}:{row['end']}]  {text[:100]}{'…' if len(text) > 100 else ''}")
         return
-    if output is None:
-        write_units(rows, fmt, sys.stdout)
-        return
-    with open(output, "w", encoding="utf-8", newline="") as out:
-        write_units(rows, fmt, out)
-    click.echo(f"Wrote {len(rows)} units to {output}", err=True)
+    write_export(rows, UNIT_FIELDS, fmt, output, "units")
 
 
 @main.command()

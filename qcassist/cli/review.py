@@ -8,10 +8,9 @@ from pathlib import Path
 import click
 
 from ..decisions import DECISION_FIELDS, QueueFilter, apply_decisions_file, decision_rows, review_queue
-from ..project import write_rows
 from ..review.order import DEFAULT_STRATEGY, STRATEGIES
 from ..store import Store
-from .base import UserError, echo_json, json_option, main, project_option
+from .base import UserError, echo_json, write_export, json_option, main, project_option
 from .coding import EXPORT_FORMATS, _default_coder
 
 
@@ -86,9 +85,4 @@ def decisions_export(project: Path, fmt: str, output: Path | None) -> None:
     """Every decision, oldest first (undo appears as its own row that reverses another)."""
     with Store.open(project) as store:
         rows = decision_rows(store)
-    if output is None:
-        write_rows(rows, DECISION_FIELDS, fmt, sys.stdout)
-        return
-    with open(output, "w", encoding="utf-8", newline="") as out:
-        write_rows(rows, DECISION_FIELDS, fmt, out)
-    click.echo(f"Wrote {len(rows)} decisions to {output}", err=True)
+    write_export(rows, DECISION_FIELDS, fmt, output, "decisions")

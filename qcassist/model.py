@@ -168,7 +168,12 @@ class Decision:
 
 @dataclass(frozen=True, slots=True)
 class Coding:
-    """One code assigned to one meaning unit by one coder."""
+    """One code assigned to one meaning unit by one coder.
+
+    ``start``/``end``: the coder's own span when it differs from the unit's (codings
+    imported by character span or from another QDA tool); None means the whole unit.
+    Kept so agreement can align differently cut units and exports return the exact span.
+    """
 
     unit_id: int
     code: str
@@ -176,3 +181,20 @@ class Coding:
     origin: Origin = "human"
     created_at: str = ""  # ISO 8601, UTC
     id: int | None = None
+    start: int | None = None
+    end: int | None = None  # exclusive
+
+
+@dataclass(frozen=True, slots=True)
+class Condensate:
+    """The analyst's condensation of one code group or subgroup (systematic text condensation).
+
+    ``text`` is the analyst's own artificial quotation; qcassist never writes it.
+    ``quote_unit``: the unit the analyst picked as the illustrative quotation (None: the
+    most central unit is proposed).
+    """
+
+    code: str
+    text: str = ""
+    quote_unit: int | None = None
+    updated_at: str = ""

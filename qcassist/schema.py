@@ -132,5 +132,43 @@ def _migration_3(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2, _migration_3]
+def _migration_4(db: sqlite3.Connection) -> None:
+    """Coders' own spans on codings, and the analyst's condensates per code group.
+
+    A coder may code two different spans of one unit with one code (work from another
+    QDA tool), so uniqueness now includes the span; SQLite cannot drop a table
+    constraint, hence the rebuild.
+    """
+    _run_script(
+        db,
+        """
+        CREATE TABLE codings_v4 (
+            id INTEGER PRIMARY KEY,
+            unit_id INTEGER NOT NULL REFERENCES units(id) ON DELETE RESTRICT,
+            code TEXT NOT NULL REFERENCES codes(name) ON UPDATE CASCADE,
+            coder TEXT NOT NULL,
+            origin TEXT NOT NULL CHECK (origin IN ('human', 'model', 'review')),
+            created_at TEXT NOT NULL,
+            decision_id INTEGER REFERENCES decisions(id),
+            span_start INTEGER,
+            span_end INTEGER,
+            CHECK ((span_start IS NULL) = (span_end IS NULL) AND (span_start IS NULL OR (0 <= span_start AND span_start < span_end)))
+        );
+        INSERT INTO codings_v4 (id, unit_id, code, coder, origin, created_at, decision_id)
+            SELECT id, unit_id, code, coder, origin, created_at, decision_id FROM codings;
+        DROP TABLE codings;
+        ALTER TABLE codings_v4 RENAME TO codings;
+        CREATE INDEX codings_by_unit ON codings (unit_id);
+        CREATE UNIQUE INDEX codings_once ON codings (unit_id, code, coder, coalesce(span_start, -1), coalesce(span_end, -1));
+        CREATE TABLE condensates (
+            code TEXT PRIMARY KEY REFERENCES codes(name) ON UPDATE CASCADE ON DELETE CASCADE,
+            text TEXT NOT NULL DEFAULT '',
+            quote_unit INTEGER REFERENCES units(id) ON DELETE SET NULL,
+            updated_at TEXT NOT NULL
+        )
+        """,
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2, _migration_3, _migration_4]
 SCHEMA_VERSION = len(MIGRATIONS)

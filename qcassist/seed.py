@@ -187,10 +187,17 @@ def import_spans(store: Store, path: str | Path, *, coder: str | None = None) ->
         if not units:
             raise InputError(str(path), f"characters {span.start}-{span.end} of {span.transcript!r} overlap no meaning unit; "
                              "segment the transcript first (qcassist segment).", line=span.line)
-        codings.extend(Coding(u.id, span.code, who, "human") for u in units)
+        codings.extend(_span_coding(u, span, who) for u in units)
     with store.transaction():
         added = store.add_codings(codings)
     return SpanReport(codings_added=added, spans=len(spans), units_coded=len({c.unit_id for c in codings}))
+
+
+def _span_coding(unit: MeaningUnit, span, coder: str) -> Coding:
+    """A coding of ``unit`` that keeps the coder's own span when it differs from the unit's."""
+    if (span.start, span.end) == (unit.start, unit.end):
+        return Coding(unit.id, span.code, coder, "human")
+    return Coding(unit.id, span.code, coder, "human", start=span.start, end=span.end)
 
 
 def _overlaps(unit: MeaningUnit, start: int, end: int) -> bool:

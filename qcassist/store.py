@@ -1,4 +1,4 @@
-"""The project store: one SQLite database per project directory; the only module that knows SQL.
+"""The project store: one SQLite database per project directory; with ``store_coding`` the only code that knows SQL.
 
 WAL mode, foreign keys on, a busy timeout, a schema version (``PRAGMA user_version``)
 with small registered migrations, and ``transaction()`` so each command writes all or
@@ -12,25 +12,22 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import datetime, timezone
 from pathlib import Path
 
 from .errors import ProjectError
-from .model import Code, Codebook, Coding, Decision, MeaningUnit, Suggestion, Transcript, Turn
+from .model import Code, Codebook, MeaningUnit, Suggestion, Transcript, Turn
 from .schema import MIGRATIONS, SCHEMA_VERSION
+from .store_coding import CodingTables, now
 
 DB_NAME = "qcassist.db"
 CACHE_DIR = ".qcassist-cache"
 BUSY_TIMEOUT_MS = 10_000
 
 
+__all__ = ["Store", "now", "DB_NAME"]
 
 
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-class Store:
+class Store(CodingTables):
     """An open project. Use ``Store.create`` or ``Store.open``; close it, or use it as a context manager."""
 
     def __init__(self, directory: Path, db: sqlite3.Connection):
@@ -197,7 +194,7 @@ class Store:
                 target = stored[index].id
                 duplicate = self.db.execute(
                     "SELECT 1 FROM codings c JOIN codings d ON d.code = c.code AND d.coder = c.coder "
-                    "WHERE c.id = ? AND d.unit_id = ?", (coding_id, target),
+                    "AND d.span_start IS c.span_start AND d.span_end IS c.span_end WHERE c.id = ? AND d.unit_id = ?", (coding_id, target),
                 ).fetchone()
                 if duplicate:
                     self.db.execute("DELETE FROM codings WHERE id = ?", (coding_id,))
@@ -266,79 +263,6 @@ class Store:
                 "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 (key, value),
             )
-
-    # --- codings -----------------------------------------------------------------
-
-    def add_coding(self, coding: Coding) -> Coding:
-        with self.transaction():
-            cursor = self.db.execute(
-                "INSERT INTO codings (unit_id, code, coder, origin, created_at) VALUES (?, ?, ?, ?, ?)",
-                (coding.unit_id, coding.code, coding.coder, coding.origin, coding.created_at or now()),
-            )
-        return replace(coding, id=cursor.lastrowid, created_at=coding.created_at or now())
-
-    def codings(self, transcript_id: int | None = None) -> list[Coding]:
-        sql = "SELECT c.unit_id, c.code, c.coder, c.origin, c.created_at, c.id FROM codings c"
-        args: tuple = ()
-        if transcript_id is not None:
-            sql += " JOIN units u ON u.id = c.unit_id WHERE u.transcript_id = ?"
-            args = (transcript_id,)
-        return [Coding(*row) for row in self.db.execute(sql + " ORDER BY c.id", args)]
-
-    def add_codings(self, codings: Iterable[Coding]) -> int:
-        """Add many codings at once; an identical (unit, code, coder) coding is kept once. Returns how many were new."""
-        with self.transaction():
-            before = self.db.total_changes
-            self.db.executemany(
-                "INSERT OR IGNORE INTO codings (unit_id, code, coder, origin, created_at) VALUES (?, ?, ?, ?, ?)",
-                [(c.unit_id, c.code, c.coder, c.origin, c.created_at or now()) for c in codings],
-            )
-            return self.db.total_changes - before
-
-    # --- review decisions --------------------------------------------------------
-
-    def record_decision(self, decision: Decision) -> Decision:
-        """Store one decision and its effect on the codings, in one committed transaction."""
-        with self.transaction():
-            created = decision.created_at or now()
-            cursor = self.db.execute(
-                "INSERT INTO decisions (unit_id, action, coder, suggested_code, probability, model_version, final_codes,"
-                " memo, reverses, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (decision.unit_id, decision.action, decision.coder, decision.suggested_code, decision.probability,
-                 decision.model_version, json.dumps(list(decision.final_codes)), decision.memo, decision.reverses, created),
-            )
-            stored = replace(decision, id=cursor.lastrowid, created_at=created)
-            if decision.action == "undo":
-                self.db.execute("DELETE FROM codings WHERE decision_id = ?", (decision.reverses,))
-            elif decision.action in ("accept", "recode", "add"):
-                self.db.executemany(
-                    "INSERT OR IGNORE INTO codings (unit_id, code, coder, origin, created_at, decision_id) VALUES (?, ?, ?, 'review', ?, ?)",
-                    [(decision.unit_id, code, decision.coder, created, stored.id) for code in decision.final_codes],
-                )
-        return stored
-
-    def decisions(self, *, coder: str | None = None) -> list[Decision]:
-        sql = ("SELECT unit_id, action, coder, suggested_code, probability, model_version, final_codes, memo, reverses,"
-               " created_at, id FROM decisions")
-        args: tuple = ()
-        if coder is not None:
-            sql += " WHERE coder = ?"
-            args = (coder,)
-        rows = self.db.execute(sql + " ORDER BY id", args).fetchall()
-        return [Decision(u, a, c, s, p, m, tuple(json.loads(f)), memo, r, t, i) for u, a, c, s, p, m, f, memo, r, t, i in rows]
-
-    def negatives(self) -> set[tuple[int, str]]:
-        """(unit, code) pairs a reviewer rejected (reject, or recode away), not undone, not since coded."""
-        rows = self.db.execute(
-            """
-            SELECT d.unit_id, d.suggested_code FROM decisions d
-            WHERE d.action IN ('reject', 'recode') AND d.suggested_code IS NOT NULL
-              AND NOT EXISTS (SELECT 1 FROM decisions u WHERE u.action = 'undo' AND u.reverses = d.id)
-              AND NOT EXISTS (SELECT 1 FROM codings c WHERE c.unit_id = d.unit_id AND c.code = d.suggested_code
-                              AND c.origin IN ('human', 'review'))
-            """
-        ).fetchall()
-        return {(unit_id, code) for unit_id, code in rows}
 
     # --- classifiers and suggestions ---------------------------------------------
 

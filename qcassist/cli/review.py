@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ..adjudication import ADJUDICATED, apply_adjudication_file, copy_agreed, disagreements
 from ..decisions import DECISION_FIELDS, QueueFilter, apply_decisions_file, decision_rows, review_queue
 from ..review.order import DEFAULT_STRATEGY, STRATEGIES
 from ..store import Store
@@ -30,9 +31,17 @@ from .coding import EXPORT_FORMATS, _default_coder
 @click.option("--retrain-every", default=25, show_default=True,
               help="Retrain and re-suggest in the background after this many decisions (0: never).")
 @click.option("--decisions", "decisions_file", type=click.Path(path_type=Path), default=None,
-              help="Apply a CSV/JSONL of decisions (unit_id, action, code, memo) instead of the screen.")
+              help="Apply a CSV/JSONL of decisions (unit_id, action, code, memo) instead of the screen; "
+              "with --adjudicate: unit_id, codes (';'-separated, empty for no code), memo.")
+@click.option("--adjudicate", is_flag=True,
+              help="Walk the disagreements between --coders instead of suggestions; your choice is stored as the "
+              "adjudicated coder's coding (units the coders agree on are copied to it first, so it is a complete reference).")
+@click.option("--coders", "adjudicate_coders", default=None, metavar="A,B[,...]", help="With --adjudicate: the coders whose disagreements to settle.")
+@click.option("--as", "adjudicator", default=ADJUDICATED, show_default=True, metavar="CODER",
+              help="With --adjudicate: the coder name the settled codes are stored under.")
 def review_cmd(project: Path, as_json: bool, coder: str | None, strategy: str, codes, transcripts, min_probability: float,
-               max_probability: float, limit: int | None, retrain_every: int, decisions_file: Path | None) -> None:
+               max_probability: float, limit: int | None, retrain_every: int, decisions_file: Path | None,
+               adjudicate: bool, adjudicate_coders: str | None, adjudicator: str) -> None:
     """Review suggestions one unit at a time from the keyboard (or apply a decisions file).
 
     \b
@@ -43,6 +52,11 @@ def review_cmd(project: Path, as_json: bool, coder: str | None, strategy: str, c
     units become training data; rejections are kept as negatives.
     """
     coder = coder or _default_coder()
+    if adjudicate:
+        _adjudicate(project, as_json, coder, adjudicate_coders, adjudicator, codes, transcripts, limit, decisions_file)
+        return
+    if adjudicate_coders:
+        raise UserError("--coders is for --adjudicate; to review one coder's suggestions use --coder NAME.")
     with Store.open(project) as store:
         if decisions_file is not None:
             report = apply_decisions_file(store, decisions_file, coder=coder)
@@ -70,6 +84,41 @@ def review_cmd(project: Path, as_json: bool, coder: str | None, strategy: str, c
         finally:
             retrainer.close()
     click.echo(f"\n{state.reviewed} decisions recorded this session ({state.accepted} accepted).")
+
+
+def _adjudicate(project: Path, as_json: bool, person: str, coders: str | None, adjudicator: str, codes, transcripts,
+                limit: int | None, decisions_file: Path | None) -> None:
+    names = tuple(n.strip() for n in (coders or "").split(",") if n.strip())
+    if len(names) < 2:
+        raise UserError("--adjudicate needs --coders A,B (the coders whose disagreements you settle).")
+    if adjudicator in names:
+        raise UserError(f"--as {adjudicator} is one of the coders being adjudicated; pick another name.")
+    with Store.open(project) as store:
+        with store.transaction():  # a bad decisions file leaves nothing behind, the copied agreement included
+            copied = copy_agreed(store, names, adjudicator=adjudicator, codes=codes, transcripts=transcripts)
+            found = disagreements(store, names, codes=codes, transcripts=transcripts, adjudicator=adjudicator)
+            if decisions_file is not None:
+                report = apply_adjudication_file(store, decisions_file, found, adjudicator=adjudicator, person=person)
+        if copied and not as_json:
+            click.echo(f"Copied {copied} codings the coders agree on to {adjudicator!r}.", err=True)
+        if decisions_file is not None:
+            if as_json:
+                echo_json(report.as_dict())
+            else:
+                click.echo(f"Settled {report.settled} disagreements as {adjudicator!r}; {report.remaining} left.")
+            return
+        pending = [d for d in found if d.adjudicated is None][:limit]
+        if not pending:
+            click.echo(f"Nothing to adjudicate: {len(found)} disagreements between {', '.join(names)}, all settled.")
+            return
+        if not sys.stdin.isatty():
+            raise UserError("the adjudication screen needs a terminal; use --decisions FILE in scripts.")
+        from ..review.adjudicate import run_adjudication
+        from ..review.screen import Keys
+
+        with Keys() as keys:
+            state = run_adjudication(store, pending, keys=keys, adjudicator=adjudicator, person=person)
+    click.echo(f"\n{state.settled} disagreements settled this session, stored as coder {adjudicator!r}.")
 
 
 @main.group()

@@ -134,6 +134,11 @@ class CodingTables:
             )
         return stored
 
+    def coding_decisions(self) -> dict[int, int]:
+        """Coding id → id of the review decision that made it (codings from files have none)."""
+        rows = self.db.execute("SELECT id, decision_id FROM codings WHERE decision_id IS NOT NULL").fetchall()
+        return dict(rows)
+
 
 def _coding_row(coding: Coding, created: str) -> tuple:
     return (coding.unit_id, coding.code, coding.coder, coding.origin, created, coding.start, coding.end)

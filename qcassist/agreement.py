@@ -12,18 +12,13 @@ uncoded is the category "(none)". In a transcript they never touched they are mi
 data. By default only units coded by at least one of the coders are items (uncoded text
 is not free agreement); ``include_uncoded`` counts every unit of the covered transcripts.
 
-Statistics come from the libraries method researchers cite (scikit-learn's Cohen's
-kappa, statsmodels' Fleiss' kappa, the ``krippendorff`` package); Gwet's AC1 and the
-percent agreement, which none of them offers, follow Gwet (2014) for several raters with
-missing ratings and are tested against the irrCAC package. Confidence intervals are
-percentile bootstraps over transcripts, because units of one conversation are not
-independent.
+The coefficients are in ``qcassist.reliability``. Confidence intervals are percentile
+bootstraps over transcripts, because units of one conversation are not independent.
 """
 
 from __future__ import annotations
 
-import math
-import warnings
+import json
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -33,11 +28,11 @@ import numpy as np
 from .codebook import did_you_mean
 from .errors import QcaError
 from .model import Codebook, Coding, MeaningUnit
+from .reliability import MISSING, cohen_kappa, fleiss_kappa, gwet_ac1, krippendorff_alpha, percent_agreement
 from .store import Store
 
 MODEL_CODER = "model"
 NONE = "(none)"
-MISSING = -1
 DEFAULT_MIN_OVERLAP = 0.5
 DEFAULT_BOOTSTRAP = 1000
 
@@ -100,9 +95,10 @@ def collect_ratings(
     coded: dict[str, dict[int, set[str]]] = {}
     covered: dict[str, set[int]] = {}
     unaligned: dict[str, int] = {}
+    unjudged: dict[str, set[int]] = defaultdict(set)
     for coder in coders:
         if coder == MODEL_CODER or coder.startswith(MODEL_CODER + ":"):
-            coded[coder], covered[coder] = _model_codes(store, coder, codebook, set(by_transcript))
+            coded[coder], covered[coder], unjudged[coder] = _model_codes(store, coder, codebook, set(by_transcript))
             unaligned[coder] = 0
         elif coder in known:
             coded[coder], covered[coder], unaligned[coder] = _coder_codes(
@@ -122,7 +118,9 @@ def collect_ratings(
         raise AgreementError(f"{' and '.join(coders)} coded no units in common transcripts; nothing to compare.")
     labels = {
         coder: tuple(
-            frozenset(coded[coder].get(u.id, ())) if u.transcript_id in covered[coder] else None for u in items
+            frozenset(coded[coder].get(u.id, ()))
+            if u.transcript_id in covered[coder] and u.id not in unjudged[coder] else None
+            for u in items
         )
         for coder in coders
     }
@@ -182,8 +180,14 @@ def overlaps(unit_start: int, unit_end: int, start: int, end: int, min_overlap: 
     return shared > 0 and (shared >= min_overlap * (unit_end - unit_start) or shared >= min_overlap * (end - start))
 
 
-def _model_codes(store: Store, coder: str, codebook: Codebook, transcripts: set[int]) -> tuple[dict[int, set[str]], set[int]]:
-    """The model's codes per unit: its stored suggestions (the top one only for an exclusive codebook)."""
+def _model_codes(
+    store: Store, coder: str, codebook: Codebook, transcripts: set[int]
+) -> tuple[dict[int, set[str]], set[int], set[int]]:
+    """The model's codes per unit: its stored suggestions (the top one only for an exclusive codebook).
+
+    Also the units the last ``suggest`` skipped because people had coded them: the model
+    did not judge those, so they are missing data, not "no code".
+    """
     version = coder.partition(":")[2] or None
     suggestions = [s for s in store.suggestions() if version is None or s.model_version == version]
     if not suggestions:
@@ -201,7 +205,8 @@ def _model_codes(store: Store, coder: str, codebook: Codebook, transcripts: set[
     for unit_id, (_, code) in best.items():
         coded[unit_id].add(code)
     covered = {units[s.unit_id] for s in suggestions} & transcripts
-    return coded, covered
+    skipped = json.loads(store.setting("suggest.skipped_units") or '{"units": []}')["units"]
+    return coded, covered, set(skipped)
 
 
 # --- statistics on a category matrix -------------------------------------------------
@@ -221,86 +226,6 @@ def category_matrix(ratings: Ratings, label: Callable[[frozenset[str]], str] | N
 
 def set_label(codes: frozenset[str]) -> str:
     return " + ".join(sorted(codes)) if codes else NONE
-
-
-def percent_agreement(matrix: np.ndarray) -> float | None:
-    """Mean share of agreeing coder pairs over items judged by at least two coders."""
-    counts, rated = _item_counts(matrix)
-    several = rated >= 2
-    if not several.any():
-        return None
-    pairs = (counts[several] * (counts[several] - 1)).sum(axis=1) / (rated[several] * (rated[several] - 1))
-    return float(pairs.mean())
-
-
-def gwet_ac1(matrix: np.ndarray, n_categories: int | None = None) -> float | None:
-    """Gwet's AC1 for any number of coders with missing ratings (Gwet 2014, ch. 4)."""
-    counts, rated = _item_counts(matrix, n_categories)
-    q = counts.shape[1]
-    several = rated >= 2
-    if not several.any() or q < 2:
-        return None
-    observed = ((counts[several] * (counts[several] - 1)).sum(axis=1) / (rated[several] * (rated[several] - 1))).mean()
-    judged = rated >= 1
-    prevalence = (counts[judged] / rated[judged, None]).mean(axis=0)
-    chance = (prevalence * (1 - prevalence)).sum() / (q - 1)
-    return _finite((observed - chance) / (1 - chance))
-
-
-def cohen_kappa(matrix: np.ndarray) -> float | None:
-    """Cohen's kappa of two coders on the items both judged (scikit-learn)."""
-    from sklearn.metrics import cohen_kappa_score
-
-    both = (matrix[0] != MISSING) & (matrix[1] != MISSING)
-    if both.sum() < 2:
-        return None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # undefined kappa (one label only) comes back as NaN → None
-        return _finite(cohen_kappa_score(matrix[0, both], matrix[1, both]))
-
-
-def fleiss_kappa(matrix: np.ndarray, n_categories: int | None = None) -> float | None:
-    """Fleiss' kappa (statsmodels) on the items every coder judged; it needs equal raters per item."""
-    from statsmodels.stats.inter_rater import fleiss_kappa as _fleiss
-
-    complete = (matrix != MISSING).all(axis=0)
-    if complete.sum() < 2:
-        return None
-    counts, _ = _item_counts(matrix[:, complete], n_categories)
-    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return _finite(_fleiss(counts, method="fleiss"))
-
-
-def krippendorff_alpha(matrix: np.ndarray, n_categories: int | None = None) -> float | None:
-    """Krippendorff's alpha, nominal, missing data allowed (the ``krippendorff`` package)."""
-    import krippendorff
-
-    data = np.where(matrix == MISSING, np.nan, matrix.astype(float))
-    pairable = (~np.isnan(data)).sum(axis=0) >= 2
-    if pairable.sum() < 1:
-        return None
-    domain = np.arange(n_categories if n_categories else int(matrix.max()) + 1)
-    if len(np.unique(data[:, pairable][~np.isnan(data[:, pairable])])) < 2:
-        return None  # one value only: alpha is undefined
-    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return _finite(krippendorff.alpha(reliability_data=data[:, pairable], value_domain=domain, level_of_measurement="nominal"))
-
-
-def _item_counts(matrix: np.ndarray, n_categories: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Items × categories counts of coders choosing each category, and coders per item."""
-    q = n_categories if n_categories else int(matrix.max()) + 1
-    counts = np.zeros((matrix.shape[1], max(q, 1)), dtype=np.float64)
-    for row in matrix:
-        judged = row != MISSING
-        np.add.at(counts, (np.flatnonzero(judged), row[judged]), 1)
-    return counts, counts.sum(axis=1)
-
-
-def _finite(value) -> float | None:
-    value = float(value)
-    return value if math.isfinite(value) else None
 
 
 # --- the comparison ------------------------------------------------------------------
@@ -376,6 +301,9 @@ def agree(
         entry["label"] = interpret(entry["value"], scale) if scale else None
     if ratings.multi_label:
         notes.append("units carry several codes: overall figures compare whole code sets; see the per-code binary figures.")
+    if any(c == MODEL_CODER or c.startswith(MODEL_CODER + ":") for c in coders):
+        notes.append("on units whose codings trained the model its figures are in-sample (optimistic); "
+                     "'qcassist evaluate' gives cross-validated ones.")
     if statistics["fleiss_kappa"]["value"] is not None and (matrix == MISSING).any():
         notes.append("Fleiss' kappa uses only the units every coder judged; alpha and AC1 use all.")
     return Agreement(

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.metrics import cohen_kappa_score, precision_recall_fscore_support
+from sklearn.metrics import cohen_kappa_score, confusion_matrix, precision_recall_fscore_support
 from sklearn.model_selection import GroupKFold
 
 from .classify import CodeClassifier, TrainingSet, TrainOptions
@@ -101,6 +101,8 @@ def summarize(cv: CrossValidation, *, bins: int = 10) -> dict:
         precision, recall, f1, support = precision_recall_fscore_support(
             truth, predicted, labels=range(len(cv.codes)), zero_division=0
         )
+        confusion = {"labels": list(cv.codes), "rows": "truth", "columns": "top suggestion",
+                     "matrix": confusion_matrix(truth, predicted, labels=range(len(cv.codes))).tolist()}
     else:
         per_code_kappa = [
             float(cohen_kappa_score(cv.labels[:, j], cv.suggested[:, j])) for j in range(len(cv.codes))
@@ -109,6 +111,7 @@ def summarize(cv: CrossValidation, *, bins: int = 10) -> dict:
         confidence = cv.probabilities.ravel()
         correct = cv.labels.ravel() == 1
         precision, recall, f1, support = precision_recall_fscore_support(cv.labels, cv.suggested, zero_division=0)
+        confusion = None  # several codes a unit: per-code precision/recall say it
     per_code = {
         code: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
         for code, p, r, f, s in zip(cv.codes, precision, recall, f1, support)
@@ -120,6 +123,8 @@ def summarize(cv: CrossValidation, *, bins: int = 10) -> dict:
         "kappa": kappa,
         "kappa_kind": "Cohen's kappa, top code vs truth" if cv.exclusive else "mean per-code binary Cohen's kappa",
         "ece": expected_calibration_error(confidence, correct, bins=bins),
+        "calibration": calibration_bins(confidence, correct, bins=bins),
+        "confusion": confusion,
         "auto_accept": auto_accept_tier(confidence, correct, precision=AUTO_ACCEPT_PRECISION),
         "per_code": per_code,
     }

@@ -256,7 +256,11 @@ def suggest(store: Store, *, encoder: str | None = None, include_coded: bool = F
     suggestions = [
         Suggestion(units[p.row].id, p.code, p.probability, version, p.source, p.rationale) for p in proposals
     ]
-    store.replace_suggestions(suggestions, [u.id for u in units])
+    with store.transaction():
+        store.replace_suggestions(suggestions, [u.id for u in units])
+        # which units the model did not judge, so agreement counts it as missing there, not as "no code"
+        skipped = sorted(u.id for u in project_units(store) if u.id in human and not include_coded)
+        store.set_setting("suggest.skipped_units", json.dumps({"version": version, "units": skipped}))
     return SuggestReport(version, len(units), len(suggestions), len({s.unit_id for s in suggestions}))
 
 

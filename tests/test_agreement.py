@@ -12,10 +12,8 @@ import pytest
 from irrCAC.raw import CAC
 from sklearn.metrics import cohen_kappa_score
 
-from qcassist.agreement import (
-    MISSING, agree, category_matrix, cohen_kappa, collect_ratings, fleiss_kappa, gwet_ac1, interpret, KAPPA_SCALE,
-    krippendorff_alpha, percent_agreement,
-)
+from qcassist.agreement import KAPPA_SCALE, agree, collect_ratings, interpret
+from qcassist.reliability import MISSING, cohen_kappa, fleiss_kappa, gwet_ac1, krippendorff_alpha, percent_agreement
 from qcassist.cli import main
 from qcassist.errors import QcaError
 from qcassist.ingest.coded import CodedColumns
@@ -217,6 +215,23 @@ def test_the_model_is_a_coder_through_its_suggestions(tmp_path):
         by_version = agree(store, ["ann", f"model:{version}"], bootstrap=0)
     assert by_name.statistics == by_version.statistics
     assert by_name.statistics["cohen_kappa"]["value"] > 0.5  # in-sample: the model learnt ann's codes
+
+
+def test_units_suggest_skipped_because_people_coded_them_are_missing_for_the_model(tmp_path):
+    from qcassist.suggest import suggest, train
+
+    rows = coded_rows(n_transcripts=3, per_code=4)
+    for row in rows[::3]:
+        row["code"] = ""
+    write_coded_csv(tmp_path / "ann.csv", rows)
+    with Store.create(tmp_path / "p") as store:
+        import_coded(store, tmp_path / "ann.csv", coder="ann", columns=CodedColumns(order="order"), exclusive=True)
+        train(store, encoder="tfidf")
+        suggest(store)  # only the uncoded third
+        ratings = collect_ratings(store, ["ann", "model"])
+        coded = {c.unit_id for c in store.codings()}
+    judged = [u.id for u, label in zip(ratings.units, ratings.labels["model"]) if label is not None]
+    assert judged and not set(judged) & coded
 
 
 def test_unknown_coder_or_code_is_a_clear_error(tmp_path):

@@ -9,9 +9,11 @@ import click
 from ..ingest import ColumnMap
 from ..demo import run_demo
 from ..project import UNIT_FIELDS, UNIT_FORMATS, import_files, project_status, segment_project, unit_rows
+from ..refi import import_qdc, import_qdpx
 from ..segment import STRATEGIES, SegmentOptions
 from ..store import DB_NAME, Store
 from .base import UserError, write_export, echo_json, progress_bar, warn, encoder_option, json_option, main, project_option
+from .interop import echo_refi_import
 
 
 @main.command()
@@ -45,9 +47,14 @@ def init(project: Path, as_json: bool) -> None:
               help="CSV/JSONL: column naming the transcript; if absent, the file is one transcript.")
 @click.option("--start-column", default="start", show_default=True, help="CSV/JSONL: optional start time column.")
 @click.option("--end-column", default="end", show_default=True, help="CSV/JSONL: optional end time column.")
+@click.option("--coder-prefix", default=None, metavar="TEXT",
+              help=".qdpx: put TEXT before every coder name from the file (e.g. 'nvivo-'), to keep them apart.")
+@click.option("--strategy", type=click.Choice(STRATEGIES), default="cohesive", show_default=True,
+              help=".qdpx: how its sources are cut into meaning units (as 'qcassist segment').")
+@encoder_option
 def import_(project: Path, as_json: bool, files, interviewers, replace, speaker_column, text_column,
-            transcript_column, start_column, end_column) -> None:
-    """Import transcript FILES into the project.
+            transcript_column, start_column, end_column, coder_prefix, strategy, encoder) -> None:
+    """Import transcript FILES into the project, or a REFI-QDA project or codebook.
 
     \b
     Formats:
@@ -56,11 +63,26 @@ def import_(project: Path, as_json: bool, files, interviewers, replace, speaker_
       .docx       paragraphs with speaker labels, or speaker/text tables
       .vtt .srt   Zoom/Teams/Otter captions; a speaker's consecutive cues merge
       .csv .tsv .jsonl   one row a turn (see the --*-column options)
+      .qdpx       a REFI-QDA project from NVivo, ATLAS.ti, MAXQDA, QualCoder:
+                  sources, codebook, users as coders, codings on meaning units
+                  (qcassist import qdpx FILE.qdpx)
+      .qdc        a REFI-QDA codebook (qcassist import qdc FILE.qdc)
 
     Text may be UTF-8 (with or without BOM), UTF-16 with BOM, or Windows-1252
     (with a warning). Importing the same file again changes nothing. If any file
     fails, nothing is imported.
     """
+    refi = _refi_file(files)
+    if refi is not None:
+        kind, file = refi
+        with Store.open(project) as store:
+            if kind == "qdc":
+                result = import_qdc(store, file)
+            else:
+                result = import_qdpx(store, file, coder_prefix=coder_prefix, interviewers=tuple(interviewers),
+                                     options=SegmentOptions(strategy=strategy), encoder=encoder)
+        echo_refi_import(result, as_json)
+        return
     columns = ColumnMap(speaker_column, text_column, transcript_column, start_column, end_column)
     with Store.open(project) as store:
         report = import_files(store, files, interviewers=interviewers, columns=columns, replace=replace)
@@ -71,6 +93,24 @@ def import_(project: Path, as_json: bool, files, interviewers, replace, speaker_
     for label, names in (("Imported", report.added), ("Replaced", report.replaced), ("Unchanged", report.unchanged)):
         if names:
             click.echo(f"{label} {len(names)}: {', '.join(names)}")
+
+
+_REFI_KINDS = ("qdpx", "qdc")
+
+
+def _refi_file(files) -> tuple[str, Path] | None:
+    """('qdpx'|'qdc', file) when FILES name a REFI-QDA file ('qdpx FILE' or a .qdpx/.qdc path), else None."""
+    first = str(files[0])
+    if first in _REFI_KINDS and not Path(first).exists():
+        if len(files) != 2:
+            raise UserError(f"'qcassist import {first}' takes one file: qcassist import {first} FILE.{first}")
+        return first, Path(files[1])
+    refi = [f for f in files if f.suffix.lower().lstrip(".") in _REFI_KINDS]
+    if not refi:
+        return None
+    if len(files) != 1:
+        raise UserError(f"import {refi[0]} on its own: a REFI-QDA file brings its own transcripts and codings.")
+    return refi[0].suffix.lower().lstrip("."), refi[0]
 
 
 @main.command()

@@ -1,0 +1,48 @@
+"""The report command: one self-contained HTML file about the project."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..report import write_report
+from ..store import Store
+from .base import UserError, main, project_option
+
+
+def _comparisons(values: tuple[str, ...]) -> list[tuple[str, ...]] | None:
+    """--coders A,B (repeatable) as coder tuples; None lets the report choose."""
+    if not values:
+        return None
+    comparisons = []
+    for value in values:
+        coders = tuple(name.strip() for name in value.split(",") if name.strip())
+        if len(coders) < 2:
+            raise UserError(f"--coders {value!r} must name two or more coders separated by commas, e.g. --coders anna,bo.")
+        comparisons.append(coders)
+    return comparisons
+
+
+@main.command("report")
+@project_option
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write the HTML file.  [default: report.html in the project directory]")
+@click.option("--coders", multiple=True, metavar="A,B",
+              help="Coders to compare for agreement, comma-separated (repeatable for several comparisons; 'model' is "
+              "the model's suggestions). Default: all human coders together, and each of them against the model.")
+@click.option("--bootstrap", default=1000, show_default=True, type=click.IntRange(min=0),
+              help="Bootstrap resamples of transcripts for the agreement confidence intervals (0: none).")
+def report_cmd(project: Path, output: Path | None, coders: tuple[str, ...], bootstrap: int) -> None:
+    """Write a report on the project as one HTML file that opens offline.
+
+    \b
+    Corpus, codebook use per code and transcript, model quality from the last
+    'qcassist evaluate', agreement between coders with confidence intervals,
+    and review progress.
+    """
+    comparisons = _comparisons(coders)
+    with Store.open(project) as store:
+        path = write_report(store, output or store.directory / "report.html", comparisons=comparisons,
+                            bootstrap=bootstrap)
+    click.echo(str(path))

@@ -1,0 +1,419 @@
+"""Reading REFI-QDA files into model objects: .qdpx projects and .qdc codebooks from NVivo, ATLAS.ti, MAXQDA, QualCoder or qcassist.
+
+A pure stage (no store): ``read_qdpx`` checks the whole file and returns the codes,
+the sources as transcripts (speaker turns read from the plain text as ``qcassist
+import`` does) and each source's coded spans as character offsets into that text.
+Elements are matched by local name, so files with a wrong or missing namespace
+still read. ``refi.import_qdpx`` writes the result into a project.
+"""
+
+from __future__ import annotations
+
+import bisect
+import tempfile
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import unquote
+
+from lxml import etree
+
+from .errors import InputError
+from .ingest.decode import decode_bytes, normalize_newlines
+from .ingest.docx import read_docx
+from .ingest.text import parse_labelled_text
+from .model import Code, Transcript
+from .refi_write import MODEL_USER_PREFIX
+
+# How a tool may have counted positions, as the extra units one character takes.
+# MAXQDA (and others on Windows) count a line break as two (CR LF); NVivo counts
+# characters outside the Basic Multilingual Plane (emoji) as two UTF-16 units.
+OFFSET_CONVENTIONS: dict[str, Callable[[str], int]] = {
+    "characters": lambda ch: 0,
+    "crlf": lambda ch: int(ch == "\n"),
+    "utf16": lambda ch: int(ord(ch) > 0xFFFF),
+    "crlf+utf16": lambda ch: int(ch == "\n") + int(ord(ch) > 0xFFFF),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """One coded span of a source: character offsets into its normalized text."""
+
+    start: int
+    end: int
+    code: str
+    coder: str
+    origin: str = "human"
+    created_at: str = ""
+
+
+@dataclass
+class Source:
+    """A text source as a transcript, with its coded spans and how the tool counted positions."""
+
+    transcript: Transcript
+    spans: list[Span]
+    convention: str = "characters"
+
+
+@dataclass
+class RefiProject:
+    """What a .qdpx holds that qcassist keeps."""
+
+    codes: list[Code] = field(default_factory=list)
+    sources: list[Source] = field(default_factory=list)
+    selections: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Selection:
+    start: int | None  # positions as the tool wrote them; None: the whole source
+    end: int | None
+    name: str
+    line: int
+    codings: list[tuple[str, str, str]]  # (code, coder, created_at)
+
+
+# --- .qdpx -------------------------------------------------------------------------
+
+
+def read_qdpx(path: str | Path, *, coder_prefix: str = "", interviewers: tuple[str, ...] = ()) -> RefiProject:
+    """Read and check a whole REFI-QDA project file; InputError names the file and line of anything wrong."""
+    path = Path(path)
+    try:
+        archive = zipfile.ZipFile(path)
+    except FileNotFoundError:
+        raise InputError(str(path), "does not exist.") from None
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise InputError(str(path), f"is not a .qdpx file (a zip archive): {exc}. Export the project again from its tool.") from None
+    with archive:
+        member = _project_member(archive, path)
+        where = f"{path}:{member}"
+        root = _parse_xml(archive.read(member), where, "Project")
+        return _ProjectReader(archive, path, where, root, coder_prefix, interviewers).read()
+
+
+def _project_member(archive: zipfile.ZipFile, path: Path) -> str:
+    names = archive.namelist()
+    for name in names:
+        if name.lower() == "project.qde":
+            return name
+    qde = [n for n in names if n.lower().endswith(".qde") and "/" not in n]
+    if len(qde) == 1:
+        return qde[0]
+    raise InputError(str(path), "has no project.qde inside; it is a zip but not a REFI-QDA project (.qdpx).")
+
+
+def _parse_xml(data: bytes, where: str, root_name: str):
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, remove_comments=True)
+    try:
+        root = etree.fromstring(data, parser)
+    except etree.XMLSyntaxError as exc:
+        raise InputError(where, f"is not well-formed XML ({exc.msg}).", line=exc.lineno or None) from None
+    if _local(root) != root_name:
+        raise InputError(where, f"the root element is {_local(root)!r}, not {root_name!r}; is this the right kind of file?",
+                         line=root.sourceline)
+    return root
+
+
+class _ProjectReader:
+    """Reads one project.qde (and the source files it points to) into codes and sources."""
+
+    def __init__(self, archive, path: Path, where: str, root, prefix: str, interviewers):
+        self.archive, self.path, self.where, self.root = archive, path, where, root
+        self.prefix, self.interviewers = prefix, tuple(interviewers)
+        self.project = RefiProject()
+        self.members = {n.lower(): n for n in archive.namelist()}
+        self.users: dict[str, str] = {}
+        self.code_names: dict[str, str] = {}
+        self.source_names: set[str] = set()
+
+    def read(self) -> RefiProject:
+        for user in _children(_child(self.root, "Users"), "User"):
+            guid = _guid(self._attr(user, "guid"))
+            self.users[guid] = user.get("name") or user.get("id") or guid
+        codebook = _child(self.root, "CodeBook")
+        if codebook is not None:
+            self.project.codes = read_codes(_child(codebook, "Codes"), self.where, self.code_names)
+        for element in _children(_child(self.root, "Sources")):
+            if _local(element) != "TextSource":
+                self.project.warnings.append(f"{self.where}, line {element.sourceline}: skipped a {_local(element)} "
+                                            "(qcassist imports text sources only).")
+                continue
+            source = self._source(element)
+            if source is not None:
+                self.project.sources.append(source)
+        return self.project
+
+    def _source(self, element) -> Source | None:
+        guid = _guid(self._attr(element, "guid"))
+        name = element.get("name") or guid
+        if name in self.source_names:  # tools allow one name in two folders; transcript names are unique
+            name = f"{name} ({guid[:8]})"
+        self.source_names.add(name)
+        found = self._text(element, name)
+        if found is None:
+            return None
+        text, had_crlf, transcript = found
+        if transcript is None:
+            transcript, warnings = parse_labelled_text(text, name=name, path=f"{self.where} ({name})",
+                                                       interviewers=self.interviewers)
+            self.project.warnings.extend(warnings)
+        transcript = replace(transcript, name=name, source_path=f"{self.path}:{name}",
+                             metadata=dict(transcript.metadata, format="qdpx"))
+        default_user = element.get("creatingUser")
+        selections = [self._selection(sel, default_user) for sel in _children(element, "PlainTextSelection")]
+        whole = [self._coding(c, default_user, None) for c in _children(element, "Coding")]
+        if whole:
+            selections.append(_Selection(None, None, "", element.sourceline, whole))
+        convention = choose_convention(text, [s for s in selections if s.start is not None], prefer_crlf=had_crlf)
+        positions = tool_positions(text, convention)
+        spans = [span for sel in selections for span in self._spans(sel, text, name, positions)]
+        self.project.selections += len(selections)
+        return Source(transcript, spans, convention)
+
+    def _text(self, element, name: str) -> tuple[str, bool, Transcript | None] | None:
+        """The source's plain text, whether it had CR LF line breaks, and a transcript when read from .docx."""
+        content = _child(element, "PlainTextContent")
+        if content is not None:
+            raw = content.text or ""
+            return normalize_newlines(raw), "\r" in raw, None
+        plain, rich = element.get("plainTextPath"), element.get("richTextPath")
+        if plain:
+            data = self._read_file(plain, element, name)
+            if not data.strip():
+                self.project.warnings.append(f"{self.where}: source {name!r} is empty; skipped.")
+                return None
+            decoded = decode_bytes(data, f"{self.where} ({name})")
+            self.project.warnings.extend(decoded.warnings)
+            return decoded.text, b"\r" in data, None
+        if rich and rich.lower().endswith(".docx"):
+            transcript = self._docx(rich, element, name)
+            self.project.warnings.append(f"{self.where}: source {name!r} has no plain text; read its .docx, so coded "
+                                        "positions may be off where the tool rendered the document differently.")
+            return transcript.text, False, transcript
+        kind = f"only rich text ({rich})" if rich else "no text"
+        raise InputError(self.where, f"source {name!r} has {kind}: qcassist needs PlainTextContent, a plainTextPath, "
+                         "or a .docx. Export the project again with plain text.", line=element.sourceline)
+
+    def _read_file(self, reference: str, element, name: str) -> bytes:
+        if reference.startswith("internal://"):
+            wanted = "sources/" + unquote(reference[len("internal://"):])
+            member = self.members.get(wanted.lower())
+            if member is not None:
+                return self.archive.read(member)
+            raise InputError(self.where, f"source {name!r} points to {reference}, but the .qdpx has no {wanted}.",
+                             line=element.sourceline)
+        if reference.startswith("relative://"):
+            base = Path(self.root.get("basePath") or self.path.parent)
+            file = base / unquote(reference[len("relative://"):])
+        else:
+            file = Path(unquote(reference.removeprefix("file://")))
+        if not file.is_file():
+            raise InputError(self.where, f"source {name!r} is outside the .qdpx at {file}, which does not exist; "
+                             "export the project with its sources included.", line=element.sourceline)
+        return file.read_bytes()
+
+    def _docx(self, reference: str, element, name: str) -> Transcript:
+        data = self._read_file(reference, element, name)
+        with tempfile.TemporaryDirectory() as folder:
+            file = Path(folder) / "source.docx"
+            file.write_bytes(data)
+            try:
+                transcript, warnings = read_docx(file, interviewers=self.interviewers)
+            except InputError as exc:
+                raise InputError(self.where, f"source {name!r}: {exc}", line=element.sourceline) from None
+        self.project.warnings.extend(warnings)
+        return transcript
+
+    def _selection(self, element, default_user: str | None) -> _Selection:
+        start, end = (self._position(element, a) for a in ("startPosition", "endPosition"))
+        user = element.get("creatingUser") or default_user
+        codings = [self._coding(c, user, element.get("creationDateTime")) for c in _children(element, "Coding")]
+        return _Selection(start, end, element.get("name") or "", element.sourceline, codings)
+
+    def _coding(self, element, default_user: str | None, default_date: str | None) -> tuple[str, str, str]:
+        ref = _child(element, "CodeRef")
+        if ref is None:
+            raise InputError(self.where, "a Coding has no CodeRef.", line=element.sourceline)
+        guid = _guid(self._attr(ref, "targetGUID"))
+        code = self.code_names.get(guid)
+        if code is None:
+            raise InputError(self.where, f"a Coding refers to code {guid}, which is not in the CodeBook.", line=ref.sourceline)
+        created = element.get("creationDateTime") or default_date or ""
+        return code, self._coder(element.get("creatingUser") or default_user), _iso_datetime(created)
+
+    def _coder(self, user_guid: str | None) -> str:
+        if not user_guid:
+            name = self.path.stem  # no user anywhere: the file is the best name for whoever coded it
+        else:
+            name = self.users.get(_guid(user_guid), _guid(user_guid))
+        return self.prefix + name
+
+    def _spans(self, selection: _Selection, text: str, source: str, positions: list[int]) -> list[Span]:
+        if selection.start is None:
+            start, end = 0, len(text)
+        else:
+            if selection.start < 0:
+                raise InputError(self.where, f"selection in source {source!r} starts at {selection.start}, before the text.",
+                                 line=selection.line)
+            if selection.end > positions[-1]:
+                raise InputError(self.where, f"selection {selection.start}-{selection.end} in source {source!r} is past its "
+                                 f"end ({len(text)} characters).", line=selection.line)
+            start, end = to_characters(positions, selection.start), to_characters(positions, selection.end)
+            if selection.start > selection.end:
+                raise InputError(self.where, f"selection in source {source!r} starts ({selection.start}) after it ends "
+                                 f"({selection.end}).", line=selection.line)
+            if start == end:
+                self.project.warnings.append(f"{self.where}, line {selection.line}: skipped an empty selection.")
+                return []
+        return [Span(start, end, code, coder, _origin(coder, self.prefix), created)
+                for code, coder, created in selection.codings]
+
+    def _position(self, element, attribute: str) -> int:
+        value = self._attr(element, attribute)
+        try:
+            return int(value)
+        except ValueError:
+            raise InputError(self.where, f"{attribute} {value!r} is not a whole number.", line=element.sourceline) from None
+
+    def _attr(self, element, attribute: str) -> str:
+        value = element.get(attribute)
+        if value is None:
+            raise InputError(self.where, f"a {_local(element)} has no {attribute}.", line=element.sourceline)
+        return value
+
+
+def _origin(coder: str, prefix: str) -> str:
+    """Suggestions qcassist exported come back as the model's codings, kept out of training."""
+    return "model" if coder[len(prefix):].startswith(MODEL_USER_PREFIX) else "human"
+
+
+# --- offsets -----------------------------------------------------------------------
+
+
+def tool_positions(text: str, convention: str) -> list[int]:
+    """For each character index 0..len(text), the position a tool with this convention gives it."""
+    extra = OFFSET_CONVENTIONS[convention]
+    positions = [0]
+    for ch in text:
+        positions.append(positions[-1] + 1 + extra(ch))
+    return positions
+
+
+def to_characters(positions: list[int], position: int) -> int:
+    """The character index of a tool position (one inside a two-unit character maps to that character)."""
+    return bisect.bisect_right(positions, position) - 1
+
+
+def choose_convention(text: str, selections: list[_Selection], *, prefer_crlf: bool) -> str:
+    """How the tool counted: the convention under which selections fit, match their names and cut at word edges.
+
+    Ties go to plain characters, or to CR LF when the source file itself had CR LF
+    line breaks (then those positions index the file exactly as it was given).
+    """
+    candidates = ["characters"]
+    if "\n" in text:
+        candidates.insert(0 if prefer_crlf else 1, "crlf")
+    if any(ord(ch) > 0xFFFF for ch in text):
+        candidates += ["utf16", "crlf+utf16"] if "\n" in text else ["utf16"]
+    if len(candidates) == 1 or not selections:
+        return candidates[0]
+    scores = {c: _score(text, tool_positions(text, c), selections) for c in candidates}
+    return max(candidates, key=lambda c: (scores[c], -candidates.index(c)))
+
+
+def _score(text: str, positions: list[int], selections: list[_Selection]) -> tuple[int, int, int]:
+    fits = named = clean = 0
+    for sel in selections:
+        if sel.start < 0 or sel.end > positions[-1] or sel.start > sel.end:
+            continue
+        fits += 1
+        start, end = to_characters(positions, sel.start), to_characters(positions, sel.end)
+        span = text[start:end]
+        if span and len(sel.name) >= 4 and (span.startswith(sel.name) or sel.name.startswith(span[:40])):
+            named += 1
+        clean += _word_edge(text, start) + _word_edge(text, end)
+    return fits, named, clean
+
+
+def _word_edge(text: str, index: int) -> int:
+    return int(index in (0, len(text)) or not (text[index - 1].isalnum() and text[index].isalnum()))
+
+
+# --- codes and .qdc ----------------------------------------------------------------
+
+
+def read_codes(element, where: str, names: dict[str, str]) -> list[Code]:
+    """Nested Code elements as a flat list (parents first); fills ``names`` (guid -> code name).
+
+    Other tools allow one name under two parents ("Other"); later ones become "Parent/Name".
+    """
+    codes: list[Code] = []
+
+    def visit(code_element, parent: str | None) -> None:
+        guid = code_element.get("guid")
+        name = code_element.get("name")
+        if not guid or name is None:
+            raise InputError(where, "a Code has no guid or no name.", line=code_element.sourceline)
+        if any(c.name == name for c in codes):
+            name = f"{parent}/{name}" if parent else f"{name} ({guid})"
+        description = _child(code_element, "Description")
+        codes.append(Code(name, parent, (description.text or "").strip() if description is not None else ""))
+        names[_guid(guid)] = name
+        for child in _children(code_element, "Code"):
+            visit(child, name)
+
+    for top in _children(element, "Code"):
+        visit(top, None)
+    return codes
+
+
+def read_qdc(path: str | Path) -> list[Code]:
+    """The codes of a REFI-QDA codebook file (.qdc), parents first."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(str(path), "does not exist.") from None
+    root = _parse_xml(data, str(path), "CodeBook")
+    codes = read_codes(_child(root, "Codes"), str(path), {})
+    if not codes:
+        raise InputError(str(path), "the codebook has no codes.")
+    return codes
+
+
+# --- XML helpers -------------------------------------------------------------------
+
+
+def _local(element) -> str:
+    return etree.QName(element).localname if isinstance(element.tag, str) else ""
+
+
+def _child(element, name: str):
+    if element is None:
+        return None
+    return next((c for c in element if _local(c) == name), None)
+
+
+def _children(element, name: str | None = None) -> list:
+    if element is None:
+        return []
+    return [c for c in element if isinstance(c.tag, str) and (name is None or _local(c) == name)]
+
+
+def _iso_datetime(value: str) -> str:
+    """xsd:dateTime as ISO 8601, or '' (the store then records the import time)."""
+    try:
+        return datetime.fromisoformat(value.strip()).isoformat() if value else ""
+    except ValueError:
+        return ""
+
+
+def _guid(value: str) -> str:
+    """GUIDs compare without braces and case ({ABC-...} in one tool is abc-... in another)."""
+    return value.strip().strip("{}").lower()

@@ -1,0 +1,273 @@
+"""Writing REFI-QDA: a project as .qdpx (project.qde + sources/), the codebook alone as .qdc.
+
+Everything is deterministic (GUIDs from ``refi_guid``, sorted output, fixed zip
+timestamps), so exporting an unchanged project twice gives identical files.
+"""
+
+from __future__ import annotations
+
+import uuid
+import zipfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from lxml import etree
+
+from . import __version__
+from .errors import QcaError
+from .model import Codebook, Coding, MeaningUnit, Suggestion, Transcript
+from .store import Store
+
+PROJECT_NS = "urn:QDA-XML:project:1.0"
+CODEBOOK_NS = "urn:QDA-XML:codebook:1.0"
+MODEL_USER_PREFIX = "qcassist model "  # + model version: the User that machine suggestions are attributed to
+# A fixed namespace, so the same transcript, code or coder gets the same GUID in every
+# export (re-exports are identical and other tools recognise what they saw before).
+_GUID_NAMESPACE = uuid.UUID("6f1c3c52-0e57-4c1b-9a55-6a2f1e6b7d10")
+ORIGIN = f"qcassist {__version__}"
+# One colour per top-level code group (its codes share it): readable on white, distinct in a legend.
+PALETTE = ("#1F77B4", "#D62728", "#2CA02C", "#9467BD", "#FF7F0E", "#17BECF",
+           "#8C564B", "#E377C2", "#7F7F7F", "#BCBD22", "#393B79", "#637939")
+SELECTION_NAME_CHARS = 60  # selections are named by the start of their text, as NVivo and MAXQDA do
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so re-exports are byte-identical
+
+
+@dataclass
+class ExportReport:
+    path: str
+    sources: int = 0
+    codes: int = 0
+    users: int = 0
+    codings: int = 0
+    suggestions: int = 0
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True, slots=True)
+class _Selection:
+    """One PlainTextSelection: a span coded by one user, with the codes and the earliest date."""
+
+    start: int
+    end: int
+    user: str
+    codes: tuple[str, ...]
+    created_at: str = ""
+    description: str = ""  # a suggestion's model, source and probability
+    suggested: bool = False
+
+
+# --- .qdpx -------------------------------------------------------------------------
+
+
+def export_qdpx(
+    store: Store,
+    path: str | Path,
+    *,
+    include_suggestions: bool = False,
+    coders: Sequence[str] | None = None,
+    name: str | None = None,
+) -> ExportReport:
+    """Write the project as a REFI-QDA .qdpx: codebook, coders as Users, transcripts and their coded spans."""
+    codings = _chosen_codings(store, coders)
+    suggestions = store.suggestions() if include_suggestions else []
+    transcripts = store.transcripts()
+    units = {u.id: u for u in store.units()}
+    codebook = store.codebook()
+    users = sorted({c.coder for c in codings}) + sorted({model_user_name(s.model_version) for s in suggestions})
+    root = etree.Element(_q("Project"), nsmap={None: PROJECT_NS})
+    root.set("name", name or store.directory.resolve().name)
+    root.set("origin", ORIGIN)
+    if users:
+        _add_users(root, users)
+    if codebook.codes:
+        _add_codes(etree.SubElement(root, _q("CodeBook")), codebook, {c.code for c in codings} | {s.code for s in suggestions})
+    by_transcript = _selections_by_transcript(transcripts, units, codings, suggestions)
+    sources = etree.SubElement(root, _q("Sources")) if transcripts else None
+    texts: dict[str, str] = {}
+    for transcript in transcripts:
+        guid = _source_guid(transcript)
+        texts[f"sources/{guid}.txt"] = transcript.text
+        _add_source(sources, transcript, guid, by_transcript.get(transcript.id, []))
+    _write_zip(Path(path), _xml_bytes(root), texts)
+    return ExportReport(str(path), len(transcripts), len(codebook.codes), len(users),
+                        sum(len(s.codes) for sels in by_transcript.values() for s in sels if not s.suggested),
+                        len(suggestions))
+
+
+def _chosen_codings(store: Store, coders: Sequence[str] | None) -> list[Coding]:
+    if not coders:
+        return store.codings()
+    known = {row["coder"] for row in store.coders()}
+    missing = [c for c in coders if c not in known]
+    if missing:
+        raise QcaError(f"no codings by {', '.join(missing)} in the project (coders: {', '.join(sorted(known)) or 'none'}).")
+    return store.codings(coders=coders)
+
+
+def _add_users(root, users: Iterable[str]) -> None:
+    element = etree.SubElement(root, _q("Users"))
+    for user in users:
+        etree.SubElement(element, _q("User"), guid=_user_guid(user), name=user)
+
+
+def _add_codes(parent, codebook: Codebook, used: set[str], ns: str = PROJECT_NS) -> None:
+    codes = etree.SubElement(parent, _q("Codes", ns))
+    for index, top in enumerate(codebook.children(None)):
+        _add_code(codes, codebook, top.name, PALETTE[index % len(PALETTE)], used, ns)
+
+
+def _add_code(parent, codebook: Codebook, name: str, colour: str, used: set[str], ns: str) -> None:
+    code = codebook.get(name)
+    children = codebook.children(name)
+    # Groups and subgroups only organise codes, unless someone coded with one anyway.
+    codable = not children or name in used
+    element = etree.SubElement(parent, _q("Code", ns), guid=code_guid(name), name=name,
+                               isCodable="true" if codable else "false", color=colour)
+    if code.description:
+        etree.SubElement(element, _q("Description", ns)).text = code.description
+    for child in children:
+        _add_code(element, codebook, child.name, colour, used, ns)
+
+
+def _selections_by_transcript(
+    transcripts: list[Transcript], units: dict[int, MeaningUnit], codings: list[Coding], suggestions: list[Suggestion]
+) -> dict[int, list[_Selection]]:
+    """Codings grouped into one selection per (span, coder); each suggestion its own selection, with its probability."""
+    grouped: dict[tuple[int, int, int, str], list[Coding]] = {}
+    for coding in codings:
+        unit = units[coding.unit_id]
+        start, end = (coding.start, coding.end) if coding.start is not None else (unit.start, unit.end)
+        grouped.setdefault((unit.transcript_id, start, end, coding.coder), []).append(coding)
+    result: dict[int, list[_Selection]] = {}
+    for (transcript_id, start, end, coder), group in grouped.items():
+        codes = tuple(sorted({c.code for c in group}))
+        created = min((d for d in (_datetime(c.created_at) for c in group) if d), default="")
+        result.setdefault(transcript_id, []).append(_Selection(start, end, coder, codes, created))
+    for s in suggestions:
+        unit = units[s.unit_id]
+        note = f"Suggested by qcassist model {s.model_version} ({s.source}): probability {s.probability:.3f}"
+        if s.source != "classifier":
+            note += " (a similarity, not a calibrated probability)"
+        result.setdefault(unit.transcript_id, []).append(
+            _Selection(unit.start, unit.end, model_user_name(s.model_version), (s.code,), _datetime(s.created_at),
+                       note, suggested=True)
+        )
+    for selections in result.values():
+        selections.sort(key=lambda s: (s.start, s.end, s.user, s.codes))
+    return result
+
+
+def _add_source(sources, transcript: Transcript, guid: str, selections: list[_Selection]) -> None:
+    element = etree.SubElement(sources, _q("TextSource"), guid=guid, name=transcript.name,
+                               plainTextPath=f"internal://{guid}.txt")
+    etree.SubElement(element, _q("Description")).text = _speaker_summary(transcript)
+    for selection in selections:
+        sel_guid = refi_guid("selection", guid, selection.start, selection.end, selection.user, *selection.codes)
+        attrs = {"guid": sel_guid, "name": transcript.text[selection.start : selection.end][:SELECTION_NAME_CHARS],
+                 "startPosition": str(selection.start), "endPosition": str(selection.end),
+                 "creatingUser": _user_guid(selection.user)}
+        if selection.created_at:
+            attrs["creationDateTime"] = selection.created_at
+        sel = etree.SubElement(element, _q("PlainTextSelection"), attrs)
+        if selection.description:
+            etree.SubElement(sel, _q("Description")).text = selection.description
+        for code in selection.codes:
+            coding = etree.SubElement(sel, _q("Coding"), guid=refi_guid("coding", sel_guid, code),
+                                      creatingUser=_user_guid(selection.user))
+            if selection.created_at:
+                coding.set("creationDateTime", selection.created_at)
+            etree.SubElement(coding, _q("CodeRef"), targetGUID=code_guid(code))
+
+
+def _speaker_summary(transcript: Transcript) -> str:
+    """Speakers and roles, for people reading the project in another tool (turns are re-read from the labels)."""
+    roles: dict[str, str] = {}
+    for turn in transcript.turns:
+        roles.setdefault(turn.speaker, turn.role)
+    speakers = ", ".join(f"{speaker} ({role})" for speaker, role in roles.items())
+    return f"Interview transcript from qcassist; {len(transcript.turns)} speaker turns; speakers: {speakers}."
+
+
+def _datetime(value: str) -> str:
+    """An ISO date-time as xsd:dateTime, or '' when there is none (older rows)."""
+    try:
+        return datetime.fromisoformat(value).isoformat() if value else ""
+    except ValueError:
+        return ""
+
+
+def _write_zip(path: Path, qde: bytes, texts: dict[str, str]) -> None:
+    """Written beside the target and moved into place, so a failed export never leaves half a file."""
+    partial = path.with_name(path.name + ".partial")
+    try:
+        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
+            _add_member(archive, "project.qde", qde)
+            for member in sorted(texts):
+                _add_member(archive, member, texts[member].encode("utf-8"))
+        partial.replace(path)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise QcaError(f"{path}: cannot write the export ({exc.strerror or exc}); check the folder exists and is writable.") from None
+
+
+def _add_member(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
+    info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o644 << 16
+    archive.writestr(info, data)
+
+
+# --- .qdc --------------------------------------------------------------------------
+
+
+def export_qdc(store: Store, path: str | Path) -> ExportReport:
+    """Write the codebook alone as a REFI-QDA .qdc (root CodeBook in urn:QDA-XML:codebook:1.0)."""
+    codebook = store.codebook()
+    if not codebook.codes:
+        raise QcaError("the project has no codebook to export; import one first (qcassist codebook import).")
+    root = etree.Element(_q("CodeBook", CODEBOOK_NS), nsmap={None: CODEBOOK_NS})
+    root.set("origin", ORIGIN)
+    _add_codes(root, codebook, set(), CODEBOOK_NS)  # the same Code elements as a project's, in the codebook namespace
+    try:
+        Path(path).write_bytes(_xml_bytes(root))
+    except OSError as exc:
+        raise QcaError(f"{path}: cannot write the export ({exc.strerror or exc}); check the folder exists and is writable.") from None
+    return ExportReport(str(path), codes=len(codebook.codes))
+
+
+# --- shared ------------------------------------------------------------------------
+
+
+def refi_guid(kind: str, *parts: object) -> str:
+    """A deterministic 8-4-4-4-12 GUID for one exported object (uuid5 of its kind and identifying parts)."""
+    return str(uuid.uuid5(_GUID_NAMESPACE, "\x1f".join([kind, *(str(p) for p in parts)]))).upper()
+
+
+def model_user_name(version: str) -> str:
+    """The User for one model version's suggestions, so other tools show them apart from people's codings."""
+    return f"{MODEL_USER_PREFIX}{version}"
+
+
+def code_guid(name: str) -> str:
+    return refi_guid("code", name)
+
+
+def _user_guid(name: str) -> str:
+    return refi_guid("user", name)
+
+
+def _source_guid(transcript: Transcript) -> str:
+    return refi_guid("source", transcript.name, transcript.content_hash or transcript.text)
+
+
+def _q(tag: str, ns: str = PROJECT_NS) -> str:
+    return f"{{{ns}}}{tag}"
+
+
+def _xml_bytes(root) -> bytes:
+    """UTF-8 without a byte-order mark (ATLAS.ti and MAXQDA want none)."""
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)

@@ -8,6 +8,8 @@ Content-Security-Policy that forbids loading anything. Every piece of user text
 
 from __future__ import annotations
 
+import json
+
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -219,11 +221,15 @@ class Comparison:
 
 
 def default_comparisons(store: Store) -> list[tuple[str, ...]]:
-    """All human coders together (when two or more), then each human coder against the model's suggestions."""
+    """All human coders together (when two or more), then each human coder against the model's suggestions
+    where the model judged units that coder coded (``suggest`` skips coded units unless ``--include-coded``)."""
     human = [c["coder"] for c in store.coders() if HUMAN_ORIGINS & set(c["origins"]) and c["coder"] != MODEL_CODER]
     comparisons: list[tuple[str, ...]] = [tuple(human)] if len(human) >= 2 else []
     if store.suggestions():
-        comparisons += [(coder, MODEL_CODER) for coder in human]
+        skipped = set(json.loads(store.setting("suggest.skipped_units") or '{"units": []}')["units"])
+        for coder in human:
+            if {c.unit_id for c in store.codings(coders=[coder])} - skipped:
+                comparisons.append((coder, MODEL_CODER))
     return comparisons
 
 
@@ -269,9 +275,9 @@ def agreement_section(comparisons: Sequence[Comparison]) -> Html:
         else:
             parts.append(_agreement_block(comparison.result))
         if any(c == MODEL_CODER or c.startswith(MODEL_CODER + ":") for c in comparison.coders):
-            parts.append(note("The model's codes are its stored suggestions. 'qcassist suggest' skips units people "
-                              "have coded, so those count as the model's “(none)” unless suggestions were made with "
-                              "'qcassist suggest --include-coded'."))
+            parts.append(note("The model's codes are its stored suggestions. Units 'qcassist suggest' skipped because "
+                              "people had coded them are left out; on units whose codings trained the model the "
+                              "figures are in-sample (optimistic)."))
     return section("agreement", "Agreement between coders", parts)
 
 

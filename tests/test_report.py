@@ -66,7 +66,7 @@ def coded_project(tmp_path_factory):
             import_coded(store, files / "seed.csv", coder="anna", columns=CodedColumns(order="order"))
             evaluate(store, folds=4)
             train(store)
-            suggest(store)
+            suggest(store, include_coded=True)
             anna = {c.unit_id: c.code for c in store.codings()}
             bo = [Coding(unit, code if i % 4 else "money", "bo") for i, (unit, code) in enumerate(sorted(anna.items()))]
             store.add_codings([*bo[:30], Coding(bo[0].unit_id, EVIL_CODE, "bo")])
@@ -118,10 +118,23 @@ def test_the_report_changes_nothing_in_the_project(coded_project):
     assert dump_database(directory) == before
 
 
-def test_default_comparisons_are_all_people_then_each_against_the_model(coded_project):
+def test_default_comparisons_are_all_people_then_each_against_the_model_where_it_judged_their_units(
+    coded_project, tmp_path, monkeypatch
+):
+    import shutil
+
+    from qcassist.suggest import suggest
+
     directory, _, _ = coded_project
     with Store.open(directory) as store:
         assert default_comparisons(store) == [("anna", "bo"), ("anna", "model"), ("bo", "model")]
+    copy = tmp_path / "copy"
+    shutil.copytree(directory, copy)
+    encoder = HashEncoder()
+    monkeypatch.setattr("qcassist.project.SentenceTransformerEncoder", lambda spec: encoder)
+    with Store.open(copy) as store:
+        suggest(store)  # coded units skipped: the model judged none of the people's units
+        assert default_comparisons(store) == [("anna", "bo")]
 
 
 def test_a_new_project_reports_what_is_missing(store):

@@ -214,13 +214,15 @@ def status(project: Path, as_json: bool) -> None:
 @json_option
 @encoder_option
 def demo(project: Path, as_json: bool, encoder: str) -> None:
-    """Run the main job on the built-in demo corpus: import, segment, export, suggest.
+    """Run the main job on the built-in demo corpus: import, segment, export, suggest, condense, report.
 
     Three short fictional interviews (.txt with two label styles, and a Zoom-style
     .vtt) are imported into a demo project, cut into meaning units with the default
     cohesive strategy, and the units are printed and written to units.csv there.
     Then the demo codebook and a small human-coded seed are imported, a model is
     trained and codes are suggested for the other units, ready for 'qcassist review'.
+    Last, the condensation sheet (condensation.md) and the project report (report.html)
+    are written there.
     """
     report = run_demo(project, encoder=encoder)
     if as_json:
@@ -234,4 +236,5 @@ def demo(project: Path, as_json: bool, encoder: str) -> None:
     click.echo(f"\n{len(rows)} meaning units from {transcripts} transcripts written to {report.units_csv}.")
     click.echo(f"Seeded {report.seed_codings} human codings; model {report.model_version} suggested "
                f"{report.suggestions} codes for {report.units_with_suggestion} units.")
+    click.echo(f"Condensation sheet: {report.sheet}; report: {report.report}")
     click.echo(f"Next: qcassist review -p {project}   (or: qcassist status -p {project})")

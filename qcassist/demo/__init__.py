@@ -36,17 +36,23 @@ class DemoReport:
     model_version: str
     suggestions: int
     units_with_suggestion: int
+    sheet: Path
+    report: Path
 
     def as_dict(self) -> dict:
         return {
             "import": self.imported.as_dict(), "segment": self.segmented.as_dict(), "units_csv": str(self.units_csv),
             "seed_codings": self.seed_codings, "model_version": self.model_version,
             "suggestions": self.suggestions, "units_with_suggestion": self.units_with_suggestion,
+            "condensation_sheet": str(self.sheet), "report": str(self.report),
         }
 
 
 def run_demo(directory: str | Path, *, encoder: str = DEFAULT_ENCODER, progress: Progress | None = None) -> DemoReport:
-    """Import and segment the demo corpus in ``directory``, export units.csv, then seed, train and suggest."""
+    """Import and segment the demo corpus in ``directory``, export units.csv, then seed, train and suggest,
+    and write the condensation sheet (condensation.md) and the project report (report.html)."""
+    from ..condense import condense, sheet_markdown
+    from ..report import write_report
     from ..seed import import_codebook, import_spans
     from ..suggest import suggest, train
 
@@ -60,5 +66,8 @@ def run_demo(directory: str | Path, *, encoder: str = DEFAULT_ENCODER, progress:
         seeded = import_spans(store, _folder() / "seed_spans.csv", coder=SEED_CODER)
         trained = train(store, encoder=encoder)
         suggested = suggest(store)
+        sheet = Path(directory) / "condensation.md"
+        sheet.write_text(sheet_markdown(condense(store, encoder=encoder)), encoding="utf-8")
+        report = write_report(store, Path(directory) / "report.html")
     return DemoReport(imported, segmented, out_path, seeded.codings_added, trained.version,
-                      suggested.suggestions, suggested.units_with_suggestion)
+                      suggested.suggestions, suggested.units_with_suggestion, sheet, report)

@@ -27,13 +27,13 @@ import numpy as np
 
 from .codebook import did_you_mean
 from .errors import QcaError
-from .model import Codebook, Coding, MeaningUnit
+from .model import MIN_SPAN_OVERLAP, Codebook, Coding, MeaningUnit, span_codes_unit
 from .reliability import MISSING, cohen_kappa, fleiss_kappa, gwet_ac1, krippendorff_alpha, percent_agreement
 from .store import Store
 
 MODEL_CODER = "model"
 NONE = "(none)"
-DEFAULT_MIN_OVERLAP = 0.5
+DEFAULT_MIN_OVERLAP = MIN_SPAN_OVERLAP
 DEFAULT_BOOTSTRAP = 1000
 
 # Landis & Koch (1977) for kappa-like coefficients; Krippendorff (2004) for alpha.
@@ -167,17 +167,11 @@ def _coder_codes(
         if coding.start is None:
             coded[home.id].add(coding.code)
             continue
-        hits = [u for u in by_transcript[home.transcript_id] if overlaps(u.start, u.end, coding.start, coding.end, min_overlap)]
+        hits = [u for u in by_transcript[home.transcript_id] if span_codes_unit(u, coding.start, coding.end, min_overlap)]
         unaligned += not hits
         for unit in hits:
             coded[unit.id].add(coding.code)
     return coded, covered, unaligned
-
-
-def overlaps(unit_start: int, unit_end: int, start: int, end: int, min_overlap: float) -> bool:
-    """True when the shared characters are at least ``min_overlap`` of the unit or of the span."""
-    shared = min(unit_end, end) - max(unit_start, start)
-    return shared > 0 and (shared >= min_overlap * (unit_end - unit_start) or shared >= min_overlap * (end - start))
 
 
 def _model_codes(

@@ -65,6 +65,16 @@ class MeaningUnit:
         return transcript.text[self.start : self.end]
 
 
+MIN_SPAN_OVERLAP = 0.5  # a span codes a unit when it covers half the unit, or the unit half the span
+
+
+def span_codes_unit(unit: MeaningUnit, start: int, end: int, min_overlap: float = MIN_SPAN_OVERLAP) -> bool:
+    """Whether a coder's span ``[start, end)`` codes ``unit``: the characters they share are at least
+    ``min_overlap`` of the unit or of the span (MAXQDA-style; one rule for import-spans, .qdpx and agree)."""
+    shared = min(unit.end, end) - max(unit.start, start)
+    return shared > 0 and (shared >= min_overlap * (unit.end - unit.start) or shared >= min_overlap * (end - start))
+
+
 @dataclass(frozen=True, slots=True)
 class Code:
     """A node of the codebook: a code group, a subgroup or a code."""

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .embed import DEFAULT_ENCODER
 from .errors import ConflictError
-from .model import Code, Codebook, Coding, MeaningUnit, Transcript
+from .model import Code, Codebook, Coding, MeaningUnit, Transcript, span_codes_unit
 from .project import segment_project
 from .refi_read import RefiProject, Source, Span, read_qdc, read_qdpx
 from .refi_write import (
@@ -28,9 +28,6 @@ from .refi_write import (
     ExportReport,
     export_qdc,
     export_qdpx,
-)
-from .seed import (
-    _overlaps,  # import-spans' rule: a span codes the units it half covers (or half of it)
 )
 from .segment import SegmentOptions
 from .store import Store
@@ -166,7 +163,7 @@ def attach_spans(store: Store, transcript: Transcript, spans: list[Span]) -> tup
     codings: list[Coding] = []
     homeless: list[Span] = []
     for span in spans:
-        hits = [u for u in units if _overlaps(u, span.start, span.end)]
+        hits = [u for u in units if span_codes_unit(u, span.start, span.end)]
         if not hits:
             best = max(units, key=lambda u: _shared(u, span.start, span.end), default=None)
             hits = [best] if best is not None and _shared(best, span.start, span.end) > 0 else []

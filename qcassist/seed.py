@@ -10,10 +10,9 @@ from .codebook import did_you_mean, read_codebook
 from .errors import ConflictError, InputError
 from .ingest.coded import CodedColumns, read_coded_units
 from .ingest.spans import read_span_codings
-from .model import Code, Codebook, Coding, MeaningUnit
+from .model import Code, Codebook, Coding, MeaningUnit, span_codes_unit
 from .store import Store
 
-MIN_SPAN_OVERLAP = 0.5  # a span codes a unit when it covers half the unit, or the unit half the span
 
 
 @dataclass
@@ -183,7 +182,7 @@ def import_spans(store: Store, path: str | Path, *, coder: str | None = None) ->
         who = span.coder or coder
         if not who:
             raise InputError(str(path), "no coder: add a 'coder' column or pass --coder NAME.", line=span.line, field="coder")
-        units = [u for u in store.units(transcript.id) if _overlaps(u, span.start, span.end)]
+        units = [u for u in store.units(transcript.id) if span_codes_unit(u, span.start, span.end)]
         if not units:
             raise InputError(str(path), f"characters {span.start}-{span.end} of {span.transcript!r} overlap no meaning unit; "
                              "segment the transcript first (qcassist segment).", line=span.line)
@@ -198,10 +197,3 @@ def _span_coding(unit: MeaningUnit, span, coder: str) -> Coding:
     if (span.start, span.end) == (unit.start, unit.end):
         return Coding(unit.id, span.code, coder, "human")
     return Coding(unit.id, span.code, coder, "human", start=span.start, end=span.end)
-
-
-def _overlaps(unit: MeaningUnit, start: int, end: int) -> bool:
-    shared = min(unit.end, end) - max(unit.start, start)
-    if shared <= 0:
-        return False
-    return shared >= MIN_SPAN_OVERLAP * (unit.end - unit.start) or shared >= MIN_SPAN_OVERLAP * (end - start)

@@ -89,7 +89,14 @@ def main() -> None:
       qcassist import -p study/ interviews/*.txt
       qcassist segment -p study/             cut participant turns into meaning units
       qcassist units -p study/ --format csv -o units.csv
-      qcassist status -p study/
+      qcassist codebook import -p study/ codebook.yaml
+      qcassist import-spans -p study/ seed.csv --coder anna   human-coded seed passages
+      qcassist train -p study/ && qcassist suggest -p study/
+      qcassist review -p study/              accept, reject or recode suggestions
+      qcassist agree -p study/ --coders anna,bo
+      qcassist condense -p study/ -o sheet.md
+      qcassist report -p study/              one HTML file: corpus, codebook, model, agreement
+      qcassist export qdpx -p study/ study.qdpx   for NVivo, ATLAS.ti, MAXQDA
 
     Everything runs locally; no text leaves your machine. Try 'qcassist demo' first.
     """

@@ -276,7 +276,8 @@ def evaluate_cmd(project: Path, as_json: bool, encoder: str, c: float, balanced:
 
 @main.group()
 def export() -> None:
-    """Export the project's work (suggestions, ...) for spreadsheets, scripts and other tools."""
+    """Export the project's work: units, codings, decisions, suggestions, codebook (CSV/JSONL), and
+    REFI-QDA projects (.qdpx) and codebooks (.qdc) for NVivo, ATLAS.ti, MAXQDA and QualCoder."""
 
 
 @export.command("suggestions")

@@ -159,3 +159,28 @@ def test_a_version_1_project_is_migrated_with_its_data(tmp_path):
         [unit] = store.units()
         assert (unit.start, unit.end, unit.external_id) == (4, 6, None)
         assert store.suggestions() == [] and store.latest_classifier() is None
+
+
+def test_a_version_3_project_keeps_its_codings_and_decision_links_through_the_span_migration(tmp_path):
+    from qcassist import schema
+
+    db = sqlite3.connect(tmp_path / DB_NAME, isolation_level=None)
+    db.execute("PRAGMA foreign_keys = ON")
+    for migration in schema.MIGRATIONS[:3]:
+        migration(db)
+    db.execute("PRAGMA user_version = 3")
+    db.execute("INSERT INTO transcripts (name, source_path, text, content_hash, imported_at) VALUES ('t', 's', 'P1: hi there', 'h', 'now')")
+    db.execute("INSERT INTO units (transcript_id, start, \"end\") VALUES (1, 4, 12)")
+    db.execute("INSERT INTO codes (name, position) VALUES ('care', 0)")
+    db.execute("INSERT INTO decisions (unit_id, action, coder, final_codes, created_at) VALUES (1, 'add', 'ann', '[\"care\"]', 'now')")
+    db.execute("INSERT INTO codings (unit_id, code, coder, origin, created_at, decision_id) VALUES (1, 'care', 'ann', 'review', 'now', 1)")
+    db.close()
+    with Store.open(tmp_path) as store:
+        [coding] = store.codings()
+        assert (coding.code, coding.coder, coding.origin, coding.start, coding.end) == ("care", "ann", "review", None, None)
+        assert store.coding_decisions() == {coding.id: 1}
+        # one coder may now code two spans of one unit with one code; the same span twice is still kept once
+        added = store.add_codings([Coding(1, "care", "bo", "human", start=4, end=6), Coding(1, "care", "bo", "human", start=7, end=12),
+                                   Coding(1, "care", "bo", "human", start=7, end=12)])
+        assert added == 2 and store.add_codings([Coding(1, "care", "ann", "review")]) == 0
+        assert store.condensates() == {}

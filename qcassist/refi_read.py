@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import tempfile
+import unicodedata
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -138,20 +139,27 @@ class _ProjectReader:
             self.users[guid] = user.get("name") or user.get("id") or guid
         codebook = _child(self.root, "CodeBook")
         if codebook is not None:
-            self.project.codes = read_codes(_child(codebook, "Codes"), self.where, self.code_names)
+            self.project.codes = read_codes(_child(codebook, "Codes"), self.where, self.code_names, self.project.warnings)
         for element in _children(_child(self.root, "Sources")):
             if _local(element) != "TextSource":
-                self.project.warnings.append(f"{self.where}, line {element.sourceline}: skipped a {_local(element)} "
-                                            "(qcassist imports text sources only).")
+                lost = sum(1 for e in element.iter() if _local(e) == "Coding")
+                self.project.warnings.append(
+                    f"{self.where}, line {element.sourceline}: skipped a {_local(element)} {element.get('name', '')!r}"
+                    + (f" and its {lost} codings" if lost else "") + " (qcassist imports text sources only).")
                 continue
             source = self._source(element)
             if source is not None:
                 self.project.sources.append(source)
+        ignored = [f"{len(_children(_child(self.root, part)))} {part}" for part in ("Notes", "Links", "Sets", "Graphs")
+                   if _child(self.root, part) is not None and len(_children(_child(self.root, part)))]
+        if ignored:
+            self.project.warnings.append(f"{self.where}: not imported: {', '.join(ignored)} (qcassist keeps sources, "
+                                        "codebook, users and codings).")
         return self.project
 
     def _source(self, element) -> Source | None:
         guid = _guid(self._attr(element, "guid"))
-        name = element.get("name") or guid
+        name = unicodedata.normalize("NFC", element.get("name") or guid)  # macOS tools write names decomposed
         if name in self.source_names:  # tools allow one name in two folders; transcript names are unique
             name = f"{name} ({guid[:8]})"
         self.source_names.add(name)
@@ -160,13 +168,24 @@ class _ProjectReader:
             return None
         text, had_crlf, transcript = found
         if transcript is None:
-            transcript, warnings = parse_labelled_text(text, name=name, path=f"{self.where} ({name})",
-                                                       interviewers=self.interviewers)
+            try:
+                transcript, warnings = parse_labelled_text(text, name=name, path=f"{self.where} ({name})",
+                                                           interviewers=self.interviewers)
+            except InputError as exc:
+                if any(_local(e) == "Coding" for e in element.iter()):
+                    raise
+                # e.g. a memo or a document with only the researcher speaking: nothing coded is lost
+                self.project.warnings.append(f"{exc} Skipped this source; it has no codings.")
+                return None
             self.project.warnings.extend(warnings)
         transcript = replace(transcript, name=name, source_path=f"{self.path}:{name}",
                              metadata=dict(transcript.metadata, format="qdpx"))
         default_user = element.get("creatingUser")
         selections = [self._selection(sel, default_user) for sel in _children(element, "PlainTextSelection")]
+        uncoded = sum(1 for sel in selections if not sel.codings)
+        if uncoded:
+            self.project.warnings.append(f"{self.where}: source {name!r}: {uncoded} selections without a code "
+                                        "(quotations or memos) were not imported.")
         whole = [self._coding(c, default_user, None) for c in _children(element, "Coding")]
         if whole:
             selections.append(_Selection(None, None, "", element.sourceline, whole))
@@ -317,11 +336,13 @@ def choose_convention(text: str, selections: list[_Selection], *, prefer_crlf: b
     line breaks (then those positions index the file exactly as it was given).
     """
     candidates = ["characters"]
+    if not selections:
+        return "characters"  # nothing to convert
     if "\n" in text:
         candidates.insert(0 if prefer_crlf else 1, "crlf")
     if any(ord(ch) > 0xFFFF for ch in text):
         candidates += ["utf16", "crlf+utf16"] if "\n" in text else ["utf16"]
-    if len(candidates) == 1 or not selections:
+    if len(candidates) == 1:
         return candidates[0]
     scores = {c: _score(text, tool_positions(text, c), selections) for c in candidates}
     return max(candidates, key=lambda c: (scores[c], -candidates.index(c)))
@@ -348,16 +369,25 @@ def _word_edge(text: str, index: int) -> int:
 # --- codes and .qdc ----------------------------------------------------------------
 
 
-def read_codes(element, where: str, names: dict[str, str]) -> list[Code]:
+def read_codes(element, where: str, names: dict[str, str], warnings: list[str] | None = None) -> list[Code]:
     """Nested Code elements as a flat list (parents first); fills ``names`` (guid -> code name).
 
     Other tools allow one name under two parents ("Other"); later ones become "Parent/Name".
+    A code with codes under it is a group here whatever its isCodable; a non-codable code
+    with nothing under it (an empty folder) has no place in a qcassist codebook and is left
+    out, with a warning.
     """
     codes: list[Code] = []
 
     def visit(code_element, parent: str | None) -> None:
+        if code_element.get("isCodable") == "false" and not _children(code_element, "Code"):
+            if warnings is not None:
+                warnings.append(f"{where}, line {code_element.sourceline}: left out the empty, non-codable code "
+                                f"{code_element.get('name')!r}.")
+            return
         guid = code_element.get("guid")
         name = code_element.get("name")
+        name = unicodedata.normalize("NFC", name) if name is not None else None
         if not guid or name is None:
             raise InputError(where, "a Code has no guid or no name.", line=code_element.sourceline)
         if any(c.name == name for c in codes):

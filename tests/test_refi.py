@@ -335,7 +335,7 @@ def test_crlf_detection_prefers_word_edges_and_names():
 
     assert choose_convention(text, [_Selection(crlf, crlf + 6, "", 1, [])], prefer_crlf=False) == "crlf"
     assert choose_convention(text, [_Selection(start, start + 6, "", 1, [])], prefer_crlf=True) == "characters"
-    assert choose_convention(text, [], prefer_crlf=True) == "crlf"  # nothing to tell: the file's own counting
+    assert choose_convention(text, [], prefer_crlf=True) == "characters"  # no positions: nothing to convert
 
 
 # --- failures ------------------------------------------------------------------------
@@ -426,3 +426,57 @@ def test_cli_refuses_a_qdpx_mixed_with_transcripts(project, runner, tmp_path, si
     path = fixture_qdpx(tmp_path, "atlas")
     result = runner.invoke(main, ["import", "-p", str(project), str(path), str(six_turns_file)])
     assert result.exit_code == 2 and "on its own" in result.output
+
+
+# --- quirks seen in real exports (MAXQDA 24, ATLAS.ti 8 on macOS), imitated by hand --------
+
+QUIRKS = """<?xml version="1.0" encoding="UTF-8"?>
+<Project xmlns="urn:QDA-XML:project:1.0" name="Quirks" origin="ATLAS.ti 8.4.0">
+  <Users><User guid="11111111-2222-4333-8444-000000000001" name="Friedrich"/></Users>
+  <CodeBook><Codes>
+    <Code guid="11111111-2222-4333-8444-000000000011" name="Cafe\u0301" isCodable="true"/>
+    <Code guid="11111111-2222-4333-8444-000000000012" name="Empty folder" isCodable="false"/>
+  </Codes></CodeBook>
+  <Sources>
+    <TextSource guid="11111111-2222-4333-8444-0000000000a1" name="Mabe\u0302l.txt">
+      <PlainTextContent>Anna: We went to the cafe every morning. It was our place.
+</PlainTextContent>
+      <PlainTextSelection guid="11111111-2222-4333-8444-0000000000b1" startPosition="6" endPosition="40" creatingUser="11111111-2222-4333-8444-000000000001">
+        <Coding guid="11111111-2222-4333-8444-0000000000c1" creatingUser="11111111-2222-4333-8444-000000000001">
+          <CodeRef targetGUID="11111111-2222-4333-8444-000000000011"/>
+        </Coding>
+      </PlainTextSelection>
+      <PlainTextSelection guid="11111111-2222-4333-8444-0000000000b2" startPosition="41" endPosition="58">
+        <Description>a memo, no code</Description>
+      </PlainTextSelection>
+    </TextSource>
+    <TextSource guid="11111111-2222-4333-8444-0000000000a2" name="Researcher notes">
+      <PlainTextContent>Researcher: Remember to ask about the morning routine.
+</PlainTextContent>
+    </TextSource>
+    <PDFSource guid="11111111-2222-4333-8444-0000000000a3" name="Leaflet.pdf" path="internal://leaflet.pdf">
+      <Representation guid="11111111-2222-4333-8444-0000000000a4" plainTextPath="internal://leaflet.txt">
+        <PlainTextSelection guid="11111111-2222-4333-8444-0000000000b3" startPosition="0" endPosition="4">
+          <Coding guid="11111111-2222-4333-8444-0000000000c3"><CodeRef targetGUID="11111111-2222-4333-8444-000000000011"/></Coding>
+        </PlainTextSelection>
+      </Representation>
+    </PDFSource>
+  </Sources>
+  <Sets><Set guid="11111111-2222-4333-8444-0000000000d1" name="Feelings"/></Sets>
+</Project>
+"""
+
+
+def test_quirks_of_real_exports_import_with_warnings_not_losses(store, tmp_path):
+    path = tmp_path / "quirks.qdpx"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("project.qde", QUIRKS)
+    report = import_qdpx(store, path, options=SENTENCES)
+    warnings = "\n".join(report.warnings)
+    [transcript] = store.transcripts()  # the researcher's note has no participant and no codings: skipped
+    assert transcript.name == "Mabêl.txt"  # decomposed (macOS) names are stored composed
+    assert [c.name for c in store.codebook().codes] == ["Café"]  # the empty non-codable folder is left out
+    assert "Empty folder" in warnings and "Researcher notes" in warnings
+    assert "1 selections without a code" in warnings
+    assert "PDFSource 'Leaflet.pdf' and its 1 codings" in warnings and "1 Sets" in warnings
+    assert {text for _, text, *_ in coded_spans(store)} == {"We went to the cafe every morning."}

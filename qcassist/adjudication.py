@@ -7,8 +7,6 @@ recorded, can be undone, and can serve as the reference in ``agree``.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,9 +14,8 @@ from pathlib import Path
 
 from .agreement import DEFAULT_MIN_OVERLAP, collect_ratings
 from .codebook import did_you_mean
-from .decisions import ContextTurn, settled_units
+from .decisions import ContextTurn, decision_file_rows, settled_units
 from .errors import InputError, QcaError
-from .ingest.decode import read_text
 from .model import Decision
 from .store import Store
 
@@ -162,7 +159,7 @@ def apply_adjudication_file(
 ) -> AdjudicationReport:
     """Settle disagreements from a CSV/JSONL with unit_id, codes (';'-separated, empty for none), memo; all or nothing."""
     by_unit = {d.unit_id: d for d in items}
-    rows = _adjudication_rows(path)
+    rows = decision_file_rows(path, required=("unit_id",))
     applied: set[int] = set()
     with store.transaction():
         for line, row in rows:
@@ -181,23 +178,3 @@ def apply_adjudication_file(
             applied.add(unit_id)
     pending = {d.unit_id for d in items if d.adjudicated is None}
     return AdjudicationReport(settled=len(applied), remaining=len(pending - applied))
-
-
-def _adjudication_rows(path: str | Path) -> list[tuple[int, dict]]:
-    text = read_text(Path(path)).text
-    if Path(path).suffix.lower() in (".jsonl", ".ndjson"):
-        rows = []
-        for line, raw in enumerate(text.splitlines(), start=1):
-            if raw.strip():
-                try:
-                    rows.append((line, json.loads(raw)))
-                except json.JSONDecodeError as exc:
-                    raise InputError(str(path), f"not JSON ({exc.msg}).", line=line) from None
-    else:
-        reader = csv.DictReader(io.StringIO(text))
-        if not reader.fieldnames or "unit_id" not in reader.fieldnames:
-            raise InputError(str(path), "needs a unit_id column (and codes, memo).", field="unit_id")
-        rows = [(reader.line_num, row) for row in reader]
-    if not rows:
-        raise InputError(str(path), "has no rows; nothing to adjudicate.")
-    return rows

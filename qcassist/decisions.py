@@ -214,7 +214,7 @@ def apply_decisions_file(store: Store, path: str | Path, *, coder: str) -> Apply
     ``code`` is the code to accept/reject (default: the unit's top suggestion), or the
     new code(s) for recode/add (several separated by ';').
     """
-    rows = _decision_rows(path)
+    rows = decision_file_rows(path)
     suggestions: dict[int, list[Suggestion]] = defaultdict(list)
     for s in store.suggestions():
         suggestions[s.unit_id].append(s)
@@ -258,7 +258,8 @@ def apply_decisions_file(store: Store, path: str | Path, *, coder: str) -> Apply
     return report
 
 
-def _decision_rows(path: str | Path) -> list[tuple[int, dict]]:
+def decision_file_rows(path: str | Path, required: Sequence[str] = ("unit_id", "action")) -> list[tuple[int, dict]]:
+    """(line, row) of a CSV or JSONL file of decisions; CSV must have the ``required`` columns; no rows is an error."""
     text = read_text(path).text
     if str(path).lower().endswith((".jsonl", ".ndjson")):
         rows = []
@@ -268,12 +269,17 @@ def _decision_rows(path: str | Path) -> list[tuple[int, dict]]:
                     rows.append((line_no, json.loads(line)))
                 except json.JSONDecodeError as exc:
                     raise InputError(str(path), f"is not valid JSON ({exc.msg}).", line=line_no) from None
+        if not rows:
+            raise InputError(str(path), "has no rows; nothing to apply.")
         return rows
     reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in ("unit_id", "action") if c not in (reader.fieldnames or [])]
+    missing = [c for c in required if c not in (reader.fieldnames or [])]
     if missing:
         raise InputError(str(path), f"has no column {missing[0]!r} (columns: {', '.join(reader.fieldnames or [])}).", field=missing[0])
-    return [(reader.line_num, row) for row in reader]
+    rows = [(reader.line_num, row) for row in reader]
+    if not rows:
+        raise InputError(str(path), "has a header but no rows; nothing to apply.")
+    return rows
 
 
 def decision_rows(store: Store) -> list[dict]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from ..adjudication import ADJUDICATED, Disagreement, adjudicate
 from ..decisions import undo_last
 from ..store import Store
-from .screen import BOLD, CLEAR, DIM, RESET, REVERSE, Keys, _wrap, pick_code
+from .screen import BOLD, CLEAR, DIM, RESET, Keys, pick_code, unit_in_context
 
 HELP = "[1-9] take that coder's codes  [c]ode  [n]o code  [s]kip  [u]ndo  [q]uit"
 
@@ -42,13 +42,7 @@ def render(state: AdjudicationState, width: int | None = None, height: int | Non
         lines += ["", "No disagreements left. Press q to quit."]
         return CLEAR + "\n".join(lines + [HELP[: width - 1]])
     lines.append(f"{DIM}{item.transcript} · unit {item.unit_id}{RESET}")
-    body: list[str] = []
-    for turn in item.before[-1:]:
-        body += _wrap(f"{turn.speaker}: {turn.text}", width, 2, DIM)
-    body += _wrap(f"{item.speaker or ''}: {item.text}", width, 6, REVERSE)
-    for turn in item.after[:1]:
-        body += _wrap(f"{turn.speaker}: {turn.text}", width, 2, DIM)
-    body.append("")
+    body = unit_in_context(item, width)
     for number, (coder, codes) in enumerate(item.codes.items(), start=1):
         body.append(f"{BOLD}{number}{RESET} {coder}: {', '.join(codes) or '(no code)'}"[: width + len(BOLD) + len(RESET)])
     if item.adjudicated is not None:

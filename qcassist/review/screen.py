@@ -56,13 +56,7 @@ def render(state: ReviewState, codes_shown: int = 3, width: int | None = None, h
         return CLEAR + "\n".join(lines[: height - 1] + [HELP])
     lines.append(f"{DIM}{item.transcript} · unit {item.unit_id} (#{item.order}){RESET}")
     budget = height - 2 - len(lines)  # help line + message line
-    body: list[str] = []
-    for turn in item.before[-1:]:
-        body += _wrap(f"{turn.speaker}: {turn.text}", width, 2, DIM)
-    body += _wrap(f"{item.speaker or ''}: {item.text}", width, 6, REVERSE)
-    for turn in item.after[:1]:
-        body += _wrap(f"{turn.speaker}: {turn.text}", width, 2, DIM)
-    body.append("")
+    body = unit_in_context(item, width)
     for suggestion in item.suggestions[:codes_shown]:
         kind = "" if suggestion.source == "classifier" else f" ({suggestion.source} similarity)"
         body.append(f"{BOLD}→ {suggestion.code}{RESET}  p={suggestion.probability:.2f}{kind}")
@@ -75,6 +69,20 @@ def render(state: ReviewState, codes_shown: int = 3, width: int | None = None, h
     lines.append(state.message[: width - 1])
     lines.append(HELP[: width - 1])
     return CLEAR + "\n".join(lines)
+
+
+def unit_in_context(item, width: int) -> list[str]:
+    """The turn before (dim), the unit (highlighted), the turn after (dim), then a blank line.
+
+    ``item`` has ``before``/``after`` context turns, ``speaker`` and ``text`` (a review item or a disagreement).
+    """
+    lines: list[str] = []
+    for turn in item.before[-1:]:
+        lines += _wrap(f"{turn.speaker}: {turn.text}", width, 2, DIM)
+    lines += _wrap(f"{item.speaker or ''}: {item.text}", width, 6, REVERSE)
+    for turn in item.after[:1]:
+        lines += _wrap(f"{turn.speaker}: {turn.text}", width, 2, DIM)
+    return lines + [""]
 
 
 def _wrap(text: str, width: int, max_lines: int, style: str) -> list[str]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .agreement import DEFAULT_MIN_OVERLAP, collect_ratings
 from .codebook import did_you_mean
-from .decisions import ContextTurn, decision_file_rows, settled_units
+from .decisions import ContextTurn, decision_file_rows, row_unit_id, settled_units
 from .errors import InputError, QcaError
 from .model import Decision
 from .store import Store
@@ -163,10 +163,7 @@ def apply_adjudication_file(
     applied: set[int] = set()
     with store.transaction():
         for line, row in rows:
-            try:
-                unit_id = int(str(row.get("unit_id", "")).strip())
-            except ValueError:
-                raise InputError(str(path), f"unit_id {row.get('unit_id')!r} is not a number.", line=line, field="unit_id") from None
+            unit_id = row_unit_id(row, path, line)
             if unit_id not in by_unit:
                 raise InputError(str(path), f"unit {unit_id} is not a disagreement between these coders.", line=line, field="unit_id")
             raw = row.get("codes") or ""

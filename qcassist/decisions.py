@@ -222,10 +222,7 @@ def apply_decisions_file(store: Store, path: str | Path, *, coder: str) -> Apply
     leaves = [c.name for c in store.codebook().leaves]
     planned = []
     for line, row in rows:
-        try:
-            unit_id = int(str(row.get("unit_id", "")).strip())
-        except ValueError:
-            raise InputError(str(path), f"unit_id {row.get('unit_id')!r} is not a number.", line=line, field="unit_id") from None
+        unit_id = row_unit_id(row, path, line)
         if unit_id not in units:
             raise InputError(str(path), f"no unit {unit_id} in the project.", line=line, field="unit_id")
         action = str(row.get("action", "")).strip().lower()
@@ -280,6 +277,14 @@ def decision_file_rows(path: str | Path, required: Sequence[str] = ("unit_id", "
     if not rows:
         raise InputError(str(path), "has a header but no rows; nothing to apply.")
     return rows
+
+
+def row_unit_id(row: dict, path: str | Path, line: int) -> int:
+    """The row's unit_id as a number, or an InputError naming the file, line and field."""
+    try:
+        return int(str(row.get("unit_id", "")).strip())
+    except ValueError:
+        raise InputError(str(path), f"unit_id {row.get('unit_id')!r} is not a number.", line=line, field="unit_id") from None
 
 
 def decision_rows(store: Store) -> list[dict]:

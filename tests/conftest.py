@@ -45,6 +45,14 @@ def hash_encoder() -> HashEncoder:
 
 
 @pytest.fixture
+def fake_encoder(monkeypatch) -> HashEncoder:
+    """Every project encoder is the model-free hash encoder (the real one is tested in test_embed)."""
+    encoder = HashEncoder()
+    monkeypatch.setattr("qcassist.project.SentenceTransformerEncoder", lambda spec: encoder)
+    return encoder
+
+
+@pytest.fixture
 def project(tmp_path):
     """An empty, initialised project directory."""
     directory = tmp_path / "project"

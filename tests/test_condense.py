@@ -49,12 +49,7 @@ CODEBOOK = Codebook((
 ))
 
 
-@pytest.fixture(autouse=True)
-def fake_encoder(monkeypatch):
-    """The project's encoder is the model-free hash encoder."""
-    encoder = HashEncoder()
-    monkeypatch.setattr("qcassist.project.SentenceTransformerEncoder", lambda spec: encoder)
-    return encoder
+pytestmark = pytest.mark.usefixtures("fake_encoder")  # the model-free hash encoder, from conftest
 
 
 @pytest.fixture

@@ -7,15 +7,8 @@ from qcassist.model import Code, Codebook, Coding
 from qcassist.project import import_files, project_encoder, segment_project, unit_rows
 from qcassist.segment import SegmentOptions
 from qcassist.store import Store
-from tests.conftest import SIX_TURNS, HashEncoder, dump_database
+from tests.conftest import SIX_TURNS, dump_database
 
-
-@pytest.fixture
-def fake_encoder(monkeypatch):
-    """Route the project's encoder to the model-free hash encoder."""
-    encoder = HashEncoder()
-    monkeypatch.setattr("qcassist.project.SentenceTransformerEncoder", lambda spec: encoder)
-    return encoder
 
 
 def test_importing_the_same_file_twice_is_a_no_op(store, six_turns_file):

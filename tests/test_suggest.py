@@ -15,12 +15,7 @@ from tests.conftest import HashEncoder, coded_rows, dump_database, write_coded_c
 COLUMNS = CodedColumns(order="order")
 
 
-@pytest.fixture(autouse=True)
-def fake_encoder(monkeypatch):
-    """Every project encoder is the model-free hash encoder (the real one is tested in test_embed)."""
-    encoder = HashEncoder()
-    monkeypatch.setattr("qcassist.project.SentenceTransformerEncoder", lambda spec: encoder)
-    return encoder
+pytestmark = pytest.mark.usefixtures("fake_encoder")  # the model-free hash encoder, from conftest
 
 
 @pytest.fixture

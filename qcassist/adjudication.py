@@ -14,9 +14,10 @@ from pathlib import Path
 
 from .agreement import DEFAULT_MIN_OVERLAP, collect_ratings
 from .codebook import did_you_mean
-from .decisions import ContextTurn, decision_file_rows, row_unit_id, settled_units
+from .decisions import decision_file_rows, row_unit_id, settled_units
 from .errors import InputError, QcaError
 from .model import Decision
+from .review.context import ContextTurn, UnitContext, context_turns, unit_context
 from .store import Store
 
 ADJUDICATED = "adjudicated"
@@ -37,6 +38,7 @@ class Disagreement:
     before: tuple[ContextTurn, ...]
     after: tuple[ContextTurn, ...]
     adjudicated: tuple[str, ...] | None = None  # the settled codes, when already adjudicated
+    context: UnitContext | None = None  # the whole turn and its neighbours, for the screen
 
     def as_row(self) -> dict:
         return {
@@ -64,6 +66,7 @@ def disagreements(
                               include_uncoded=include_uncoded)
     settled = _adjudicated_codes(store, adjudicator)
     by_id = {t.id: t for t in store.transcripts()}
+    turns_of: dict[int, list[ContextTurn]] = {}
     found = []
     for column, unit in enumerate(ratings.units):
         judged = {c: ratings.labels[c][column] for c in coders if ratings.labels[c][column] is not None}
@@ -77,6 +80,7 @@ def disagreements(
             tuple(ContextTurn(t.speaker, transcript.turn_text(t)) for t in transcript.turns[max(0, turn - 2):turn]),
             tuple(ContextTurn(t.speaker, transcript.turn_text(t)) for t in transcript.turns[turn + 1:turn + 3]),
             settled.get(unit.id),
+            unit_context(transcript, unit, around=turns_of.setdefault(transcript.id, context_turns(transcript))),
         ))
     return found
 

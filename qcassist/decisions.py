@@ -21,6 +21,7 @@ from .codebook import did_you_mean
 from .errors import InputError, QcaError
 from .ingest.decode import read_text
 from .model import ACTIONS, Decision, Suggestion
+from .review.context import UnitContext, context_turns, unit_context
 from .store import Store
 
 DECISION_FIELDS = ("decision_id", "unit_id", "external_id", "transcript", "action", "suggested_code", "probability",
@@ -29,28 +30,33 @@ STANDING = ("accept", "reject", "recode", "add")  # actions that settle a unit f
 
 
 @dataclass(frozen=True)
-class ContextTurn:
-    speaker: str
-    text: str
-
-
-@dataclass(frozen=True)
 class ReviewItem:
-    """One unit to review: its text in context and the suggestions for it, best first."""
+    """One unit to review: its text in context and the suggestions for it, best first.
+
+    Each suggestion is decided on its own; ``decided`` holds what this coder already did
+    with some of them (code → accept, reject, recode or add), ``codes`` the coder's codes
+    on the unit when the queue was built.
+    """
 
     unit_id: int
     transcript: str
     order: int
     speaker: str | None
     text: str
-    before: tuple[ContextTurn, ...]
-    after: tuple[ContextTurn, ...]
+    context: UnitContext
     suggestions: tuple[Suggestion, ...]
+    decided: dict[str, str] = field(default_factory=dict)
+    codes: tuple[str, ...] = ()
     rationale_texts: dict[int, str] = field(default_factory=dict)
 
     @property
     def top(self) -> Suggestion:
         return self.suggestions[0]
+
+    @property
+    def pending(self) -> tuple[Suggestion, ...]:
+        """The suggestions this coder has not decided yet, best first."""
+        return tuple(s for s in self.suggestions if s.code not in self.decided)
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,26 @@ def settled_units(store: Store, coder: str) -> set[int]:
     return {d.unit_id for d in decisions if d.action in STANDING and d.id not in undone}
 
 
+def decided_suggestions(store: Store, coder: str) -> dict[int, dict[str, str]]:
+    """Unit → {code: how this coder settled it}, from their standing decisions (undone ones left out).
+
+    accept/reject/recode settle the suggested code; a code the coder gave the unit
+    (added, or recoded to) settles a suggestion of that code too ("add").
+    """
+    decisions = store.decisions(coder=coder)
+    undone = {d.reverses for d in decisions if d.action == "undo"}
+    settled: dict[int, dict[str, str]] = defaultdict(dict)
+    for d in decisions:
+        if d.id in undone or d.action not in STANDING:
+            continue
+        if d.action in ("add", "recode"):
+            for code in d.final_codes:
+                settled[d.unit_id][code] = "add"
+        if d.action != "add" and d.suggested_code:
+            settled[d.unit_id][d.suggested_code] = d.action
+    return dict(settled)
+
+
 def review_queue(
     store: Store,
     *,
@@ -77,14 +103,16 @@ def review_queue(
     filters: QueueFilter = QueueFilter(),
     seed: int = 0,
 ) -> list[ReviewItem]:
-    """Units with stored suggestions that this coder has not decided, in review order.
+    """Units with a stored suggestion this coder has not decided, in review order.
+
+    A unit stays in the queue until every one of its suggestions is decided.
 
     The model-based orders get the latest model's probability of every code and the
     units' embeddings; without a classifier they fall back as ``review.order`` says.
     """
     from .review.order import order_candidates
 
-    settled = settled_units(store, coder)
+    decided = decided_suggestions(store, coder)
     skipped = {d.unit_id for d in store.decisions(coder=coder) if d.action == "skip"}
     by_unit: dict[int, list[Suggestion]] = defaultdict(list)
     for suggestion in store.suggestions():
@@ -93,7 +121,7 @@ def review_queue(
         if not filters.min_probability <= suggestion.probability <= filters.max_probability:
             continue
         by_unit[suggestion.unit_id].append(suggestion)
-    items = [item for item in _items(store, by_unit, filters.transcripts) if item.unit_id not in settled]
+    items = [item for item in _items(store, by_unit, filters.transcripts, decided, coder) if item.pending]
     if not items:
         return []
     rng = np.random.default_rng(seed)
@@ -127,29 +155,39 @@ def _model_view(store: Store, unit_ids: list[int]) -> tuple[np.ndarray | None, n
     return model.classifier.predict_proba(features), embeddings
 
 
-def _items(store: Store, by_unit: dict[int, list[Suggestion]], transcripts: Sequence[str]) -> list[ReviewItem]:
-    coded_text = {}
+def _items(store: Store, by_unit: dict[int, list[Suggestion]], transcripts: Sequence[str],
+           decided: dict[int, dict[str, str]], coder: str) -> list[ReviewItem]:
+    codes: dict[int, set[str]] = defaultdict(set)
+    for coding in store.codings(coders=[coder]):
+        codes[coding.unit_id].add(coding.code)
     items = []
     for transcript in store.transcripts():
         if transcripts and transcript.name not in transcripts:
             continue
-        units = store.units(transcript.id)
-        for order, unit in enumerate(units, start=1):
-            coded_text[unit.id] = unit.text_in(transcript)
+        around = context_turns(transcript)
+        for order, unit in enumerate(store.units(transcript.id), start=1):
             if unit.id not in by_unit:
                 continue
-            turn = unit.turn_index if unit.turn_index is not None else 0
-            before = tuple(ContextTurn(t.speaker, transcript.turn_text(t)) for t in transcript.turns[max(0, turn - 2):turn])
-            after = tuple(ContextTurn(t.speaker, transcript.turn_text(t)) for t in transcript.turns[turn + 1:turn + 3])
-            suggestions = tuple(sorted(by_unit[unit.id], key=lambda s: -s.probability))
+            suggestions = tuple(sorted(by_unit[unit.id], key=lambda s: (-s.probability, s.code)))
             items.append(ReviewItem(unit.id, transcript.name, order, unit.speaker, unit.text_in(transcript),
-                                    before, after, suggestions))
+                                    unit_context(transcript, unit, around=around), suggestions, decided.get(unit.id, {}),
+                                    tuple(sorted(codes[unit.id]))))
+    _add_rationale_texts(store, items)
+    return items
+
+
+def _add_rationale_texts(store: Store, items: list[ReviewItem]) -> None:
+    """The text of every unit a suggestion cites, wherever it is (the queue may be one transcript's)."""
+    wanted = {unit_id for item in items for s in item.suggestions for unit_id in s.rationale}
+    if not wanted:
+        return
+    texts = {t.id: t.text for t in store.transcripts()}
+    found = {u.id: texts[u.transcript_id][u.start:u.end] for u in store.units() if u.id in wanted}
     for item in items:
         for suggestion in item.suggestions:
             for unit_id in suggestion.rationale:
-                if unit_id in coded_text:
-                    item.rationale_texts[unit_id] = coded_text[unit_id]
-    return items
+                if unit_id in found:
+                    item.rationale_texts[unit_id] = found[unit_id]
 
 
 # --- recording ---------------------------------------------------------------------
@@ -209,10 +247,12 @@ class ApplyReport:
 
 
 def apply_decisions_file(store: Store, path: str | Path, *, coder: str) -> ApplyReport:
-    """Apply a CSV/JSONL of decisions (unit_id, action[, code][, memo]) non-interactively; all or nothing.
+    """Apply a CSV/JSONL of decisions (unit_id, action[, code][, suggested_code][, memo]); all or nothing.
 
-    ``code`` is the code to accept/reject (default: the unit's top suggestion), or the
-    new code(s) for recode/add (several separated by ';').
+    For accept/reject, ``code`` names the suggestion(s) to decide (several separated by
+    ';' give one decision per code; none: the unit's top suggestion). For recode/add it
+    is the new code(s); recode changes the suggestion named in ``suggested_code`` (the
+    top one by default).
     """
     rows = decision_file_rows(path)
     suggestions: dict[int, list[Suggestion]] = defaultdict(list)
@@ -225,34 +265,50 @@ def apply_decisions_file(store: Store, path: str | Path, *, coder: str) -> Apply
         unit_id = row_unit_id(row, path, line)
         if unit_id not in units:
             raise InputError(str(path), f"no unit {unit_id} in the project.", line=line, field="unit_id")
-        action = str(row.get("action", "")).strip().lower()
-        if action not in ACTIONS or action == "undo":
-            raise InputError(str(path), f"unknown action {action!r}; use accept, reject, recode, add or skip.", line=line, field="action")
-        codes = tuple(c.strip() for c in str(row.get("code") or "").split(";") if c.strip())
-        for code in codes:
-            if code not in leaves:
-                raise InputError(str(path), f"unknown code {code!r}.{did_you_mean(code, leaves)}", line=line, field="code")
-        ranked = sorted(suggestions.get(unit_id, []), key=lambda s: -s.probability)
-        suggestion = None
-        if action in ("accept", "reject"):
-            suggestion = next((s for s in ranked if not codes or s.code == codes[0]), None)
-            if suggestion is None:
-                wanted = f" for code {codes[0]!r}" if codes else ""
-                raise InputError(str(path), f"unit {unit_id} has no suggestion{wanted} to {action}.", line=line, field="code")
-            codes = ()
-        elif action == "recode":
-            suggestion = ranked[0] if ranked else None
-            if suggestion is None:
-                raise InputError(str(path), f"unit {unit_id} has no suggestion to recode.", line=line)
-        if action in ("recode", "add") and not codes:
-            raise InputError(str(path), f"{action} needs a code.", line=line, field="code")
-        planned.append((unit_id, action, suggestion, codes, str(row.get("memo") or "")))
+        ranked = sorted(suggestions.get(unit_id, []), key=lambda s: (-s.probability, s.code))
+        planned += _planned_decisions(row, unit_id, ranked, leaves, path, line)
     report = ApplyReport()
     with store.transaction():
         for unit_id, action, suggestion, codes, memo in planned:
             decide(store, unit_id, action, coder=coder, suggestion=suggestion, codes=codes, memo=memo)
             report.applied[action] = report.applied.get(action, 0) + 1
     return report
+
+
+def _planned_decisions(row: dict, unit_id: int, ranked: list[Suggestion], leaves: list[str], path: str | Path,
+                       line: int) -> list[tuple[int, str, Suggestion | None, tuple[str, ...], str]]:
+    """The decisions one row of a decisions file asks for: (unit, action, suggestion, codes, memo)."""
+    action = str(row.get("action", "")).strip().lower()
+    if action not in ACTIONS or action == "undo":
+        raise InputError(str(path), f"unknown action {action!r}; use accept, reject, recode, add or skip.", line=line, field="action")
+    codes = _row_codes(row.get("code"))
+    for code in codes:
+        if code not in leaves:
+            raise InputError(str(path), f"unknown code {code!r}.{did_you_mean(code, leaves)}", line=line, field="code")
+    named = str(row.get("suggested_code") or "").strip()
+    memo = str(row.get("memo") or "")
+
+    def suggestion_for(code: str | None) -> Suggestion:
+        found = next((s for s in ranked if code is None or s.code == code), None)
+        if found is None:
+            wanted = f" for code {code!r}" if code else ""
+            raise InputError(str(path), f"unit {unit_id} has no suggestion{wanted} to {action}.", line=line,
+                             field="code" if action != "recode" else "suggested_code")
+        return found
+
+    if action in ("accept", "reject"):
+        wanted = codes or ((named,) if named else (None,))
+        return [(unit_id, action, suggestion_for(code), (), memo) for code in dict.fromkeys(wanted)]
+    if action in ("recode", "add") and not codes:
+        raise InputError(str(path), f"{action} needs a code.", line=line, field="code")
+    suggestion = suggestion_for(named or None) if action == "recode" else None
+    return [(unit_id, action, suggestion, codes, memo)]
+
+
+def _row_codes(value) -> tuple[str, ...]:
+    """Codes from a file cell: ';'-separated text, or a JSON list."""
+    parts = value if isinstance(value, list) else str(value or "").split(";")
+    return tuple(dict.fromkeys(str(c).strip() for c in parts if str(c).strip()))
 
 
 def decision_file_rows(path: str | Path, required: Sequence[str] = ("unit_id", "action")) -> list[tuple[int, dict]]:
@@ -263,9 +319,14 @@ def decision_file_rows(path: str | Path, required: Sequence[str] = ("unit_id", "
         for line_no, line in enumerate(text.split("\n"), start=1):
             if line.strip():
                 try:
-                    rows.append((line_no, json.loads(line)))
-                except json.JSONDecodeError as exc:
-                    raise InputError(str(path), f"is not valid JSON ({exc.msg}).", line=line_no) from None
+                    row = json.loads(line)
+                except (json.JSONDecodeError, ValueError, RecursionError) as exc:
+                    reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "too deep or too large"
+                    raise InputError(str(path), f"is not valid JSON ({reason}).", line=line_no) from None
+                if not isinstance(row, dict):
+                    raise InputError(str(path), f"is a JSON {type(row).__name__}, not an object with unit_id and action.",
+                                     line=line_no)
+                rows.append((line_no, row))
         if not rows:
             raise InputError(str(path), "has no rows; nothing to apply.")
         return rows

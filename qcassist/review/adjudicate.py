@@ -1,8 +1,9 @@
 """The adjudication screen: one disagreement at a time, the person picks what stands.
 
-Same terminal conventions as the review screen (plain ANSI, 80×24, single keys); each
-key that settles a unit calls ``qcassist.adjudication.adjudicate``, which commits
-before the next unit is drawn.
+Same terminal conventions as the review screen (plain ANSI, 80×24, single keys, the
+unit in its whole turn, resize and scroll); each key that settles a unit calls
+``qcassist.adjudication.adjudicate``, which commits before the next unit is drawn. A
+unit can be settled on several codes (``c``: search and take codes one after another).
 """
 
 from __future__ import annotations
@@ -13,10 +14,14 @@ from dataclasses import dataclass, field
 
 from ..adjudication import ADJUDICATED, Disagreement, adjudicate
 from ..decisions import undo_last
+from ..errors import QcaError
 from ..store import Store
-from .screen import BOLD, CLEAR, DIM, RESET, Keys, pick_code, unit_in_context
+from .context import UnitContext
+from .keys import RESIZE, Keys
+from .layout import BOLD, CLEAR, DIM, RESET, context_lines, fit, scrolled, shown_context
+from .screen import SCROLL_KEYS, committed, pick_codes
 
-HELP = "[1-9] take that coder's codes  [c]ode  [n]o code  [s]kip  [u]ndo  [q]uit"
+HELP = "[1-9] take that coder's codes [c]ode(s) [n]o code [s]kip [u]ndo PgDn [q]uit"
 
 
 @dataclass
@@ -24,6 +29,7 @@ class AdjudicationState:
     items: list[Disagreement]
     position: int = 0
     settled: int = 0
+    scroll: int = 0
     message: str = ""
     history: list[int] = field(default_factory=list)  # positions settled this session, for undo
 
@@ -31,74 +37,107 @@ class AdjudicationState:
     def current(self) -> Disagreement | None:
         return self.items[self.position] if self.position < len(self.items) else None
 
+    def go_to(self, position: int) -> None:
+        self.position = position
+        self.scroll = 0
+
 
 def render(state: AdjudicationState, width: int | None = None, height: int | None = None) -> str:
-    size = shutil.get_terminal_size((80, 24))
-    width = min(width or size.columns, 120)
-    height = height or size.lines
+    """The whole screen for the current disagreement, as one string that fits width × height."""
+    width, height = _size(width, height)
     item = state.current
-    lines = [f"{BOLD}qcassist adjudicate{RESET}  {state.settled} settled · {len(state.items) - state.position} left"]
+    lines = [f"{BOLD}qcassist adjudicate{RESET}  " + fit(f"{state.settled} settled · {len(state.items) - state.position} left", width - 21)]
     if item is None:
         lines += ["", "No disagreements left. Press q to quit."]
-        return CLEAR + "\n".join(lines + [HELP[: width - 1]])
-    lines.append(f"{DIM}{item.transcript} · unit {item.unit_id}{RESET}")
-    body = unit_in_context(item, width)
-    for number, (coder, codes) in enumerate(item.codes.items(), start=1):
-        body.append(f"{BOLD}{number}{RESET} {coder}: {', '.join(codes) or '(no code)'}"[: width + len(BOLD) + len(RESET)])
-    if item.adjudicated is not None:
-        body.append(f"{DIM}settled before: {', '.join(item.adjudicated) or '(no code)'}{RESET}")
-    budget = height - 2 - len(lines)
-    lines += body[:budget]
+    else:
+        below, laid, room = _layout(state, item, width, height)
+        shown, hint = shown_context(laid, room, state.scroll)
+        where = f"{item.transcript} · unit {item.unit_id}" + (f" · {hint}" if hint else "")
+        lines += [f"{DIM}{fit(where, width)}{RESET}"] + shown + [""] + below
+    lines = lines[: height - 2]
     lines += [""] * (height - 2 - len(lines))
-    lines += [state.message[: width - 1], HELP[: width - 1]]
-    return CLEAR + "\n".join(lines)
+    return CLEAR + "\n".join(lines + [fit(state.message, width), fit(HELP, width)])
+
+
+def _size(width: int | None, height: int | None) -> tuple[int, int]:
+    size = shutil.get_terminal_size((80, 24))
+    return min(width or size.columns, 120) - 1, max(height or size.lines, 6)
+
+
+def _layout(state: AdjudicationState, item: Disagreement, width: int, height: int):
+    below = [f"{BOLD}{number}{RESET} " + fit(f"{coder}: {', '.join(codes) or '(no code)'}", width - 2)
+             for number, (coder, codes) in enumerate(item.codes.items(), start=1)]
+    if item.adjudicated is not None:
+        below.append(f"{DIM}{fit('settled before: ' + (', '.join(item.adjudicated) or '(no code)'), width)}{RESET}")
+    room = max(height - 5 - len(below), 1)
+    return below, context_lines(_context(item), width), room
+
+
+def _context(item: Disagreement) -> UnitContext:
+    if item.context is not None:
+        return item.context
+    return UnitContext(item.speaker, item.text, 0, len(item.text), item.before, item.after)
 
 
 def run_adjudication(
     store: Store, items: list[Disagreement], *, keys: Keys, out=None, adjudicator: str = ADJUDICATED, person: str = ""
 ) -> AdjudicationState:
+    """The adjudication loop: draw, read a key, settle (committed), draw the next disagreement."""
     out = out or sys.stdout
     state = AdjudicationState(items)
     leaves = [c.name for c in store.codebook().leaves]
-    out.write(render(state))
-    out.flush()
+
+    def draw(message: str | None = None) -> None:
+        if message is not None:
+            state.message = message
+        out.write(render(state))
+        out.flush()
+
+    draw()
     while True:
         key = keys.read()
         item = state.current
         if key in ("q", ""):
             break
         chosen: tuple[str, ...] | None = None
-        if item is None:
-            state.message = "No disagreements left."
+        if key == "u":
+            _undo(store, state, adjudicator, draw)
+        elif item is None:
+            state.message = state.message if key == RESIZE else "No disagreements left."
         elif key.isdigit() and 1 <= int(key) <= len(item.codes):
             chosen = list(item.codes.values())[int(key) - 1]
         elif key == "c":
-            code = pick_code(keys, out, leaves, "code:")
-            chosen = (code,) if code else None
-            state.message = "" if code else "Cancelled."
+            width = min(shutil.get_terminal_size((80, 24)).columns, 120)
+            chosen = pick_codes(keys, out, leaves, "code(s):", width)
+            state.message = "" if chosen else "Cancelled."
         elif key == "n":
             chosen = ()
         elif key == "s":
-            state.position += 1
+            state.go_to(state.position + 1)
             state.message = "Skipped."
-        elif key == "u":
-            _undo(store, state, adjudicator)
+        elif key in SCROLL_KEYS:
+            _, laid, room = _layout(state, item, *_size(None, None))
+            state.scroll = scrolled(laid, room, state.scroll, SCROLL_KEYS[key])
         if chosen is not None and item is not None:
-            decision = adjudicate(store, item, chosen, adjudicator=adjudicator, person=person)
-            state.message = f"Recorded: unit {decision.unit_id} → {', '.join(chosen) or '(no code)'}"
-            state.history.append(state.position)
-            state.position += 1
-            state.settled += 1
-        out.write(render(state))
-        out.flush()
+            try:
+                decision = committed(lambda: adjudicate(store, item, chosen, adjudicator=adjudicator, person=person),
+                                     store, draw)
+            except QcaError as exc:
+                state.message = str(exc)
+            else:
+                state.message = f"Recorded: unit {decision.unit_id} → {', '.join(chosen) or '(no code)'}"
+                state.history.append(state.position)
+                state.go_to(state.position + 1)
+                state.settled += 1
+        draw()
     return state
 
 
-def _undo(store: Store, state: AdjudicationState, adjudicator: str) -> None:
+def _undo(store: Store, state: AdjudicationState, adjudicator: str, draw) -> None:
     if not state.history:
         state.message = "Nothing settled this session to undo."
         return
-    reversal = undo_last(store, coder=adjudicator)
-    state.position = state.history.pop()
+    reversal = committed(lambda: undo_last(store, coder=adjudicator), store, draw)
+    state.go_to(state.history.pop())
     state.settled -= 1
     state.message = f"Undid the settlement of unit {reversal.unit_id if reversal else '?'}."

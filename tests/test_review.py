@@ -15,7 +15,7 @@ import pexpect
 import pytest
 
 from qcassist.cli import main
-from qcassist.decisions import apply_decisions_file, decide, review_queue, undo_last
+from qcassist.decisions import QueueFilter, apply_decisions_file, decide, review_queue, undo_last
 from qcassist.errors import InputError
 from qcassist.ingest.coded import CodedColumns
 from qcassist.seed import import_coded
@@ -226,3 +226,129 @@ def test_uncertainty_order_puts_the_smallest_margins_first(reviewed):
     margins = top_two[:, 1] - top_two[:, 0]
     assert len(queue) > 3 and embeddings.shape[0] == len(queue)
     assert list(margins) == sorted(margins)
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every living process below ``pid`` (from /proc), zombies left out."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[0] != "Z":
+                children.setdefault(int(fields[1]), []).append(int(entry))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _opened_by(pids: set[int], name: str) -> bool:
+    for pid in pids:
+        try:
+            if any(os.readlink(f"/proc/{pid}/fd/{fd}").endswith(name) for fd in os.listdir(f"/proc/{pid}/fd")):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the process tree from /proc")
+def test_sigkill_of_the_review_ends_its_retraining_and_no_model_is_written_afterwards(reviewed):
+    models = reviewed / "classifiers"
+    with Store.open(reviewed) as store:
+        versions = store.classifier_versions()
+    # under a shell, as a person runs it: killing the review then hangs up no terminal, so nothing but the
+    # retraining's own care can end it
+    command = " ".join(QCASSIST + ["review", "-p", str(reviewed), "--coder", "ann", "--retrain-every", "1",
+                                   "--strategy", "sequential"])
+    child = pexpect.spawn("/bin/sh", ["-c", f"{command}; sleep 60"], dimensions=(24, 80), timeout=30, encoding="utf-8")
+    child.expect(r"\[a\]ccept")
+    (review,) = _descendants(child.pid)
+    other = sqlite3.connect(reviewed / "qcassist.db", isolation_level=None)
+    child.send("a")
+    child.expect("Recorded: accept")
+    # the write lock held from here: a round that is still alive cannot commit a model before it is checked
+    other.execute("BEGIN IMMEDIATE")
+    workers: set[int] = set()
+    try:
+        deadline = time.monotonic() + 30
+        while not _opened_by(_descendants(review), "qcassist.db") and time.monotonic() < deadline:
+            time.sleep(0.02)
+        workers = _descendants(review)
+        assert _opened_by(workers, "qcassist.db"), "the decision started no retraining"
+        os.kill(review, signal.SIGKILL)  # mid-retraining
+        deadline = time.monotonic() + 10
+        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not [pid for pid in workers if _alive(pid)], "retraining processes outlived the review"
+        folders = set(os.listdir(models))
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+        child.close(force=True)
+        for pid in [p for p in workers if _alive(p)]:  # a failed run leaves no orphans behind either
+            os.kill(pid, signal.SIGKILL)
+    time.sleep(1)
+    with Store.open(reviewed) as store:
+        assert store.classifier_versions() == versions
+        assert [d.action for d in store.decisions()] == ["accept"]
+    assert set(os.listdir(models)) == folders
+
+
+def test_a_retraining_whose_session_is_gone_writes_nothing(reviewed):
+    from qcassist.review.retrain import SessionGone, retrain_and_queue
+
+    before = dump_database(reviewed)
+    with pytest.raises(SessionGone):
+        retrain_and_queue(reviewed, "ann", "sequential", QueueFilter(), alive=lambda: False)
+    assert dump_database(reviewed) == before
+
+
+def test_a_decisions_file_decides_several_codes_of_a_unit(tmp_path):
+    from tests.test_review_screen import norwegian_project
+
+    directory = tmp_path / "p"
+    ids = norwegian_project(directory)
+    unit = ids["Jeg fikk håp igjen."]
+    path = tmp_path / "d.jsonl"
+    path.write_text(json.dumps({"unit_id": unit, "action": "accept", "code": ["håp", "tid"]}) + "\n"
+                    + json.dumps({"unit_id": unit, "action": "recode", "suggested_code": "tillit", "code": "økonomi"}) + "\n",
+                    encoding="utf-8")
+    with Store.open(directory) as store:
+        report = apply_decisions_file(store, path, coder="ann")
+        assert report.applied == {"accept": 2, "recode": 1}
+        assert [(d.action, d.suggested_code, d.final_codes) for d in store.decisions()] == [
+            ("accept", "håp", ("håp",)), ("accept", "tid", ("tid",)), ("recode", "tillit", ("økonomi",))]
+        assert unit not in [item.unit_id for item in review_queue(store, coder="ann")]
+
+
+def test_a_decisions_file_row_that_is_not_an_object_or_names_no_suggestion_is_one_error(tmp_path):
+    from tests.test_review_screen import norwegian_project
+
+    directory = tmp_path / "p"
+    ids = norwegian_project(directory)
+    listed = tmp_path / "list.jsonl"
+    listed.write_text('[1, "accept"]\n', encoding="utf-8")
+    missing = tmp_path / "missing.csv"
+    missing.write_text(f"unit_id,action,code\n{ids['Jeg fikk håp igjen.']},accept,økonomi\n", encoding="utf-8")
+    before = dump_database(directory)
+    with Store.open(directory) as store:
+        with pytest.raises(InputError, match=r"list.jsonl, line 1.*JSON list, not an object"):
+            apply_decisions_file(store, listed, coder="ann")
+        with pytest.raises(InputError, match=r"missing.csv, line 2.*no suggestion for code 'økonomi' to accept"):
+            apply_decisions_file(store, missing, coder="ann")
+    assert dump_database(directory) == before

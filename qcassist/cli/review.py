@@ -31,7 +31,8 @@ from .coding import EXPORT_FORMATS, _default_coder
 @click.option("--retrain-every", default=25, show_default=True,
               help="Retrain and re-suggest in the background after this many decisions (0: never).")
 @click.option("--decisions", "decisions_file", type=click.Path(path_type=Path), default=None,
-              help="Apply a CSV/JSONL of decisions (unit_id, action, code, memo) instead of the screen; "
+              help="Apply a CSV/JSONL of decisions (unit_id, action, code, memo; one row per code, or several codes "
+              "';'-separated; suggested_code names the suggestion a recode replaces) instead of the screen; "
               "with --adjudicate: unit_id, codes (';'-separated, empty for no code), memo.")
 @click.option("--adjudicate", is_flag=True,
               help="Walk the disagreements between --coders instead of suggestions; your choice is stored as the "
@@ -45,11 +46,14 @@ def review_cmd(project: Path, as_json: bool, coder: str | None, strategy: str, c
     """Review suggestions one unit at a time from the keyboard (or apply a decisions file).
 
     \b
-    Keys: a accept   r reject   c recode (type to search codes, Enter)   + add a code
-          s skip     u undo     m memo   q quit
-    Each decision is saved before the next unit appears; quit any time and run
+    Each suggestion on a unit is decided on its own; the unit is done when all are.
+    Keys: up/down or 1-9 pick a suggestion   a accept it   r reject it
+          c recode it   + add code(s) to the unit   s skip the unit   u undo
+          m memo   PgDn/PgUp scroll a long unit   left/right previous/next unit
+          ? all keys   q quit
+    Each decision is saved before the screen says "Recorded"; quit any time and run
     'qcassist review' again to continue where you stopped. Accepted and recoded
-    units become training data; rejections are kept as negatives.
+    codes become training data; rejections are kept as negatives.
     """
     coder = coder or _default_coder()
     if adjudicate:
@@ -82,8 +86,11 @@ def review_cmd(project: Path, as_json: bool, coder: str | None, strategy: str, c
             with Keys() as keys:
                 state = run_review(store, queue, coder=coder, keys=keys, on_decision=retrainer.after_decision)
         finally:
-            retrainer.close()
+            discarded = retrainer.close()
     click.echo(f"\n{state.reviewed} decisions recorded this session ({state.accepted} accepted).")
+    if discarded:
+        click.echo("Stopped the background retraining that was still running; 'qcassist train' and "
+                   "'qcassist suggest' update the model from every decision so far.")
 
 
 def _adjudicate(project: Path, as_json: bool, person: str, coders: str | None, adjudicator: str, codes, transcripts,

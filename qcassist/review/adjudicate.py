@@ -8,7 +8,6 @@ unit can be settled on several codes (``c``: search and take codes one after ano
 
 from __future__ import annotations
 
-import shutil
 import sys
 from dataclasses import dataclass, field
 
@@ -17,7 +16,7 @@ from ..decisions import undo_last
 from ..errors import QcaError
 from ..store import Store
 from .context import UnitContext
-from .keys import RESIZE, Keys
+from .keys import RESIZE, Keys, terminal_size
 from .layout import BOLD, CLEAR, DIM, RESET, context_lines, fit, scrolled, shown_context
 from .screen import SCROLL_KEYS, committed, pick_codes
 
@@ -60,7 +59,7 @@ def render(state: AdjudicationState, width: int | None = None, height: int | Non
 
 
 def _size(width: int | None, height: int | None) -> tuple[int, int]:
-    size = shutil.get_terminal_size((80, 24))
+    size = terminal_size()
     return min(width or size.columns, 120) - 1, max(height or size.lines, 6)
 
 
@@ -107,7 +106,7 @@ def run_adjudication(
         elif key.isdigit() and 1 <= int(key) <= len(item.codes):
             chosen = list(item.codes.values())[int(key) - 1]
         elif key == "c":
-            width = min(shutil.get_terminal_size((80, 24)).columns, 120)
+            width = min(terminal_size().columns, 120)
             chosen = pick_codes(keys, out, leaves, "code(s):", width)
             state.message = "" if chosen else "Cancelled."
         elif key == "n":

@@ -167,3 +167,15 @@ class Keys:
                 chars.append(key)
                 out.write(key)
             out.flush()
+
+
+def terminal_size() -> os.terminal_size:
+    """The terminal's size now: asked of the terminal itself, since $COLUMNS/$LINES go stale on a resize."""
+    for stream in (sys.__stdout__, sys.__stdin__):
+        try:
+            return os.get_terminal_size(stream.fileno())
+        except (AttributeError, OSError, ValueError):
+            continue
+    import shutil
+
+    return shutil.get_terminal_size((80, 24))

@@ -9,7 +9,6 @@ terminal and under pexpect/tmux.
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 import sys
 import time
@@ -22,7 +21,7 @@ from ..decisions import ReviewItem, decide, decided_suggestions, undo_last
 from ..errors import QcaError
 from ..model import Decision, Suggestion
 from ..store import Store
-from .keys import BACKSPACE, DOWN, END, ESC, HOME, LEFT, PAGE_DOWN, PAGE_UP, RESIZE, RIGHT, UP, Keys, is_text
+from .keys import BACKSPACE, DOWN, END, ESC, HOME, LEFT, PAGE_DOWN, PAGE_UP, RESIZE, RIGHT, UP, Keys, is_text, terminal_size
 from .layout import BOLD, CLEAR, DIM, RESET, REVERSE, ContextLines, context_lines, fit, scrolled, shown_context
 
 HELP = "[a]ccept [r]eject re[c]ode [+]add ↑↓ pick [s]kip [u]ndo [m]emo [?]help [q]uit"
@@ -111,7 +110,7 @@ def render(state: ReviewState, width: int | None = None, height: int | None = No
     decisions = state.reviewed
     rate = f"{state.accepted / decisions:.0%}" if decisions else "–"
     header = (f"{BOLD}qcassist review{RESET}  " +
-              fit(f"{decisions} decided · {state.units_left()} units left · accept rate {rate}", width - 17))
+              fit(f"{decisions} decided · {_count(state.units_left(), 'unit')} left · accept rate {rate}", width - 17))
     item = state.current
     if state.show_help:
         return _screen([header, ""] + [fit(line, width) for line in KEY_HELP], state.message, width, height)
@@ -124,8 +123,12 @@ def render(state: ReviewState, width: int | None = None, height: int | None = No
     return _screen(lines, state.message, width, height)
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _size(width: int | None, height: int | None) -> tuple[int, int]:
-    size = shutil.get_terminal_size((80, 24))
+    size = terminal_size()
     # never the last column: some terminals wrap a line that reaches it
     return min(width or size.columns, 120) - 1, max(height or size.lines, 6)
 
@@ -363,7 +366,7 @@ def _decide_key(key: str, state: ReviewState, store: Store, keys: Keys, out, cod
         return None
     codes: tuple[str, ...] = ()
     if key in ("c", "+"):
-        width = min(shutil.get_terminal_size((80, 24)).columns, 120)
+        width = min(terminal_size().columns, 120)
         codes = pick_codes(keys, out, leaves, f"recode {picked.code} to:" if key == "c" else "add code(s):", width) or ()
         if not codes:
             state.message = "Cancelled."

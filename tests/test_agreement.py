@@ -359,10 +359,14 @@ def test_re_adjudicating_a_unit_replaces_the_earlier_settlement(tmp_path):
 
 
 def test_adjudication_screen_in_a_real_terminal(tmp_path):
-    import pexpect
+    import dataclasses
     import sys
 
+    import pexpect
+
     directory, _, _ = _two_coders(tmp_path)
+    with Store.open(directory) as store:  # multi-label, so a unit can be settled on several codes
+        store.save_codebook(dataclasses.replace(store.codebook(), exclusive=False))
     child = pexpect.spawn(sys.executable, ["-m", "qcassist", "review", "-p", str(directory), "--adjudicate",
                                            "--coders", "ann,ben", "--coder", "judge"],
                           dimensions=(24, 80), timeout=30, encoding="utf-8")
@@ -376,13 +380,18 @@ def test_adjudication_screen_in_a_real_terminal(tmp_path):
     child.expect("Undid the settlement")
     child.send("2")
     child.expect("Recorded: unit")
+    child.send("c")  # several codes: search, ',' takes the first match, Enter settles
+    child.expect("code")
+    child.send("mon,tru\r")
+    child.expect(r"Recorded: unit \d+ → money, trust")
     child.send("q")
-    child.expect("2 disagreements settled this session")
+    child.expect("3 disagreements settled this session")
     child.expect(pexpect.EOF)
     with Store.open(directory) as store:
         decisions = store.decisions(coder="adjudicated")
-        assert [d.action for d in decisions] == ["add", "reject", "undo", "add"]
+        assert [d.action for d in decisions] == ["add", "reject", "undo", "add", "add"]
         assert "adjudicated by judge: ann=" in decisions[0].memo
+        assert decisions[-1].final_codes == ("money", "trust")
         settled = store.codings(coders=["adjudicated"])
-        assert sum(c.origin == "review" for c in settled) == 2  # the two standing settlements
+        assert sum(c.origin == "review" for c in settled) == 4  # three standing settlements, the last on two codes
         assert sum(c.origin == "human" for c in settled) == 36  # units ann and ben agree on, copied

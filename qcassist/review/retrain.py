@@ -102,6 +102,7 @@ class BackgroundRetrainer:
         self.error: str | None = None
         self._process = None
         self._receiver = None
+        self._exiting: list = []  # rounds that sent their result and are shutting down; joined at close()
 
     def after_decision(self, reviewed: int) -> list[ReviewItem] | None:
         """Called after each decision: maybe start a round; return a finished round's queue once."""
@@ -136,11 +137,9 @@ class BackgroundRetrainer:
         return payload
 
     def _finish(self) -> None:
-        self._process.join(5)
-        if self._process.is_alive():
-            self._process.kill()
-            self._process.join()
+        # not joined here: a process takes a while to exit after its result, and the screen must not wait
         self._receiver.close()
+        self._exiting.append(self._process)
         self._process = self._receiver = None
 
     @property
@@ -155,10 +154,16 @@ class BackgroundRetrainer:
 
     def close(self) -> bool:
         """End the session's retraining; True when an unfinished round was discarded."""
-        if self._process is None:
-            return False
-        discarded = self._process.is_alive()
-        if discarded:
-            self._process.kill()  # mid-write is safe: sqlite rolls back what the round had not committed
-        self._finish()
+        discarded = False
+        if self._process is not None:
+            discarded = self._process.is_alive()
+            if discarded:
+                self._process.kill()  # mid-write is safe: sqlite rolls back what the round had not committed
+            self._finish()
+        for process in self._exiting:
+            process.join(5)
+            if process.is_alive():  # it sent its result; whatever keeps it is not worth waiting for
+                process.kill()
+                process.join()
+        self._exiting.clear()
         return discarded

@@ -10,14 +10,12 @@ import sys
 import time
 
 import pexpect
-import pytest
 
 from qcassist.decisions import QueueFilter, review_queue
 from qcassist.model import Code, Codebook, MeaningUnit, Suggestion, Transcript, Turn
 from qcassist.store import Store
 
 QCASSIST = [sys.executable, "-m", "qcassist"]
-ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 INTERVIEW = [
     ("Intervjuer", "Hva betydde teamet for deg?"),

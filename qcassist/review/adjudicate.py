@@ -18,7 +18,9 @@ from ..store import Store
 from .context import UnitContext
 from .keys import RESIZE, Keys, terminal_size
 from .layout import BOLD, CLEAR, DIM, RESET, context_lines, fit, scrolled, shown_context
-from .screen import SCROLL_KEYS, committed, pick_codes
+from .codebox import pick_codes
+from .saving import committed
+from .screen import SCROLL_KEYS
 
 HELP = "[1-9] take that coder's codes [c]ode(s) [n]o code [s]kip [u]ndo PgDn [q]uit"
 

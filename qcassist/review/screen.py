@@ -9,20 +9,19 @@ terminal and under pexpect/tmux.
 
 from __future__ import annotations
 
-import sqlite3
 import sys
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 from ..decisions import ReviewItem, decide, decided_suggestions, undo_last
 from ..errors import QcaError
 from ..model import Decision, Suggestion
 from ..store import Store
-from .keys import BACKSPACE, DOWN, END, ESC, HOME, LEFT, PAGE_DOWN, PAGE_UP, RESIZE, RIGHT, UP, Keys, is_text, terminal_size
+from .codebox import pick_codes
+from .keys import DOWN, END, HOME, LEFT, PAGE_DOWN, PAGE_UP, RESIZE, RIGHT, UP, Keys, terminal_size
 from .layout import BOLD, CLEAR, DIM, RESET, REVERSE, ContextLines, context_lines, fit, scrolled, shown_context
+from .saving import committed
 
 HELP = "[a]ccept [r]eject re[c]ode [+]add ↑↓ pick [s]kip [u]ndo [m]emo [?]help [q]uit"
 KEY_HELP = (
@@ -46,8 +45,6 @@ KEY_HELP = (
     "Press any key to go back.",
 )
 SCROLL_KEYS = {PAGE_DOWN: 1, " ": 1, PAGE_UP: -1, "b": -1, HOME: -10**6, END: 10**6}
-BUSY_RETRY = 0.3  # seconds between tries while another command holds the database
-T = TypeVar("T")
 
 
 @dataclass
@@ -201,90 +198,6 @@ def _suggestion_line(number: int, suggestion: Suggestion, action: str | None, pi
     if picked:
         return f"{BOLD}{REVERSE if action is None else ''}{text}{RESET}"
     return f"{DIM}{text}{RESET}" if action else text
-
-
-# --- input ---------------------------------------------------------------------------------
-
-
-def pick_codes(keys: Keys, out, leaves: list[str], prompt: str, width: int = 80) -> tuple[str, ...] | None:
-    """Code search: type to filter, ',' takes the first match and starts another, Enter ends, Esc cancels.
-
-    Taking a code that is already chosen takes it out again. None when cancelled or nothing chosen.
-    """
-    chosen: list[str] = []
-    typed = ""
-    while True:
-        matches = _matches(typed, leaves)
-        so_far = ", ".join(chosen) + (", " if chosen else "")
-        hint = " | ".join(matches[:6]) if matches else "(no code matches)"
-        out.write("\r\x1b[K" + fit(f"{prompt} {so_far}{typed}▏  {hint}", width - 1))
-        out.flush()
-        key = keys.read()
-        if key in (ESC, ""):
-            return None
-        if key in ("\r", "\n", ",", "\t"):
-            if typed and matches:
-                code = matches[0]
-                chosen.remove(code) if code in chosen else chosen.append(code)
-                typed = ""
-            if key in ("\r", "\n"):
-                return tuple(chosen) or None
-        elif key in BACKSPACE:
-            if typed:
-                typed = typed[:-1]
-            elif chosen:
-                chosen.pop()
-        elif is_text(key):
-            typed += key
-
-
-def _matches(typed: str, leaves: list[str]) -> list[str]:
-    """Codes containing ``typed`` (any case, any script), those starting with it first."""
-    if not typed:
-        return list(leaves)
-    folded = typed.casefold()
-    starting = [c for c in leaves if c.casefold().startswith(folded)]
-    return starting + [c for c in leaves if folded in c.casefold() and c not in starting]
-
-
-# --- saving -------------------------------------------------------------------------------
-
-
-def is_busy(exc: sqlite3.OperationalError) -> bool:
-    """Whether sqlite failed because another connection holds the database (worth trying again)."""
-    text = str(exc).lower()
-    return "locked" in text or "busy" in text
-
-
-def committed(write: Callable[[], T], store: Store, notify: Callable[[str], None]) -> T:
-    """Run one store write until it commits; while another command holds the database, say so and retry.
-
-    The key's decision is never dropped and never shown as recorded before it is.
-    """
-    started = time.monotonic()
-    with _short_busy_timeout(store):
-        while True:
-            try:
-                return write()
-            except sqlite3.OperationalError as exc:
-                if not is_busy(exc):
-                    raise
-                if store.db.in_transaction:  # a failed COMMIT leaves the transaction open
-                    store.db.execute("ROLLBACK")
-            waited = time.monotonic() - started
-            notify(f"The project is busy (another qcassist command is writing); saving… {waited:.0f} s")
-            time.sleep(BUSY_RETRY)
-
-
-@contextmanager
-def _short_busy_timeout(store: Store):
-    """sqlite waits at most briefly per try, so the screen can say it is waiting instead of freezing."""
-    before = store.db.execute("PRAGMA busy_timeout").fetchone()[0]
-    store.db.execute("PRAGMA busy_timeout = 250")
-    try:
-        yield
-    finally:
-        store.db.execute(f"PRAGMA busy_timeout = {int(before)}")
 
 
 # --- the loop -----------------------------------------------------------------------------

@@ -86,7 +86,9 @@ class ReviewState:
         return next((n for n in range(self.position + 1, len(self.queue)) if self.pending(self.queue[n])), len(self.queue))
 
     def units_left(self) -> int:
-        return sum(1 for item in self.queue if self.pending(item))
+        # units not shown yet are all open (the queue holds only units with an undecided suggestion)
+        shown = self.queue[: self.seen]
+        return sum(1 for item in shown if self.pending(item)) + len(self.queue) - len(shown)
 
     def go_to(self, position: int, cursor: int | None = None) -> None:
         self.position = max(0, min(position, len(self.queue)))

@@ -337,7 +337,7 @@ def _undo(state: ReviewState, store: Store, coder: str, draw: Callable[[str | No
     where = next((n for n, i in enumerate(state.queue[: state.seen]) if i.unit_id == reversal.unit_id), None)
     what = f" ({undone.action} {undone.suggested_code or ', '.join(undone.final_codes)})" if undone else ""
     if where is None:
-        state.message = f"Undid the last decision{what} on unit {reversal.unit_id}, from an earlier session."
+        state.message = f"Undid the last decision{what} on unit {reversal.unit_id} (not among the units shown now)."
         return
     item = state.queue[where]
     fresh = decided_suggestions(store, coder).get(item.unit_id, {})  # what still stands, all sessions

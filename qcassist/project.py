@@ -16,7 +16,8 @@ from .embed import DEFAULT_ENCODER, TFIDF_ENCODER, CachedEncoder, Encoder, Sente
 from .errors import ConflictError, QcaError
 from .ingest import ColumnMap, read_transcripts
 from .model import Transcript
-from .segment import SegmentOptions, load_nlp, segment, unit_sentences
+from .resegment import Change, apply_plan, moved_decisions, plan_units
+from .segment import SegmentOptions
 from .store import Store
 
 Progress = Callable[[str], None]
@@ -118,9 +119,11 @@ class SegmentReport:
     segmented: dict[str, int] = field(default_factory=dict)  # transcript name -> units
     skipped: list[str] = field(default_factory=list)  # already segmented, not asked to redo
     carried: list[dict] = field(default_factory=list)  # codings moved to a new unit
+    moved_decisions: int = 0  # review decisions pointed at a new unit
 
     def as_dict(self) -> dict:
-        return {"segmented": self.segmented, "skipped": self.skipped, "carried_codings": self.carried}
+        return {"segmented": self.segmented, "skipped": self.skipped, "carried_codings": self.carried,
+                "moved_decisions": self.moved_decisions}
 
 
 def segment_project(
@@ -134,8 +137,9 @@ def segment_project(
 ) -> SegmentReport:
     """Segment transcripts into meaning units.
 
-    Already segmented transcripts are skipped unless ``resegment``; then each existing
-    coding moves to the new unit that overlaps its old unit most, and the report says so.
+    Already segmented transcripts are skipped unless ``resegment``; then the codings and
+    review decisions on each old unit move to the new unit that overlaps it most, and the
+    report says so. If any would have no unit, nothing is changed (ConflictError).
     """
     chosen = _select_transcripts(store, transcripts)
     report = SegmentReport()
@@ -144,38 +148,16 @@ def segment_project(
         if store.units(transcript.id) and not resegment:
             report.skipped.append(transcript.name)
         else:
-            todo.append(transcript)
-    nlp = load_nlp(options.language, options.spacy_model) if options.strategy != "turn" else None
+            todo.append(Change(transcript, transcript, options))
     encoder_obj = project_encoder(store, encoder) if options.strategy == "cohesive" and todo else None
-    recorded = dict(options.as_dict(), encoder=encoder_obj.id if encoder_obj else None)
-    centre = _project_centre(store, options, nlp, encoder_obj) if encoder_obj else None
-    planned = []
-    for transcript in todo:
-        units = segment(transcript, options=options, nlp=nlp, encoder=encoder_obj, centre=centre)
-        planned.append((transcript, units))
-        if progress:
-            progress(transcript.name)
+    plans = plan_units(store, todo, encoder=encoder_obj, why="segmentation", progress=progress,
+                       hint="Include those speakers' turns (--role) or keep the current units.")
     with store.transaction():
-        for transcript, units in planned:
-            old_units = {u.id: u for u in store.units(transcript.id)}
-            moves = _plan_carry_over(transcript, old_units, units, store.codings(transcript.id))
-            stored = store.replace_units(
-                transcript.id, units, recorded, {coding.id: index for coding, index in moves}
-            )
-            for coding, index in moves:
-                old, new = old_units[coding.unit_id], stored[index]
-                report.carried.append({
-                    "transcript": transcript.name, "code": coding.code, "coder": coding.coder,
-                    "old_unit": [old.start, old.end], "new_unit_id": new.id, "new_unit": [new.start, new.end],
-                })
-            report.segmented[transcript.name] = len(units)
+        for plan in plans:
+            report.carried.extend(apply_plan(store, plan))
+            report.moved_decisions += moved_decisions(plan)
+            report.segmented[plan.transcript.name] = len(plan.units)
     return report
-
-
-def _project_centre(store: Store, options: SegmentOptions, nlp, encoder: Encoder):
-    """Mean sentence vector over the whole project's speech (cached embeddings make this cheap)."""
-    texts = [text for t in store.transcripts() for text in unit_sentences(t, options, nlp)]
-    return encoder.encode(texts).mean(axis=0) if texts else None
 
 
 def _select_transcripts(store: Store, names: Sequence[str]) -> list[Transcript]:
@@ -189,23 +171,6 @@ def _select_transcripts(store: Store, names: Sequence[str]) -> list[Transcript]:
             raise QcaError(f"no transcript named {name!r} in the project (transcripts: {known}).")
         chosen.append(transcript)
     return chosen
-
-
-def _plan_carry_over(transcript, old_units, new_units, codings):
-    """Each coding goes to the new unit overlapping its old unit most; refuse if none overlaps."""
-    moves = []
-    for coding in codings:
-        old = old_units[coding.unit_id]
-        overlaps = [(min(old.end, n.end) - max(old.start, n.start), i) for i, n in enumerate(new_units)]
-        best = max(overlaps, default=(0, None))
-        if best[0] <= 0:
-            raise ConflictError(
-                f"transcript {transcript.name!r}: coding {coding.code!r} by {coding.coder} on characters "
-                f"{old.start}-{old.end} would have no unit under the new segmentation; nothing was changed. "
-                "Include those speakers' turns (--role) or keep the current units."
-            )
-        moves.append((coding, best[1]))
-    return moves
 
 
 # --- units and status --------------------------------------------------------------

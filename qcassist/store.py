@@ -131,16 +131,39 @@ class Store(CodingTables):
                  json.dumps(transcript.metadata, sort_keys=True), now()),
             )
             transcript_id = cursor.lastrowid
-            self.db.executemany(
-                'INSERT INTO turns (transcript_id, idx, speaker, role, start, "end", start_time, end_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-                [(transcript_id, i, t.speaker, t.role, t.start, t.end, t.start_time, t.end_time) for i, t in enumerate(transcript.turns)],
-            )
+            self._insert_turns(transcript_id, transcript.turns)
         return replace(transcript, id=transcript_id)
 
     def delete_transcript(self, transcript_id: int) -> None:
         with self.transaction():
             self.db.execute("DELETE FROM units WHERE transcript_id = ?", (transcript_id,))
             self.db.execute("DELETE FROM transcripts WHERE id = ?", (transcript_id,))
+
+    def replace_transcript(self, transcript_id: int, transcript: Transcript) -> Transcript:
+        """Give a stored transcript a new text and turns, keeping its id (its units are re-made by the caller)."""
+        with self.transaction():
+            self.db.execute(
+                "UPDATE transcripts SET source_path = ?, text = ?, content_hash = ?, metadata = ?, imported_at = ? WHERE id = ?",
+                (transcript.source_path, transcript.text, transcript.content_hash,
+                 json.dumps(transcript.metadata, sort_keys=True), now(), transcript_id),
+            )
+            self.db.execute("DELETE FROM turns WHERE transcript_id = ?", (transcript_id,))
+            self._insert_turns(transcript_id, transcript.turns)
+        return replace(transcript, id=transcript_id)
+
+    def set_turn_roles(self, transcript_id: int, roles: dict[str, str]) -> None:
+        """Set the role of every turn of the named speakers (speaker label → role)."""
+        with self.transaction():
+            self.db.executemany(
+                "UPDATE turns SET role = ? WHERE transcript_id = ? AND speaker = ?",
+                [(role, transcript_id, speaker) for speaker, role in roles.items()],
+            )
+
+    def _insert_turns(self, transcript_id: int, turns) -> None:
+        self.db.executemany(
+            'INSERT INTO turns (transcript_id, idx, speaker, role, start, "end", start_time, end_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+            [(transcript_id, i, t.speaker, t.role, t.start, t.end, t.start_time, t.end_time) for i, t in enumerate(turns)],
+        )
 
     def transcript(self, transcript_id: int) -> Transcript:
         row = self.db.execute("SELECT * FROM transcripts WHERE id = ?", (transcript_id,)).fetchone()
@@ -179,32 +202,62 @@ class Store(CodingTables):
         units: Iterable[MeaningUnit],
         segmentation: dict,
         moves: dict[int, int] | None = None,
+        spans: dict[int, tuple[int, int]] | None = None,
     ) -> list[MeaningUnit]:
-        """Swap a transcript's units for new ones, moving codings first.
+        """Swap a transcript's units for new ones, moving the work on the old units first.
 
-        ``moves`` maps coding id → index of its new unit. A coding whose unit disappears
-        without a move makes the whole call fail (the codings table RESTRICTs it). Two
-        identical codings landing on one unit are kept once.
+        ``moves`` maps old unit id → index of its new unit: its codings, review decisions
+        (history, so moving means pointing them at the new unit), a condensate's chosen
+        quotation and suggestion rationales follow. ``spans`` gives codings' own spans in
+        a new text (coding id → span). An old unit with codings or decisions and no move
+        makes the whole call fail (RESTRICT). Two identical codings landing on one unit
+        are kept once.
         """
         moves = moves or {}
+        spans = spans or {}
         with self.transaction():
             old_ids = [row[0] for row in self.db.execute("SELECT id FROM units WHERE transcript_id = ?", (transcript_id,))]
             stored = [self._insert_unit(unit) for unit in units]
-            for coding_id, index in moves.items():
-                target = stored[index].id
-                duplicate = self.db.execute(
-                    "SELECT 1 FROM codings c JOIN codings d ON d.code = c.code AND d.coder = c.coder "
-                    "AND d.span_start IS c.span_start AND d.span_end IS c.span_end WHERE c.id = ? AND d.unit_id = ?", (coding_id, target),
-                ).fetchone()
-                if duplicate:
-                    self.db.execute("DELETE FROM codings WHERE id = ?", (coding_id,))
-                else:
-                    self.db.execute("UPDATE codings SET unit_id = ? WHERE id = ?", (target, coding_id))
+            targets = {old: stored[index].id for old, index in moves.items()}
+            for old, target in targets.items():
+                self._move_codings(old, target, spans)
+                self.db.execute("UPDATE decisions SET unit_id = ? WHERE unit_id = ?", (target, old))
+                self.db.execute("UPDATE condensates SET quote_unit = ? WHERE quote_unit = ?", (target, old))
+            self._remap_rationales(targets)
             self.db.executemany("DELETE FROM units WHERE id = ?", [(i,) for i in old_ids])
             self.db.execute(
                 "UPDATE transcripts SET segmentation = ? WHERE id = ?", (json.dumps(segmentation, sort_keys=True), transcript_id)
             )
         return stored
+
+    def _move_codings(self, old: int, target: int, spans: dict[int, tuple[int, int]]) -> None:
+        rows = self.db.execute(
+            "SELECT id, code, coder, span_start, span_end FROM codings WHERE unit_id = ? ORDER BY id", (old,)
+        ).fetchall()
+        for coding_id, code, coder, span_start, span_end in rows:
+            if span_start is not None and coding_id in spans:
+                span_start, span_end = spans[coding_id]
+            duplicate = self.db.execute(
+                "SELECT 1 FROM codings WHERE unit_id = ? AND code = ? AND coder = ? AND span_start IS ? AND span_end IS ?",
+                (target, code, coder, span_start, span_end),
+            ).fetchone()
+            if duplicate:
+                self.db.execute("DELETE FROM codings WHERE id = ?", (coding_id,))
+            else:
+                self.db.execute(
+                    "UPDATE codings SET unit_id = ?, span_start = ?, span_end = ? WHERE id = ?",
+                    (target, span_start, span_end, coding_id),
+                )
+
+    def _remap_rationales(self, targets: dict[int, int]) -> None:
+        """Suggestions elsewhere cite coded units by id; point them at where those units went."""
+        if not targets:
+            return
+        for suggestion_id, rationale in self.db.execute("SELECT id, rationale FROM suggestions").fetchall():
+            ids = json.loads(rationale)
+            if any(i in targets for i in ids):
+                remapped = list(dict.fromkeys(targets.get(i, i) for i in ids))
+                self.db.execute("UPDATE suggestions SET rationale = ? WHERE id = ?", (json.dumps(remapped), suggestion_id))
 
     def _insert_unit(self, unit: MeaningUnit) -> MeaningUnit:
         cursor = self.db.execute(

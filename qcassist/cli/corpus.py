@@ -122,7 +122,8 @@ def _refi_file(files) -> tuple[str, Path] | None:
               "sentence; turn: one unit per turn.")
 @click.option("--transcript", "transcripts", multiple=True, metavar="NAME", help="Only these transcripts (repeatable).")
 @click.option("--resegment", is_flag=True,
-              help="Redo transcripts that already have units. Codings move to the new unit that overlaps most.")
+              help="Redo transcripts that already have units. Codings and review decisions move to the new unit "
+              "that overlaps most; if one would have no unit, nothing changes.")
 @click.option("--language", default="en", show_default=True, help="spaCy language code for sentence splitting (e.g. nb, de).")
 @click.option("--spacy-model", default=None, metavar="NAME", help="An installed spaCy pipeline to use instead (e.g. en_core_web_sm).")
 @click.option("--role", "roles", multiple=True, type=click.Choice(["participant", "interviewer", "other"]),
@@ -163,6 +164,8 @@ def segment(project: Path, as_json: bool, encoder: str, strategy: str, transcrip
             f"Moved coding {move['code']!r} ({move['coder']}) in {move['transcript']} from characters "
             f"{move['old_unit'][0]}-{move['old_unit'][1]} to unit {move['new_unit_id']} ({move['new_unit'][0]}-{move['new_unit'][1]})"
         )
+    if report.moved_decisions:
+        click.echo(f"Moved {report.moved_decisions} review decisions with their units (the history is kept).")
 
 
 @main.command()

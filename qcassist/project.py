@@ -10,13 +10,16 @@ import csv
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from dataclasses import replace as _dataclass_replace
 from pathlib import Path
 
 from .embed import DEFAULT_ENCODER, TFIDF_ENCODER, CachedEncoder, Encoder, SentenceTransformerEncoder, TfidfEncoder
 from .errors import ConflictError, QcaError
 from .ingest import ColumnMap, read_transcripts
+from .ingest.roles import consistent_roles, interviewers_of, with_roles
 from .model import Transcript
-from .resegment import Change, apply_plan, moved_decisions, plan_units
+from .reconcile import compare_turns
+from .resegment import Change, apply_plan, change_roles, encoder_spec, moved_decisions, plan_units, stored_options
 from .segment import SegmentOptions
 from .store import Store
 
@@ -26,15 +29,31 @@ Progress = Callable[[str], None]
 # --- import ------------------------------------------------------------------------
 
 
+ROLE_SETTING = "speakers.roles"
+
+
+def project_roles(store: Store) -> dict[str, str]:
+    """Roles set for the whole project with 'speakers set': person key → role."""
+    return json.loads(store.setting(ROLE_SETTING) or "{}")
+
+
 @dataclass
 class ImportReport:
     added: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    same_turns: list[str] = field(default_factory=list)  # unchanged although the file renders them differently
+    roles_changed: dict[str, list[str]] = field(default_factory=dict)  # transcript -> speakers with a new role
+    speakers: dict[str, dict] = field(default_factory=dict)  # transcript -> speakers, turns, interviewers
+    notes: list[str] = field(default_factory=list)
+    carried: list[dict] = field(default_factory=list)  # codings moved to units of a replaced transcript
+    moved_decisions: int = 0
 
     def as_dict(self) -> dict:
-        return {"added": self.added, "unchanged": self.unchanged, "replaced": self.replaced, "warnings": self.warnings}
+        return {"added": self.added, "unchanged": self.unchanged, "replaced": self.replaced, "warnings": self.warnings,
+                "same_turns": self.same_turns, "roles_changed": self.roles_changed, "speakers": self.speakers,
+                "notes": self.notes, "carried_codings": self.carried, "moved_decisions": self.moved_decisions}
 
 
 def import_files(
@@ -44,9 +63,69 @@ def import_files(
     interviewers: Sequence[str] = (),
     columns: ColumnMap = ColumnMap(),
     replace: bool = False,
+    encoder: str = DEFAULT_ENCODER,
 ) -> ImportReport:
-    """Import transcript files. The same content again is a no-op; changed content needs ``replace``."""
+    """Import transcript files; a transcript already in the project is compared turn by turn.
+
+    The same turns again (from any format) change nothing, except roles named with
+    ``interviewers``. Other turns are refused unless ``replace``: then the new turns are
+    adopted, the transcript is re-segmented with its recorded options, and codings and
+    review decisions move to the new units (or nothing changes if one would be lost).
+    """
     report = ImportReport()
+    incoming = _read_all(paths, interviewers, columns, report)
+    if not interviewers:
+        incoming, notes = _project_roles_applied(store, incoming)
+        report.notes.extend(notes)
+    added, role_updates, replacements = [], {}, []
+    for transcript in incoming:
+        existing = store.transcript_by_name(transcript.name)
+        if existing is None:
+            added.append(transcript)
+            continue
+        comparison = compare_turns(existing, transcript)
+        if comparison.same:
+            report.unchanged.append(transcript.name)
+            if existing.content_hash != transcript.content_hash:
+                report.same_turns.append(transcript.name)
+            if interviewers:
+                role_updates[existing.id] = (existing, _roles_onto(existing, transcript))
+        elif not replace:
+            raise ConflictError(
+                f"{transcript.source_path}: transcript {transcript.name!r} is already in the project with other turns "
+                f"({comparison.summary()}); pass --replace to adopt this file's turns (codings and review decisions "
+                "move to the new units), or import it under another name."
+            )
+        else:
+            replacements.append((existing, _dataclass_replace(transcript, id=existing.id)))
+    plans = _replacement_plans(store, replacements, encoder)
+    with store.transaction():
+        for transcript in added:
+            store.add_transcript(transcript)
+            report.added.append(transcript.name)
+        for existing, transcript in replacements:
+            store.replace_transcript(existing.id, transcript)
+            report.replaced.append(transcript.name)
+        for plan in plans:
+            report.carried.extend(apply_plan(store, plan))
+            report.moved_decisions += moved_decisions(plan)
+        if role_updates:  # re-cuts inside the transaction: a refusal rolls the whole import back
+            roles_report = change_roles(
+                store, [old for old, _ in role_updates.values()], {tid: new for tid, (_, new) in role_updates.items()},
+                encoder_for=lambda spec: project_encoder(store, spec), encoder=encoder,
+            )
+            report.roles_changed = roles_report.changed
+            report.carried.extend(roles_report.carried)
+            report.moved_decisions += roles_report.moved_decisions
+    for transcript in [*added, *(t for _, t in replacements)]:
+        report.speakers[transcript.name] = {
+            "speakers": len({t.speaker for t in transcript.turns}), "turns": len(transcript.turns),
+            "interviewers": interviewers_of(transcript),
+        }
+    return report
+
+
+def _read_all(paths, interviewers, columns, report: ImportReport) -> list[Transcript]:
     incoming: dict[str, Transcript] = {}
     for path in paths:
         result = read_transcripts(path, interviewers=tuple(interviewers), columns=columns)
@@ -57,33 +136,43 @@ def import_files(
                     f"{path}: transcript name {transcript.name!r} is also given by {incoming[transcript.name].source_path}; rename one file."
                 )
             incoming[transcript.name] = transcript
-    plan = [(t, store.transcript_by_name(t.name)) for t in incoming.values()]
-    for transcript, existing in plan:
-        if existing is None or existing.content_hash == transcript.content_hash:
+    return list(incoming.values())
+
+
+def _project_roles_applied(store: Store, incoming: list[Transcript]) -> tuple[list[Transcript], list[str]]:
+    """Heuristic roles made consistent with the project: one person, one role; roles set by the user win."""
+    names = {t.name for t in incoming}
+    consistent, notes = consistent_roles(incoming, [t for t in store.transcripts() if t.name not in names])
+    known = project_roles(store)
+    return [with_roles(t, known) if known else t for t in consistent], notes
+
+
+def _roles_onto(existing: Transcript, read: Transcript) -> Transcript:
+    """The stored transcript with the roles the file was read with (same turns, so turn by turn)."""
+    turns = tuple(_dataclass_replace(old, role=new.role) for old, new in zip(existing.turns, read.turns))
+    return _dataclass_replace(existing, turns=turns)
+
+
+def _replacement_plans(store: Store, replacements, encoder: str) -> list:
+    """Re-cut each replaced transcript that had units, with its recorded options, carrying the work over."""
+    plans = []
+    for existing, transcript in replacements:
+        segmentation = store.segmentation(existing.id)
+        if not store.units(existing.id):
             continue
-        if not replace:
+        options = stored_options(segmentation)
+        if options is None:
             raise ConflictError(
-                f"{transcript.source_path}: a different transcript named {transcript.name!r} is already in the project; "
-                "pass --replace to replace it (its meaning units are re-made)."
+                f"{transcript.source_path}: the units of transcript {transcript.name!r} came from another tool "
+                f"({(segmentation or {}).get('source', 'an import')}); re-import that file instead of replacing the text."
             )
-        coded = len(store.codings(existing.id))
-        if coded:
-            raise ConflictError(
-                f"{transcript.source_path}: transcript {transcript.name!r} has {coded} codings on its current text; "
-                "replacing it would lose them. Import the new version under another file name."
-            )
-    with store.transaction():
-        for transcript, existing in plan:
-            if existing is not None and existing.content_hash == transcript.content_hash:
-                report.unchanged.append(transcript.name)
-                continue
-            if existing is not None:
-                store.delete_transcript(existing.id)
-                report.replaced.append(transcript.name)
-            else:
-                report.added.append(transcript.name)
-            store.add_transcript(transcript)
-    return report
+        spec = encoder_spec(segmentation, encoder)
+        plans += plan_units(
+            store, [Change(existing, transcript, options)],
+            encoder=project_encoder(store, spec) if options.strategy == "cohesive" else None, why="turns",
+            hint="Keep the stored turns, or import the file under another name.",
+        )
+    return plans
 
 
 # --- encoders ----------------------------------------------------------------------
@@ -141,7 +230,7 @@ def segment_project(
     review decisions on each old unit move to the new unit that overlaps it most, and the
     report says so. If any would have no unit, nothing is changed (ConflictError).
     """
-    chosen = _select_transcripts(store, transcripts)
+    chosen = select_transcripts(store, transcripts)
     report = SegmentReport()
     todo = []
     for transcript in chosen:
@@ -160,7 +249,7 @@ def segment_project(
     return report
 
 
-def _select_transcripts(store: Store, names: Sequence[str]) -> list[Transcript]:
+def select_transcripts(store: Store, names: Sequence[str]) -> list[Transcript]:
     if not names:
         return store.transcripts()
     chosen = []
@@ -182,7 +271,7 @@ UNIT_FORMATS = ("table", "csv", "jsonl")
 def unit_rows(store: Store, transcripts: Sequence[str] = ()) -> list[dict]:
     """Meaning units as plain rows, in transcript order, with their text sliced from the transcript."""
     rows = []
-    for transcript in _select_transcripts(store, transcripts):
+    for transcript in select_transcripts(store, transcripts):
         for order, unit in enumerate(store.units(transcript.id), start=1):
             turn = transcript.turns[unit.turn_index] if unit.turn_index is not None else None
             rows.append({

@@ -12,7 +12,7 @@ before anything is written, naming what blocks it.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 from .embed import Encoder
 from .errors import ConflictError
@@ -144,3 +144,62 @@ def apply_plan(store: Store, plan: UnitPlan) -> list[dict]:
 def moved_decisions(plan: UnitPlan) -> int:
     """How many review decisions a plan points at new units."""
     return sum(1 for h in plan.held if h.coding_id is None)
+
+
+@dataclass
+class RoleReport:
+    changed: dict[str, list[str]] = field(default_factory=dict)  # transcript -> speaker labels whose role changed
+    segmented: dict[str, int] = field(default_factory=dict)  # transcript -> units after re-segmenting
+    kept_units: list[str] = field(default_factory=list)  # units from another tool: roles changed, units kept
+    carried: list[dict] = field(default_factory=list)
+    moved_decisions: int = 0
+
+    def as_dict(self) -> dict:
+        return {"changed": self.changed, "segmented": self.segmented, "kept_units": self.kept_units,
+                "carried_codings": self.carried, "moved_decisions": self.moved_decisions}
+
+
+def change_roles(
+    store: Store,
+    stored: Sequence[Transcript],
+    updated: Mapping[int, Transcript],
+    *,
+    encoder_for: Callable[[str], Encoder],
+    encoder: str,
+    progress: Callable[[str], None] | None = None,
+) -> RoleReport:
+    """Store new turn roles (``updated``: transcript id → same transcript with new roles) and re-cut their units.
+
+    ``encoder_for`` makes the encoder for an --encoder value (``encoder``, unless the
+    recorded segmentation used the project's TF-IDF encoder).
+    """
+    report = RoleReport()
+    changes, touched = [], []
+    for old in stored:
+        new = updated[old.id]
+        differ = sorted({n.speaker for o, n in zip(old.turns, new.turns) if o.role != n.role})
+        if not differ:
+            continue
+        touched.append((old, new, differ))
+        segmentation = store.segmentation(old.id)
+        options = stored_options(segmentation)
+        if options is not None and store.units(old.id):
+            changes.append((encoder_spec(segmentation, encoder), Change(old, new, options)))
+        elif store.units(old.id):
+            report.kept_units.append(old.name)
+    plans: list[UnitPlan] = []
+    for spec in dict.fromkeys(spec for spec, _ in changes):
+        group = [change for s, change in changes if s == spec]
+        cohesive = any(c.options.strategy == "cohesive" for c in group)
+        plans += plan_units(store, group, encoder=encoder_for(spec) if cohesive else None, why="roles",
+                            hint="Keep that speaker's role, or include that role's turns (segment --role) first.",
+                            progress=progress)
+    with store.transaction():
+        for old, new, differ in touched:
+            store.set_turn_roles(old.id, {t.speaker: t.role for t in new.turns})
+            report.changed[old.name] = differ
+        for plan in plans:
+            report.carried.extend(apply_plan(store, plan))
+            report.moved_decisions += moved_decisions(plan)
+            report.segmented[plan.transcript.name] = len(plan.units)
+    return report

@@ -41,14 +41,18 @@ def test_one_bad_file_imports_nothing(project, six_turns_file, tmp_path):
     assert dump_database(project) == before
 
 
-def test_replacing_a_coded_transcript_is_refused(store, six_turns_file, fake_encoder):
+def test_replacing_a_coded_transcript_moves_its_codings_to_the_new_units(store, six_turns_file, fake_encoder):
     import_files(store, [six_turns_file])
     segment_project(store, options=SegmentOptions(strategy="turn"))
     store.save_codebook(Codebook((Code("trust"),)))
     store.add_coding(Coding(store.units()[0].id, "trust", "anna"))
     six_turns_file.write_text(SIX_TURNS.replace("hope", "faith"), encoding="utf-8")
-    with pytest.raises(ConflictError, match="1 codings"):
-        import_files(store, [six_turns_file], replace=True)
+    report = import_files(store, [six_turns_file], replace=True)
+    assert report.replaced == ["six_turns"] and len(report.carried) == 1
+    transcript = store.transcripts()[0]
+    [coding] = store.codings()
+    unit = next(u for u in store.units() if u.id == coding.unit_id)
+    assert "faith" in transcript.text and unit.text_in(transcript).startswith("My doctor sent a referral.")
 
 
 def test_segmenting_twice_skips_unless_resegment(store, six_turns_file, fake_encoder):

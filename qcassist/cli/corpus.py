@@ -38,9 +38,11 @@ def init(project: Path, as_json: bool) -> None:
 @json_option
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--interviewer", "interviewers", multiple=True, metavar="NAME",
-              help="Speaker label of an interviewer (repeatable). Without it, labels like Interviewer/I/Q/Moderator "
-              "are interviewers, or else the speaker who asks most questions.")
-@click.option("--replace", is_flag=True, help="Replace a transcript of the same name whose content has changed.")
+              help="Speaker label of an interviewer (repeatable); also sets the roles of a transcript already imported. "
+              "Without it, labels like Interviewer/I/Q/Moderator/The Chair are interviewers, or else the speaker who "
+              "asks most (two speakers) or mostly hands the floor on (meetings).")
+@click.option("--replace", is_flag=True, help="Adopt the turns of a transcript already imported whose turns differ "
+              "(e.g. a better .csv of the same meeting); codings and review decisions move to the new units.")
 @click.option("--speaker-column", default="speaker", show_default=True, help="CSV/JSONL: column with the speaker.")
 @click.option("--text-column", default="text", show_default=True, help="CSV/JSONL: column with what was said.")
 @click.option("--transcript-column", default="transcript", show_default=True,
@@ -69,8 +71,9 @@ def import_(project: Path, as_json: bool, files, interviewers, replace, speaker_
       .qdc        a REFI-QDA codebook (qcassist import qdc FILE.qdc)
 
     Text may be UTF-8 (with or without BOM), UTF-16 with BOM, or Windows-1252
-    (with a warning). Importing the same file again changes nothing. If any file
-    fails, nothing is imported.
+    (with a warning). Importing the same conversation again, from any format,
+    changes nothing; with other turns it is refused (saying which turns differ)
+    unless --replace. If any file fails, nothing is imported.
     """
     refi = _refi_file(files)
     if refi is not None:
@@ -85,14 +88,32 @@ def import_(project: Path, as_json: bool, files, interviewers, replace, speaker_
         return
     columns = ColumnMap(speaker_column, text_column, transcript_column, start_column, end_column)
     with Store.open(project) as store:
-        report = import_files(store, files, interviewers=interviewers, columns=columns, replace=replace)
+        report = import_files(store, files, interviewers=interviewers, columns=columns, replace=replace, encoder=encoder)
     warn(report.warnings)
     if as_json:
         echo_json(report.as_dict())
         return
+    echo_import(report)
+
+
+def echo_import(report) -> None:
+    """What an import did, per transcript: speakers, turns and who was taken for the interviewer."""
     for label, names in (("Imported", report.added), ("Replaced", report.replaced), ("Unchanged", report.unchanged)):
         if names:
             click.echo(f"{label} {len(names)}: {', '.join(names)}")
+    for name in report.same_turns:
+        click.echo(f"  {name}: same turns as stored (this file renders them differently); nothing changed.")
+    for name, summary in report.speakers.items():
+        asked = ", ".join(summary["interviewers"]) or "none (every speaker is a participant)"
+        click.echo(f"  {name}: {summary['speakers']} speakers, {summary['turns']} turns; interviewer: {asked}")
+    for name, speakers in report.roles_changed.items():
+        click.echo(f"  {name}: new role for {', '.join(speakers)}")
+    for note in report.notes:
+        click.echo(f"  {note}")
+    if report.carried or report.moved_decisions:
+        click.echo(f"Moved {len(report.carried)} codings and {report.moved_decisions} review decisions to the new units.")
+    if report.speakers:
+        click.echo("Check or change roles with 'qcassist speakers' and 'qcassist speakers set NAME --role ROLE'.")
 
 
 _REFI_KINDS = ("qdpx", "qdc")

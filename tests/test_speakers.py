@@ -194,3 +194,18 @@ def test_qmsum_a_chair_found_in_one_meeting_is_the_chair_in_the_others(store, tm
     assert report.speakers["education_2"]["interviewers"] == report.speakers["education_15"]["interviewers"] == ["Lynne Neagle AM"]
     assert report.notes == ["education_15: Lynne Neagle AM treated as interviewer, as in other transcripts of the project "
                             "(qcassist speakers set NAME --role participant to change)."]
+
+
+def test_one_named_person_keeps_one_role_across_an_import_but_numbered_speakers_do_not(store, tmp_path):
+    asks = [("{0}", "Why did you come?"), ("{1}", "Because of the bus."), ("{0}", "And then?"), ("{1}", "We stayed.")]
+    group = [("{0}", "We all came."), ("{1}", "Yes, we did."), ("{2}", "I came later, after the rain.")]
+    files = []
+    for kind, (a, b, c) in (("named", ("Maria", "Ole", "Kari")), ("numbered", ("Speaker 1", "Speaker 2", "Speaker 3"))):
+        files.append(_write_csv(tmp_path / f"{kind}_1.csv", [(who.format(a, b), text) for who, text in asks]))
+        files.append(_write_csv(tmp_path / f"{kind}_2.csv", [(who.format(a, b, c), text) for who, text in group]))
+    report = import_files(store, files)
+    assert report.speakers["named_2"]["interviewers"] == ["Maria"]
+    assert report.speakers["numbered_1"]["interviewers"] == ["Speaker 1"]
+    assert report.speakers["numbered_2"]["interviewers"] == []
+    assert report.notes == ["named_2: Maria treated as interviewer, as in other transcripts of the project "
+                            "(qcassist speakers set NAME --role participant to change)."]

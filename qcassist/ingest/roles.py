@@ -133,6 +133,21 @@ def _main_asker(turns: Sequence[tuple[str, str]], speakers: list[str]) -> str | 
     return None
 
 
+_GENERIC_LABEL = re.compile(
+    r"^(?:speaker|participant|respondent|interviewee|person|client|patient|user|member|voice|unknown|\w{1,3})"
+    r"(?:\s*[-_#]?\s*(?:\d+|[a-z]))?$",
+    re.IGNORECASE,
+)
+
+
+def names_a_person(label: str) -> bool:
+    """Whether a label names someone who may appear in several transcripts (not 'Speaker 2', 'P1', 'Grad A')."""
+    words = person_key(label).split()
+    if not words or any(ch.isdigit() for ch in label):
+        return False
+    return not _GENERIC_LABEL.match(" ".join(words)) and not (len(words) > 1 and len(words[-1]) == 1)
+
+
 def with_roles(transcript: Transcript, roles: Mapping[str, str]) -> Transcript:
     """The transcript with the roles of the people in ``roles`` (person key → role) replaced."""
     turns = tuple(replace(t, role=roles.get(person_key(t.speaker), t.role)) for t in transcript.turns)
@@ -151,10 +166,11 @@ def consistent_roles(
 
     A person taken for the interviewer (e.g. a committee chair) in one of them, or in a
     transcript ``elsewhere`` in the project, is the interviewer in the others too, unless
-    that would leave a transcript without participant turns. Returns the transcripts and
-    a note per promotion.
+    that would leave a transcript without participant turns. Only labels that name a
+    person count: ``Speaker 2`` or ``B`` is someone else in every transcript. Returns the
+    transcripts and a note per promotion.
     """
-    asked = {person_key(s) for t in [*transcripts, *elsewhere] for s in interviewers_of(t)}
+    asked = {person_key(s) for t in [*transcripts, *elsewhere] for s in interviewers_of(t) if names_a_person(s)}
     out, notes = [], []
     for transcript in transcripts:
         promote = {person_key(t.speaker): "interviewer" for t in transcript.turns

@@ -16,7 +16,7 @@ from pathlib import Path
 from .embed import DEFAULT_ENCODER, TFIDF_ENCODER, CachedEncoder, Encoder, SentenceTransformerEncoder, TfidfEncoder
 from .errors import ConflictError, QcaError
 from .ingest import ColumnMap, read_transcripts
-from .ingest.roles import consistent_roles, interviewers_of, with_roles
+from .ingest.roles import consistent_roles, interviewers_of, names_a_person, person_key, with_roles
 from .model import Transcript
 from .reconcile import compare_turns
 from .resegment import Change, apply_plan, change_roles, encoder_spec, moved_decisions, plan_units, stored_options
@@ -142,9 +142,25 @@ def _read_all(paths, interviewers, columns, report: ImportReport) -> list[Transc
 def _project_roles_applied(store: Store, incoming: list[Transcript]) -> tuple[list[Transcript], list[str]]:
     """Heuristic roles made consistent with the project: one person, one role; roles set by the user win."""
     names = {t.name for t in incoming}
-    consistent, notes = consistent_roles(incoming, [t for t in store.transcripts() if t.name not in names])
+    stored = [t for t in store.transcripts() if t.name not in names]
+    consistent, notes = consistent_roles(incoming, stored)
     known = project_roles(store)
-    return [with_roles(t, known) if known else t for t in consistent], notes
+    consistent = [with_roles(t, known) if known else t for t in consistent]
+    return consistent, notes + _stored_role_mismatches(consistent, stored)
+
+
+def _stored_role_mismatches(incoming: list[Transcript], stored: list[Transcript]) -> list[str]:
+    """Interviewers of the new transcripts who are participants in stored ones: say so, change nothing stored."""
+    notes = []
+    for transcript in incoming:
+        for speaker in interviewers_of(transcript):
+            key = person_key(speaker)
+            elsewhere = sorted({t.name for t in stored for turn in t.turns
+                                if turn.role == "participant" and person_key(turn.speaker) == key})
+            if elsewhere and names_a_person(speaker):
+                notes.append(f"{speaker} is interviewer in {transcript.name} but a participant in {', '.join(elsewhere)}; "
+                             f"make it one role with: qcassist speakers set {speaker!r} --role interviewer|participant")
+    return notes
 
 
 def _roles_onto(existing: Transcript, read: Transcript) -> Transcript:

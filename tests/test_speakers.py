@@ -209,3 +209,13 @@ def test_one_named_person_keeps_one_role_across_an_import_but_numbered_speakers_
     assert report.speakers["numbered_2"]["interviewers"] == []
     assert report.notes == ["named_2: Maria treated as interviewer, as in other transcripts of the project "
                             "(qcassist speakers set NAME --role participant to change)."]
+
+
+def test_an_import_says_where_a_new_interviewer_is_a_participant_in_stored_transcripts(store, tmp_path):
+    group = [("Maria", "We all came."), ("Ole", "Yes, we did."), ("Kari", "I came later, after the rain.")]
+    import_files(store, [_write_csv(tmp_path / "group.csv", group)])
+    asks = [("Maria", "Why did you come?"), ("Ole", "Because of the bus."), ("Maria", "And then?"), ("Ole", "We stayed.")]
+    report = import_files(store, [_write_csv(tmp_path / "pair.csv", asks)])
+    assert report.notes == ["Maria is interviewer in pair but a participant in group; make it one role with: "
+                            "qcassist speakers set 'Maria' --role interviewer|participant"]
+    assert {r["role"] for r in speaker_rows(store, ["group"])} == {"participant"}

@@ -11,7 +11,7 @@ before anything is written, naming what blocks it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 
 from .embed import Encoder

@@ -20,6 +20,7 @@ from .project import ROLE_SETTING, project_encoder, project_roles, select_transc
 from .resegment import RoleReport, change_roles
 from .store import Store
 
+
 def speaker_rows(store: Store, transcripts: Sequence[str] = ()) -> list[dict]:
     """One row per speaker label per transcript: role, turns and words, in order of first turn."""
     rows = []

@@ -219,3 +219,14 @@ def test_an_import_says_where_a_new_interviewer_is_a_participant_in_stored_trans
     assert report.notes == ["Maria is interviewer in pair but a participant in group; make it one role with: "
                             "qcassist speakers set 'Maria' --role interviewer|participant"]
     assert {r["role"] for r in speaker_rows(store, ["group"])} == {"participant"}
+
+
+@pytest.mark.parametrize("encoder", ["default", "tfidf"])
+def test_setting_a_role_recuts_cohesive_units_with_the_recorded_encoder(store, tmp_path, fake_encoder, encoder):
+    import_files(store, [_write_csv(tmp_path / "hearing.csv", HEARING)])
+    segment_project(store, encoder=encoder)
+    recorded = store.segmentation(store.transcripts()[0].id)
+    report = set_role(store, "Hon. Cy Moss", "other")
+    assert report.segmented == {"hearing": 3}
+    assert store.segmentation(store.transcripts()[0].id) == recorded
+    assert (fake_encoder.calls == []) == (encoder == "tfidf")  # the project's own TF-IDF, never the model

@@ -127,3 +127,13 @@ def test_cli_resegment_of_a_reviewed_project(runner, project, six_turns_file):
     result = runner.invoke(main, ["segment", "-p", str(project), "--strategy", "turn", "--resegment", "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["moved_decisions"] == 4
+
+
+def test_a_condensates_chosen_quotation_follows_its_unit(store, six_turns_file):
+    from qcassist.model import Condensate
+
+    units = _reviewed(store, six_turns_file)
+    store.save_condensate(Condensate("trust", "We were heard.", units["cited"].id))
+    segment_project(store, options=TURNS, resegment=True)
+    quote = store.condensates()["trust"].quote_unit
+    assert "every week" in {u.id: u for u in store.units()}[quote].text_in(store.transcripts()[0])

@@ -33,15 +33,26 @@ def normalise(text: str) -> str:
 
 
 def turn_keys(transcript: Transcript) -> list[tuple[str, str]]:
-    """(speaker, normalised text) of each turn, in order."""
-    return [(normalise(t.speaker), normalise(transcript.turn_text(t))) for t in transcript.turns]
+    """(speaker, normalised text) of each turn, in order; one speaker's consecutive turns count as one.
+
+    Captions (.vtt/.srt) merge a speaker's consecutive cues, so a table's two rows in a
+    row by one speaker are the same turn as far as any format can tell.
+    """
+    keys: list[tuple[str, str]] = []
+    for turn in transcript.turns:
+        speaker, text = normalise(turn.speaker), normalise(transcript.turn_text(turn))
+        if keys and keys[-1][0] == speaker:
+            keys[-1] = (speaker, f"{keys[-1][1]} {text}")
+        else:
+            keys.append((speaker, text))
+    return keys
 
 
 @dataclass(frozen=True)
 class TurnComparison:
     """How a new rendering's turns differ from the stored ones."""
 
-    stored_turns: int
+    stored_turns: int  # after joining one speaker's consecutive turns
     new_turns: int
     differing: int  # turns on either side that have no equal partner
     same_words: bool  # the words agree; only who said them or where turns break differs
@@ -88,12 +99,20 @@ def _describe(old_number: int, new_number: int, old, now) -> str:
     if old[1] == now[1]:
         return f"turn {old_number} speaker {old[0]!r} vs {now[0]!r}"
     if old[0] == now[0]:
-        return f"turn {old_number} ({old[0]}) text {_clip(old[1])!r} vs {_clip(now[1])!r}"
+        at = _first_difference(old[1], now[1])
+        return f"turn {old_number} ({old[0]}) text {_clip(old[1], at)!r} vs {_clip(now[1], at)!r}"
     return f"turn {old_number} {old[0]!r} {_clip(old[1])!r} vs {now[0]!r} {_clip(now[1])!r}"
 
 
-def _clip(text: str, width: int = 40) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
+def _first_difference(a: str, b: str) -> int:
+    return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+
+
+def _clip(text: str, at: int = 0, width: int = 40) -> str:
+    """About ``width`` characters of ``text`` from a little before ``at`` (where two texts part)."""
+    start = max(0, at - 10)
+    piece = text[start : start + width]
+    return ("…" if start else "") + piece + ("…" if start + width < len(text) else "")
 
 
 # --- carrying work from old units to new ones ----------------------------------------

@@ -256,3 +256,23 @@ def test_cli_import_says_who_is_interviewer_and_that_other_renderings_are_the_sa
     again = runner.invoke(main, ["import", "-p", str(project), str(_six_turns_csv(tmp_path / "six_turns.csv"))])
     assert again.output == ("Unchanged 1: six_turns\n"
                             "  six_turns: same turns as stored (this file renders them differently); nothing changed.\n")
+
+
+def test_one_speakers_consecutive_rows_are_the_same_turn_as_one_paragraph(store, six_turns_file, tmp_path):
+    rows = [line.split(": ", 1) for line in SIX_TURNS.splitlines()]
+    rows[1:2] = [["P1", "My doctor sent a referral."], ["P1", "I did not expect much at first."]]
+    import_files(store, [_six_turns_csv(tmp_path / "six_turns.csv", rows)])
+    assert len(store.transcripts()[0].turns) == 7
+    report = import_files(store, [six_turns_file])
+    assert report.unchanged == ["six_turns"] and report.same_turns == ["six_turns"]
+
+
+def test_a_changed_turn_is_shown_where_its_text_parts(store, six_turns_file, tmp_path):
+    import_files(store, [six_turns_file])
+    rows = [line.split(": ", 1) for line in SIX_TURNS.splitlines()]
+    rows[3][1] = rows[3][1].replace("money problems", "money worries")
+    with pytest.raises(ConflictError) as info:
+        import_files(store, [_six_turns_csv(tmp_path / "six_turns.csv", rows)])
+    assert "different words, 1 turns differ" in str(info.value)
+    assert "turn 4 (P1) text '…out money problems and the rent.' vs '…out money worries and the rent.'" \
+        in str(info.value)

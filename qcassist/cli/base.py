@@ -87,6 +87,7 @@ def main() -> None:
     A typical session:
       qcassist init -p study/                create a project directory
       qcassist import -p study/ interviews/*.txt
+      qcassist speakers -p study/            who is interviewer / participant (speakers set to change)
       qcassist segment -p study/             cut participant turns into meaning units
       qcassist units -p study/ --format csv -o units.csv
       qcassist codebook import -p study/ codebook.yaml

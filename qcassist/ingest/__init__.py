@@ -23,13 +23,25 @@ SUFFIXES: dict[str, str] = {
     ".csv": "table", ".tsv": "table", ".jsonl": "table", ".ndjson": "table",
 }
 
-__all__ = ["SUFFIXES", "ColumnMap", "ReadResult", "parse_labelled_text", "read_transcripts"]
+__all__ = ["SUFFIXES", "ColumnMap", "ReadResult", "describe_turns", "parse_labelled_text", "read_transcripts"]
 
 
 @dataclass(frozen=True, slots=True)
 class ReadResult:
     transcripts: list[Transcript]
     warnings: tuple[str, ...]
+
+    @property
+    def found(self) -> tuple[str, ...]:
+        """One line per transcript saying what the reader found: 'name: 3 speakers, 42 turns'."""
+        return tuple(describe_turns(t) for t in self.transcripts)
+
+
+def describe_turns(transcript: Transcript) -> str:
+    """'name: 3 speakers, 42 turns', for import summaries."""
+    speakers = len({turn.speaker for turn in transcript.turns})
+    turns = len(transcript.turns)
+    return f"{transcript.name}: {speakers} speaker{'s' * (speakers != 1)}, {turns} turn{'s' * (turns != 1)}"
 
 
 def read_transcripts(

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..model import Transcript
+from .decode import check_input_file
 from .docx import read_docx
 from .subtitles import read_subtitles
 from .table import ColumnMap, read_table
@@ -60,6 +61,7 @@ def read_transcripts(
     if kind is None:
         known = ", ".join(sorted(SUFFIXES))
         raise InputError(str(path), f"unknown file type {path.suffix or '(none)'!r}; qcassist reads {known}.")
+    check_input_file(path)
     if kind == "table":
         transcripts, warnings = read_table(path, columns=columns, interviewers=interviewers)
         return ReadResult(transcripts, warnings)

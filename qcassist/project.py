@@ -31,9 +31,11 @@ class ImportReport:
     unchanged: list[str] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    found: list[str] = field(default_factory=list)  # per transcript read: "name: N speakers, M turns"
 
     def as_dict(self) -> dict:
-        return {"added": self.added, "unchanged": self.unchanged, "replaced": self.replaced, "warnings": self.warnings}
+        return {"added": self.added, "unchanged": self.unchanged, "replaced": self.replaced, "warnings": self.warnings,
+                "found": self.found}
 
 
 def import_files(
@@ -50,6 +52,7 @@ def import_files(
     for path in paths:
         result = read_transcripts(path, interviewers=tuple(interviewers), columns=columns)
         report.warnings.extend(result.warnings)
+        report.found.extend(result.found)
         for transcript in result.transcripts:
             if transcript.name in incoming:
                 raise ConflictError(

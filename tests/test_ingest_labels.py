@@ -154,3 +154,14 @@ def test_the_reader_result_says_how_many_speakers_and_turns_each_transcript_has(
     result = read_transcripts(write(tmp_path, "meeting.txt", COMMITTEE))
     assert result.found == ("meeting: 6 speakers, 7 turns",)
     assert describe_turns(parse("Interviewer: How?\nP1: Fine.\n")[0]) == "t: 2 speakers, 2 turns"
+
+
+def test_import_prints_speakers_and_turns_per_transcript_and_warns_about_unused_labels(runner, project, tmp_path):
+    from qcassist.cli import main
+
+    meeting = write(tmp_path, "meeting.txt", COMMITTEE)
+    memo = write(tmp_path, "memo.txt", "Interviewer: How?\n\nP1: It was hard.\nMeanwhile: nothing.\n\nInterviewer: Ok.\n")
+    result = runner.invoke(main, ["import", "-p", str(project), str(meeting), str(memo)])
+    assert result.exit_code == 0, result.output
+    assert "  meeting: 6 speakers, 7 turns\n  memo: 2 speakers, 3 turns\n" in result.output
+    assert f"{memo}: 1 line(s) look like speaker labels but were read as speech (line 4 'Meanwhile:')" in result.output

@@ -93,6 +93,8 @@ def import_(project: Path, as_json: bool, files, interviewers, replace, speaker_
     for label, names in (("Imported", report.added), ("Replaced", report.replaced), ("Unchanged", report.unchanged)):
         if names:
             click.echo(f"{label} {len(names)}: {', '.join(names)}")
+    for line in report.found:  # what the readers found, so a missed speaker shows
+        click.echo(f"  {line}")
 
 
 _REFI_KINDS = ("qdpx", "qdc")

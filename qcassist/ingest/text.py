@@ -84,8 +84,8 @@ def parse_labelled_text(
         more = f" and {len(unused) - MAX_WARNED_LINES} more" if len(unused) > MAX_WARNED_LINES else ""
         warnings.append(
             f"{path}: {len(unused)} line(s) look like speaker labels but were read as speech ({shown}{more}): "
-            "each is used once and not where this file's turns start; if they are speakers, start them on a new "
-            "paragraph or pass them with --interviewer."
+            "each is used once and not where this file's turns start; if they are speakers, "
+            "start each on a new paragraph."
         )
     transcript = build_transcript(name, text, raw_turns, path=path, interviewers=interviewers)
     return transcript, tuple(warnings)

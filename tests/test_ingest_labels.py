@@ -165,3 +165,25 @@ def test_import_prints_speakers_and_turns_per_transcript_and_warns_about_unused_
     assert result.exit_code == 0, result.output
     assert "  meeting: 6 speakers, 7 turns\n  memo: 2 speakers, 3 turns\n" in result.output
     assert f"{memo}: 1 line(s) look like speaker labels but were read as speech (line 4 'Meanwhile:')" in result.output
+
+
+def test_short_labels_written_in_lowercase_are_speakers_when_they_repeat():
+    transcript, _ = parse("jsmith: how was it?\nanna: fine.\njsmith: and then?\nanna: better.\n")
+    assert [t.speaker for t in transcript.turns] == ["jsmith", "anna", "jsmith", "anna"]
+
+
+def test_lowercase_zoom_prefixes_that_repeat_name_the_speakers(tmp_path):
+    cues = "".join(
+        f"{i}\n00:00:0{i},000 --> 00:00:0{i},500\n{who}: {said}\n\n"
+        for i, (who, said) in enumerate([("jsmith", "How?"), ("anna", "Fine."), ("jsmith", "Why?"), ("anna", "Because.")], 1)
+    )
+    [transcript] = read_transcripts(write(tmp_path, "zoom.srt", cues)).transcripts
+    assert turns_of(transcript) == [("jsmith", "How?"), ("anna", "Fine."), ("jsmith", "Why?"), ("anna", "Because.")]
+
+
+def test_a_repeated_phrase_after_a_label_alone_on_its_line_is_still_the_speech():
+    text = "Chair:\nLast question: why?\n\nMember:\nBecause.\n\nChair:\nLast question: when?\n\nMember:\nSoon.\n"
+    transcript, _ = parse(text)
+    assert turns_of(transcript) == [
+        ("Chair", "Last question: why?"), ("Member", "Because."), ("Chair", "Last question: when?"), ("Member", "Soon."),
+    ]

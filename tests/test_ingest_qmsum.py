@@ -7,6 +7,7 @@ committee meetings (covid_*, education_*: long labels, titles, speakers said onc
 
 from __future__ import annotations
 
+import docx
 import pytest
 
 from qcassist.ingest import parse_labelled_text, read_transcripts
@@ -38,7 +39,7 @@ def test_every_train_meeting_in_every_text_rendering_has_the_json_turns():
     assert wrong == []
 
 
-def test_a_meeting_reads_the_same_from_txt_vtt_srt_and_csv(tmp_path):
+def test_a_meeting_reads_the_same_from_txt_vtt_srt_csv_and_docx(tmp_path):
     # subtitle cues of one speaker merge into one turn, and cue lines are joined with single
     # spaces, so the meeting is given with those turns merged and compared with spaces collapsed
     turns = merged_turns(meeting_turns(QMSUM / "covid_0.json"))
@@ -48,7 +49,13 @@ def test_a_meeting_reads_the_same_from_txt_vtt_srt_and_csv(tmp_path):
         path.write_text(render(turns), encoding="utf-8")
         [transcript] = read_transcripts(path).transcripts
         read[suffix] = [(turn.speaker, " ".join(transcript.turn_text(turn).split())) for turn in transcript.turns]
+    document = docx.Document()
+    for speaker, text in turns:
+        document.add_paragraph(f"{speaker}: {text}")
+    document.save(tmp_path / "covid_0.docx")
+    [transcript] = read_transcripts(tmp_path / "covid_0.docx").transcripts
+    read[".docx"] = [(turn.speaker, " ".join(transcript.turn_text(turn).split())) for turn in transcript.turns]
     expected = [(speaker, " ".join(text.split())) for speaker, text in turns]
     assert read[".txt"] == expected
-    assert read[".vtt"] == read[".srt"] == read[".csv"] == read[".txt"]
+    assert read[".vtt"] == read[".srt"] == read[".csv"] == read[".docx"] == read[".txt"]
     assert len({speaker for speaker, _ in expected}) > 30

@@ -16,7 +16,8 @@ import re
 from .roles import _INTERVIEWER, _OTHER
 
 MAX_LABEL_CHARS = 120
-MAX_NAME_WORDS = 10  # outside parentheses: "Hon. Pierre Poilievre" is 3, "Senator Mary Jane van der Berg" 6
+MAX_NAME_WORDS = 10
+MAX_PLAIN_WORDS = 4  # a label that is not name-like ("anna", "jsmith") counts only if short and repeated  # outside parentheses: "Hon. Pierre Poilievre" is 3, "Senator Mary Jane van der Berg" 6
 _LABEL_PUNCTUATION = set(".'’-&/_")
 _QUOTES = "'’\"“‘"
 # titles and post-nominals: a label that carries one is a person's name even if said once
@@ -132,3 +133,8 @@ def is_strong_label(label: str) -> bool:
     if "(" in label or len(words) >= 2:
         return True
     return bool(words) and (words[0].casefold() in TITLES or words[-1].casefold() in POST_NOMINALS)
+
+
+def is_plain_label(label: str) -> bool:
+    """Short enough to be a label however it is written (lowercase names, user ids); not a heading word."""
+    return len(outside_parentheses(label).split()) <= MAX_PLAIN_WORDS and not NOT_SPEAKERS.fullmatch(label.strip().rstrip(".!?"))

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import html
 import re
+from collections import Counter
 from pathlib import Path
 
 from ..errors import InputError
 from ..model import Transcript
 from .decode import read_text
-from .labels import colon_label_at, looks_like_a_name
+from .labels import colon_label_at, is_plain_label, looks_like_a_name
 from .turns import TextBuilder, build_transcript, parse_clock
 
 _TIMING = re.compile(
@@ -55,11 +56,14 @@ def read_subtitles(path: str | Path, *, interviewers: tuple[str, ...] = ()) -> t
 
 def _confirm_prefix_speakers(cues: list[tuple]) -> list[tuple]:
     """A "Name: " prefix is a speaker if it looks like a name (capitalised words, a title, a role
-    word: see labels.py), as Zoom and Otter write them; otherwise, as in "and I said: yes", the
-    colon belongs to the words."""
+    word: see labels.py) or is short and starts two or more cues (Zoom repeats display names,
+    lowercase ones too); otherwise, as in "and I said: yes", the colon belongs to the words."""
+    counts = Counter(prefix[0] for _, _, _, _, prefix in cues if prefix)
     confirmed = []
     for voice, words, start, end, prefix in cues:
-        if prefix and voice is None and looks_like_a_name(prefix[0]):
+        if prefix and voice is None and (
+            looks_like_a_name(prefix[0]) or (counts[prefix[0]] >= 2 and is_plain_label(prefix[0]))
+        ):
             voice, words = prefix[0], words[prefix[1] :].lstrip()
         confirmed.append((voice, words, start, end))
     return confirmed

@@ -7,8 +7,9 @@ Recognised line starts, in this order: an optional timestamp (``#00:01:02#``,
 ``[00:01:02]``, ``(00:01:02)``), a speaker label (``Interviewer:``, ``P1:``,
 ``Hon. Anna Berg (Minister of Health):``, ``[Anna]``), another optional timestamp.
 
-Which label lines start turns is decided for the whole document (see ``_turn_starts``):
-a label that looks like a name starts a turn if it occurs twice, is a known label
+Which label lines start turns is decided for the whole document (see ``_turn_starts``).
+A short label that starts two or more lines is a speaker however it is written ("anna:",
+"jsmith:"); a label that looks like a name starts a turn if it occurs twice, is a known label
 (interviewer names, role words, speakers from a .docx table) or carries a title, a
 parenthesis or two or more words; a one-word label said once ("Example:") starts a turn
 only where the document's own layout says it is one (a new paragraph in a file of
@@ -28,7 +29,7 @@ from pathlib import Path
 
 from ..model import Transcript
 from .decode import read_text
-from .labels import bracket_label_at, colon_label_at, is_role_label, is_strong_label, looks_like_a_name
+from .labels import bracket_label_at, colon_label_at, is_plain_label, is_role_label, is_strong_label, looks_like_a_name
 from .turns import TIMESTAMP, RawTurn, build_transcript, parse_clock
 
 _LEAD_TS = re.compile(rf"[ \t]*({TIMESTAMP.pattern})[ \t]*")
@@ -92,27 +93,26 @@ def parse_labelled_text(
 
 
 def _turn_starts(lines: list[_Line], known: set[str]) -> tuple[set[int], list[_Line]]:
-    """Line numbers that start turns, and name-like label lines that do not (for a warning).
+    """Line numbers that start turns, and label lines that do not (for a warning).
 
     A document-level decision: certain labels (see the module docstring) decide whether
     the file is labelled at all and how its turns are laid out; one-word labels said once
     are judged against that layout.
     """
-    names = {label: label.casefold() in known or looks_like_a_name(label) for label in {line.label for line in lines} if label}
-    labelled = [line for line in lines if line.label and names[line.label]]
+    counts = Counter(line.label for line in lines if line.label)
+    kinds = {label: _label_kind(label, n, known) for label, n in counts.items()}
+    labelled = [line for line in lines if line.label and kinds[line.label]]
     labelled_set = set(labelled)
-    counts = Counter(line.label for line in labelled)
 
     def certain(line: _Line) -> bool:
-        label = line.label
-        return counts[label] >= 2 or label.casefold() in known or is_strong_label(label)
+        return kinds[line.label] != "name" or counts[line.label] >= 2 or is_strong_label(line.label)
 
     sure = [line for line in labelled if certain(line)]
     at_paragraph = {line.number for line in lines if not line.blank and _starts_paragraph(lines, line)}
     opening_paragraphs = sum(line.number in at_paragraph for line in labelled)
     is_labelled = (
         len(sure) >= 2
-        or any(line.label.casefold() in known or is_role_label(line.label) for line in sure)
+        or any(kinds[line.label] == "known" or is_role_label(line.label) for line in sure)
         or (len(labelled) >= 2 and opening_paragraphs >= LABEL_LINE_SHARE * len(at_paragraph))
     )
     if not is_labelled:
@@ -122,14 +122,14 @@ def _turn_starts(lines: list[_Line], known: set[str]) -> tuple[set[int], list[_L
     non_blank = sum(not line.blank for line in lines)
     all_labels = len(labelled) >= LABEL_LINE_SHARE * non_blank
     starts, unused = set(), []
-    awaiting_speech = False  # after a label alone on its line, a label said once is the speech itself
+    awaiting_speech = False  # after a label alone on its line
     for line in lines:
         if line.blank:
             continue
-        is_start = line.label is not None and line in labelled_set and (
+        is_start = line in labelled_set and (
             certain(line) or (line.number in at_paragraph if paragraph_style else all_labels)
         )
-        if is_start and awaiting_speech and counts[line.label] == 1 and line.label.casefold() not in known:
+        if is_start and awaiting_speech and _may_be_speech(line.label, kinds[line.label], counts[line.label]):
             is_start = False
         if is_start:
             starts.add(line.number)
@@ -137,6 +137,24 @@ def _turn_starts(lines: list[_Line], known: set[str]) -> tuple[set[int], list[_L
             unused.append(line)
         awaiting_speech = is_start and line.content_end <= line.content_start
     return starts, unused
+
+
+def _label_kind(label: str, count: int, known: set[str]) -> str | None:
+    """'known' (an interviewer name, a .docx table speaker), 'name' (looks like one), 'repeated'
+    (a short label that starts two or more lines, however written: 'anna', 'jsmith'), or None."""
+    if label.casefold() in known:
+        return "known"
+    if looks_like_a_name(label):
+        return "name"
+    if count >= 2 and is_plain_label(label):
+        return "repeated"
+    return None
+
+
+def _may_be_speech(label: str, kind: str | None, count: int) -> bool:
+    """After a label alone on its line, the next line is its speech unless it is surely a label:
+    "Member:" then "The Healthy Weight: Healthy Wales plan ..." is what the member said."""
+    return kind != "known" and not is_role_label(label) and (count == 1 or kind == "repeated")
 
 
 def _starts_paragraph(lines: list[_Line], line: _Line) -> bool:

@@ -187,3 +187,10 @@ def test_a_repeated_phrase_after_a_label_alone_on_its_line_is_still_the_speech()
     assert turns_of(transcript) == [
         ("Chair", "Last question: why?"), ("Member", "Because."), ("Chair", "Last question: when?"), ("Member", "Soon."),
     ]
+
+
+def test_header_fields_before_the_first_turn_are_not_speakers():
+    text = "Title: Interview 4\nDate: 12 May 2023\nLocation: kitchen\nAttendees: Kari, Anna\n\nKari: How?\n\nAnna: Fine.\n\nKari: Ok.\n"
+    transcript, warnings = parse(text)
+    assert turns_of(transcript) == [("Kari", "How?"), ("Anna", "Fine."), ("Kari", "Ok.")]
+    assert warnings == ()

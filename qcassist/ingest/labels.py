@@ -27,10 +27,12 @@ POST_NOMINALS = {"am", "mp", "ms", "msp", "mla", "mep", "qc", "kc", "mpp", "mna"
 # lowercase words inside names ("Minister of Finance" is in parentheses, but "Ursula von der Leyen" is not)
 PARTICLES = {"of", "the", "and", "for", "de", "del", "della", "di", "da", "do", "dos", "das", "du", "van", "von",
              "der", "den", "ten", "ter", "la", "le", "les", "los", "las", "y", "e", "bin", "ibn", "al", "el", "st", "st."}
+# stage directions, notes and header fields ("Date: 12 May"), never speakers
 NOT_SPEAKERS = re.compile(
     r"(inaudible|unclear|laughs?|laughter|pause|crosstalk|silence|music|overlapping|sighs?|coughs?|break|end|"
     r"end of interview|note|nb|ps|e\.g|i\.e|example|examples|for example|http|https|re|subject|date|time|"
-    r"location|place|duration|tel|email|fax|www)",
+    r"location|place|duration|tel|email|fax|www|title|file|audio|recording|recorded|language|speakers|"
+    r"participants|transcript|project|source|keywords|summary|agenda|attendees|present|apologies|minutes)",
     re.IGNORECASE,
 )
 _PARTICIPANT_WORD = re.compile(

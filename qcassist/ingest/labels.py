@@ -16,8 +16,8 @@ import re
 from .roles import _INTERVIEWER, _OTHER
 
 MAX_LABEL_CHARS = 120
-MAX_NAME_WORDS = 10
-MAX_PLAIN_WORDS = 4  # a label that is not name-like ("anna", "jsmith") counts only if short and repeated  # outside parentheses: "Hon. Pierre Poilievre" is 3, "Senator Mary Jane van der Berg" 6
+MAX_NAME_WORDS = 10  # outside parentheses: "Hon. Pierre Poilievre" is 3, "Senator Mary Jane van der Berg" 6
+MAX_PLAIN_WORDS = 4  # a label that is not name-like ("anna", "jsmith") counts only if short and repeated
 _LABEL_PUNCTUATION = set(".'’-&/_")
 _QUOTES = "'’\"“‘"
 # titles and post-nominals: a label that carries one is a person's name even if said once
@@ -29,7 +29,8 @@ PARTICLES = {"of", "the", "and", "for", "de", "del", "della", "di", "da", "do", 
              "der", "den", "ten", "ter", "la", "le", "les", "los", "las", "y", "e", "bin", "ibn", "al", "el", "st", "st."}
 # stage directions, notes and header fields ("Date: 12 May"), never speakers
 NOT_SPEAKERS = re.compile(
-    r"(inaudible|unclear|laughs?|laughter|pause|crosstalk|silence|music|overlapping|sighs?|coughs?|break|end|"
+    r"(inaudible|unclear|unintelligible|indistinct|laughs?|laughter|pause|crosstalk|silence|music|overlapping|"
+    r"sighs?|coughs?|applause|cheers|cheering|interruption|noise|background noise|sic|break|end|"
     r"end of interview|note|nb|ps|e\.g|i\.e|example|examples|for example|http|https|re|subject|date|time|"
     r"location|place|duration|tel|email|fax|www|title|file|audio|recording|recorded|language|speakers|"
     r"participants|transcript|project|source|keywords|summary|agenda|attendees|present|apologies|minutes)",

@@ -49,11 +49,13 @@ class ImportReport:
     notes: list[str] = field(default_factory=list)
     carried: list[dict] = field(default_factory=list)  # codings moved to units of a replaced transcript
     moved_decisions: int = 0
+    found: list[str] = field(default_factory=list)  # per transcript read: "name: N speakers, M turns"
 
     def as_dict(self) -> dict:
         return {"added": self.added, "unchanged": self.unchanged, "replaced": self.replaced, "warnings": self.warnings,
                 "same_turns": self.same_turns, "roles_changed": self.roles_changed, "speakers": self.speakers,
-                "notes": self.notes, "carried_codings": self.carried, "moved_decisions": self.moved_decisions}
+                "notes": self.notes, "carried_codings": self.carried, "moved_decisions": self.moved_decisions,
+                "found": self.found}
 
 
 def import_files(
@@ -130,6 +132,7 @@ def _read_all(paths, interviewers, columns, report: ImportReport) -> list[Transc
     for path in paths:
         result = read_transcripts(path, interviewers=tuple(interviewers), columns=columns)
         report.warnings.extend(result.warnings)
+        report.found.extend(result.found)
         for transcript in result.transcripts:
             if transcript.name in incoming:
                 raise ConflictError(

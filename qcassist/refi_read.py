@@ -208,7 +208,7 @@ class _ProjectReader:
         """The source's plain text, whether it had CR LF line breaks, and a transcript when read from .docx."""
         content = _child(element, "PlainTextContent")
         if content is not None:
-            raw = content.text or ""
+            raw = "".join(content.itertext())  # text around unexpanded entity references too
             return normalize_newlines(raw), "\r" in raw, None
         plain, rich = element.get("plainTextPath"), element.get("richTextPath")
         if plain:

@@ -287,3 +287,56 @@ def test_a_qdc_with_duplicate_guids_or_empty_names_is_refused(store, tmp_path):
         with pytest.raises(InputError, match=expected):
             import_qdc(store, path)
     assert not store.codebook().codes
+
+
+# --- issue 15 item 5: the write lock is held only to insert ----------------------------------
+
+
+def test_segmenting_happens_before_the_write_transaction_so_others_can_write(project, tmp_path, monkeypatch):
+    """While the import cuts its sources, another connection can take the write lock at once."""
+    import sqlite3
+
+    import qcassist.refi as refi
+
+    seen = []
+    real = refi.segment
+
+    def segment_and_probe(transcript, **kwargs):
+        other = sqlite3.connect(project / "qcassist.db", timeout=0)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # raises 'database is locked' if the import held the lock
+            other.execute("ROLLBACK")
+            seen.append("free")
+        finally:
+            other.close()
+        return real(transcript, **kwargs)
+
+    monkeypatch.setattr(refi, "segment", segment_and_probe)
+    path = qdpx(tmp_path, project_xml(source_xml("internal://board_2017.txt")), {"sources/board_2017.txt": TEXT})
+    with Store.open(project) as store:
+        report = import_qdpx(store, path, options=SENTENCES)
+    assert seen == ["free"] and report.codings_added == 1
+
+
+def test_a_source_added_by_another_command_meanwhile_makes_the_import_refuse_cleanly(project, tmp_path, monkeypatch):
+    import qcassist.refi as refi
+    from qcassist.errors import ConflictError
+    from qcassist.project import import_files
+
+    real = refi.segment
+
+    def segment_while_someone_imports(transcript, **kwargs):
+        units = real(transcript, **kwargs)
+        (tmp_path / "board_2017.txt").write_text(TEXT, encoding="utf-8")
+        with Store.open(project) as other:
+            import_files(other, [tmp_path / "board_2017.txt"])
+        return units
+
+    monkeypatch.setattr(refi, "segment", segment_while_someone_imports)
+    path = qdpx(tmp_path, project_xml(source_xml("internal://board_2017.txt")), {"sources/board_2017.txt": TEXT})
+    with Store.open(project) as store:
+        with pytest.raises(ConflictError, match="changed in the project while the import was being prepared"):
+            import_qdpx(store, path, options=SENTENCES)
+        assert not store.codebook().codes  # the codebook went with the rest: all or nothing
+        [transcript] = store.transcripts()  # only the other command's import
+        assert transcript.source_path.endswith("board_2017.txt") and not store.codings()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import stat
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote
@@ -132,8 +133,14 @@ class SourceFiles:
 
     def _read(self, info: zipfile.ZipInfo) -> bytes:
         self._budget(info.filename, info.file_size)
-        with self.archive.open(info) as stream:
-            data = stream.read(info.file_size + 1)  # zipfile stops at the declared size; +1 would show a lie
+        try:
+            with self.archive.open(info) as stream:
+                data = stream.read(info.file_size + 1)  # zipfile stops at the declared size; +1 would show a lie
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+            raise InputError(str(self.path), f"member {info.filename!r} cannot be read ({exc}); the file is damaged. "
+                             "Export the project again from its tool.") from None
+        except (RuntimeError, NotImplementedError) as exc:  # encrypted, or a compression zipfile does not know
+            raise InputError(str(self.path), f"member {info.filename!r} cannot be read ({exc}).") from None
         if len(data) > info.file_size:
             raise InputError(str(self.path), f"member {info.filename!r} is larger than its zip entry says; the file is damaged.")
         return data

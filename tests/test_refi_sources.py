@@ -340,3 +340,18 @@ def test_a_source_added_by_another_command_meanwhile_makes_the_import_refuse_cle
         assert not store.codebook().codes  # the codebook went with the rest: all or nothing
         [transcript] = store.transcripts()  # only the other command's import
         assert transcript.source_path.endswith("board_2017.txt") and not store.codings()
+
+
+def test_a_damaged_member_is_one_line(project, runner, tmp_path):
+    path = tmp_path / "damaged.qdpx"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("project.qde", project_xml(source_xml("internal://board_2017.txt")))
+        archive.writestr("sources/board_2017.txt", TEXT)
+    data = path.read_bytes()
+    at = data.index(b"neighbour")
+    path.write_bytes(data[:at] + b"N" + data[at + 1:])  # the CRC no longer matches
+    before = dump_database(project)
+    result = runner.invoke(main, ["import", "-p", str(project), "qdpx", str(path), "--strategy", "sentence"])
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1, result.output
+    assert result.output.startswith(f"Error: {path}: member 'sources/board_2017.txt' cannot be read")
+    assert dump_database(project) == before

@@ -44,6 +44,7 @@ class RefiImportReport:
     path: str
     sources_added: list[str] = field(default_factory=list)
     sources_reused: list[str] = field(default_factory=list)
+    sources_missing: list[str] = field(default_factory=list)  # their text was not in the .qdpx: skipped, with a warning
     codes_added: list[str] = field(default_factory=list)
     codes_updated: list[str] = field(default_factory=list)
     users: list[str] = field(default_factory=list)  # the coders the codings were attributed to
@@ -89,7 +90,8 @@ def import_qdpx(
     """
     parsed = read_qdpx(path, coder_prefix=coder_prefix or "", interviewers=tuple(interviewers),
                        sources_dir=sources_dir, limits=limits)
-    report = RefiImportReport(str(path), selections=parsed.selections, warnings=list(parsed.warnings))
+    report = RefiImportReport(str(path), selections=parsed.selections, warnings=list(parsed.warnings),
+                              sources_missing=list(parsed.missing))
     report.offsets = {s.transcript.name: s.convention for s in parsed.sources if s.convention != "characters"}
     planned = _plan(store, parsed, report.path, options=options, encoder=encoder)
     _write(store, parsed, planned, report)

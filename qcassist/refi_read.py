@@ -68,6 +68,7 @@ class RefiProject:
     sources: list[Source] = field(default_factory=list)
     selections: int = 0
     warnings: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # sources whose text was not in the .qdpx (skipped)
 
 
 @dataclass
@@ -238,6 +239,7 @@ class _ProjectReader:
         if found is not None:
             return self.files.read(found[1])
         lost = sum(1 for e in element.iter() if _local(e) == "Coding")
+        self.project.missing.append(name)
         outside = self.files.sources_dir is None and points_outside(reference)
         why = ("which points outside the .qdpx; sources are read only from inside it (pass a folder for external "
                "sources to read them from there)") if outside else "which is not in the .qdpx"

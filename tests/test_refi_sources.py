@@ -88,7 +88,7 @@ def test_a_missing_source_is_skipped_with_its_codings_counted_and_the_rest_impor
     path = qdpx(tmp_path, project_xml(sources), {"sources/board_2017.txt": TEXT})
     report = import_qdpx(store, path, options=SENTENCES)
     assert [t.name for t in store.transcripts()] == ["board_2017"]
-    assert len(store.codings()) == 1
+    assert len(store.codings()) == 1 and report.sources_missing == ["board_2018"]
     [warning] = [w for w in report.warnings if "board_2018" in w]
     assert "skipped source 'board_2018' and its 1 codings" in warning and "internal://gone.txt" in warning
 
@@ -97,7 +97,8 @@ def test_the_codebook_imports_when_no_source_can_be_found(project, runner, tmp_p
     path = qdpx(tmp_path, project_xml(source_xml("C:\\Users\\kim\\board_2017.txt")), {})
     result = runner.invoke(main, ["import", "-p", str(project), "qdpx", str(path), "--strategy", "sentence"])
     assert result.exit_code == 0, result.output
-    assert "0 sources added" in result.output and "1 codes added" in result.output
+    assert "0 sources added, 0 already in the project, 1 not in the file (skipped)" in result.output
+    assert "1 codes added" in result.output
     assert "points outside the .qdpx" in result.output
     with Store.open(project) as store:
         assert [c.name for c in store.codebook().codes] == ["transport"] and not store.transcripts()

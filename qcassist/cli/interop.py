@@ -65,8 +65,9 @@ def echo_refi_import(report, as_json: bool) -> None:
     if not isinstance(report, RefiImportReport):
         click.echo(f"Imported codebook {report.path}: {codes}.")
         return
+    missing = f", {len(report.sources_missing)} not in the file (skipped)" if report.sources_missing else ""
     click.echo(f"Imported {report.path}: {len(report.sources_added)} sources added, {len(report.sources_reused)} "
-               f"already in the project; {codes}; {len(report.users)} users; {report.codings_added} codings "
+               f"already in the project{missing}; {codes}; {len(report.users)} users; {report.codings_added} codings "
                f"from {report.selections} selections.")
     if report.users:
         click.echo(f"Coders: {', '.join(report.users)}")

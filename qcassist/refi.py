@@ -188,7 +188,7 @@ def _write(store: Store, parsed: RefiProject, planned: list[_Planned], report: R
             codings.extend(_coding(item.units[index], span) for index, span in item.links)
             report.extra_units += item.extra
         report.codings_added = store.add_codings(codings)
-    report.users = sorted({span.coder for _, span in (link for item in planned for link in item.links)})
+    report.users = sorted({span.coder for item in planned for _, span in item.links})
     leaves = {c.name for c in store.codebook().leaves}
     grouped = sorted({span.code for item in planned for _, span in item.links} - leaves)
     if grouped:

@@ -212,7 +212,8 @@ class _ProjectReader:
             raw = "".join(content.itertext())  # text around unexpanded entity references too
             return normalize_newlines(raw), "\r" in raw, None
         plain, rich = element.get("plainTextPath"), element.get("richTextPath")
-        if plain:
+        docx = bool(rich) and rich.lower().endswith(".docx")
+        if plain and (not docx or self.files.find(plain) is not None):  # else the .docx may be there instead
             data = self._read_file(plain, element, name)
             if data is None:
                 return None
@@ -222,7 +223,7 @@ class _ProjectReader:
             decoded = decode_bytes(data, f"{self.where} ({name})")
             self.project.warnings.extend(decoded.warnings)
             return decoded.text, b"\r" in data, None
-        if rich and rich.lower().endswith(".docx"):
+        if docx:
             transcript = self._docx(rich, element, name)
             if transcript is None:
                 return None

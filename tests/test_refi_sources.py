@@ -356,3 +356,18 @@ def test_a_damaged_member_is_one_line(project, runner, tmp_path):
     assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1, result.output
     assert result.output.startswith(f"Error: {path}: member 'sources/board_2017.txt' cannot be read")
     assert dump_database(project) == before
+
+
+def test_a_missing_plain_text_falls_back_to_the_docx_beside_it(store, tmp_path):
+    import docx
+
+    document = docx.Document()
+    for line in TEXT.strip().split("\n"):
+        document.add_paragraph(line)
+    document.save(tmp_path / "board.docx")
+    qde = project_xml(source_xml("internal://board_2017.txt").replace(
+        'plainTextPath=', 'richTextPath="internal://Board.DOCX" plainTextPath='))
+    path = qdpx(tmp_path, qde, {"sources/board.docx": (tmp_path / "board.docx").read_bytes()})
+    report = import_qdpx(store, path, options=SENTENCES)
+    assert report.sources_added == ["board_2017"] and report.codings_added == 1 and not report.sources_missing
+    assert any("read its .docx" in w for w in report.warnings)

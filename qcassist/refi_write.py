@@ -80,7 +80,7 @@ def export_qdpx(
     transcripts = store.transcripts()
     units = {u.id: u for u in store.units()}
     codebook = store.codebook()
-    memos = [m for m in _memos(store, coders) if m.unit_id in units]  # a unit re-segmented away took its place with it
+    memos = _memos(store, coders)
     condensates = [c for c in store.condensates().values() if c.text.strip() and codebook.get(c.code) is not None]
     users = sorted({c.coder for c in codings} | {m.coder for m in memos}) + sorted({model_user_name(s.model_version) for s in suggestions})
     root = etree.Element(_q("Project"), nsmap={None: PROJECT_NS})

@@ -196,6 +196,8 @@ def _hostile(tmp_path: Path) -> dict[str, tuple[Path, str]]:
                             "an empty name"),
         "malformed XML": (project_xml(source_xml("internal://board_2017.txt")).replace("</Sources>", "</Source>"),
                           "is not well-formed XML"),
+        "deep nesting": (project_xml("", codes="".join(f'<Code guid="{CODE[:-4]}{i:04d}" name="c{i}">' for i in range(3000))
+                                     + "</Code>" * 3000), "Excessive depth"),
     }
     made = {name: (qdpx(tmp_path, qde, good, f"{i}.qdpx"), expected) for i, (name, (qde, expected)) in enumerate(cases.items())}
     twice = tmp_path / "twice.qdpx"
@@ -209,7 +211,7 @@ def _hostile(tmp_path: Path) -> dict[str, tuple[Path, str]]:
 
 
 HOSTILE = ["duplicate source GUIDs", "duplicate code GUIDs", "duplicate user GUIDs", "empty code name", "malformed XML",
-           "two project.qde", "zip bomb"]
+           "deep nesting", "two project.qde", "zip bomb"]
 
 
 @pytest.mark.parametrize("case", HOSTILE)

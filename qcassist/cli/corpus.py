@@ -53,9 +53,11 @@ def init(project: Path, as_json: bool) -> None:
               help=".qdpx: put TEXT before every coder name from the file (e.g. 'nvivo-'), to keep them apart.")
 @click.option("--strategy", type=click.Choice(STRATEGIES), default="cohesive", show_default=True,
               help=".qdpx: how its sources are cut into meaning units (as 'qcassist segment').")
+@click.option("--sources-dir", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
+              metavar="DIR", help=".qdpx: read sources the project keeps outside the file from DIR (only from there).")
 @encoder_option
 def import_(project: Path, as_json: bool, files, interviewers, replace, speaker_column, text_column,
-            transcript_column, start_column, end_column, coder_prefix, strategy, encoder) -> None:
+            transcript_column, start_column, end_column, coder_prefix, strategy, sources_dir, encoder) -> None:
     """Import transcript FILES into the project, or a REFI-QDA project or codebook.
 
     \b
@@ -83,7 +85,8 @@ def import_(project: Path, as_json: bool, files, interviewers, replace, speaker_
                 result = import_qdc(store, file)
             else:
                 result = import_qdpx(store, file, coder_prefix=coder_prefix, interviewers=tuple(interviewers),
-                                     options=SegmentOptions(strategy=strategy), encoder=encoder)
+                                     options=SegmentOptions(strategy=strategy), encoder=encoder,
+                                     sources_dir=sources_dir)
         echo_refi_import(result, as_json)
         return
     columns = ColumnMap(speaker_column, text_column, transcript_column, start_column, end_column)

@@ -25,6 +25,10 @@ def export_qdpx_command(project: Path, as_json: bool, file: Path, include_sugges
 
     Transcripts become text sources, the codebook keeps its groups (not codable),
     every coder becomes a User, and each coded span a selection with its codes.
+    Review memos become Notes linked from a selection over their unit, and
+    condensates Notes linked from their code group. The file is written to a
+    temporary file and renamed into place; the project's own files (database,
+    models, cache) are never overwritten.
     """
     with Store.open(project) as store:
         report = export_qdpx(store, file, include_suggestions=include_suggestions, coders=coders or None)
@@ -32,7 +36,8 @@ def export_qdpx_command(project: Path, as_json: bool, file: Path, include_sugges
         echo_json(report.as_dict())
         return
     click.echo(f"Wrote {file}: {report.sources} sources, {report.codes} codes, {report.users} users, "
-               f"{report.codings} codings" + (f", {report.suggestions} suggestions" if include_suggestions else "") + ".")
+               f"{report.codings} codings" + (f", {report.suggestions} suggestions" if include_suggestions else "")
+               + (f", {report.notes} notes (memos and condensates)" if report.notes else "") + ".")
 
 
 @export.command("qdc")
@@ -60,8 +65,9 @@ def echo_refi_import(report, as_json: bool) -> None:
     if not isinstance(report, RefiImportReport):
         click.echo(f"Imported codebook {report.path}: {codes}.")
         return
+    missing = f", {len(report.sources_missing)} not in the file (skipped)" if report.sources_missing else ""
     click.echo(f"Imported {report.path}: {len(report.sources_added)} sources added, {len(report.sources_reused)} "
-               f"already in the project; {codes}; {len(report.users)} users; {report.codings_added} codings "
+               f"already in the project{missing}; {codes}; {len(report.users)} users; {report.codings_added} codings "
                f"from {report.selections} selections.")
     if report.users:
         click.echo(f"Coders: {', '.join(report.users)}")

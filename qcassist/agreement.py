@@ -44,6 +44,7 @@ from .reliability import (
 from .store import Store
 
 MODEL_CODER = "model"
+ADJUDICATOR = "adjudicated"  # adjudication's default coder name (qcassist.adjudication.ADJUDICATED)
 NONE = "(none)"
 DEFAULT_MIN_OVERLAP = MIN_SPAN_OVERLAP
 DEFAULT_BOOTSTRAP = 1000
@@ -64,6 +65,13 @@ class AgreementError(QcaError):
 
 def is_model(coder: str) -> bool:
     return coder == MODEL_CODER or coder.startswith(MODEL_CODER + ":")
+
+
+def derived_coders(store: Store) -> set[str]:
+    """Coders whose codes are derived from other coders': the adjudicators (``adjudicated``, or any coder
+    with an adjudication settlement, which 'review --adjudicate' records with a memo 'adjudicated ...')."""
+    found = {ADJUDICATOR} & {c["coder"] for c in store.coders()}
+    return found | {d.coder for d in store.decisions() if d.memo.startswith(ADJUDICATOR)}
 
 
 # --- who coded what ------------------------------------------------------------------

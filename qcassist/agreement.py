@@ -148,12 +148,14 @@ def collect_ratings(
         u for u in units
         if any(u.id in coded[c] for c in people) or (include_uncoded and any(judged[c](u) for c in coders))
     ]
+    # a unit only one coder judged compares nothing: it is not counted among the units compared
+    items = [u for u in items if sum(judged[c](u) for c in coders) >= 2]
+    if not items:
+        raise AgreementError(_nothing_shared(coders, origin))
     labels = {
         coder: tuple(frozenset(coded[coder].get(u.id, ())) if judged[coder](u) else None for u in items)
         for coder in coders
     }
-    if not any(sum(labels[c][i] is not None for c in coders) >= 2 for i in range(len(items))):
-        raise AgreementError(_nothing_shared(coders, origin))
     return Ratings(tuple(coders), tuple(items), labels, unaligned, tuple(c for c in _compared_codes(codebook, codes)),
                    version)
 

@@ -180,10 +180,12 @@ def test_a_coder_who_skipped_a_transcript_is_missing_there_not_disagreeing(tmp_p
     with Store.open(directory) as store:
         import_coded(store, tmp_path / "cy.csv", coder="cy", columns=CodedColumns(order="order"))
         result = agree(store, ["ann", "ben", "cy"], bootstrap=0)
-        ratings = collect_ratings(store, ["ann", "cy"])
+        ratings = collect_ratings(store, ["ann", "ben", "cy"])
+        pair = collect_ratings(store, ["ann", "cy"])
     assert result.statistics["krippendorff_alpha"]["value"] == pytest.approx(1.0)
     assert result.statistics["percent_agreement"]["value"] == 1.0
     assert sum(label is None for label in ratings.labels["cy"]) == len(rows) - len(partial)
+    assert len(pair.units) == len(partial)  # units only ann judged compare nothing and are not counted
 
 
 def test_spans_cut_differently_are_aligned_by_overlap_and_unaligned_ones_counted(store, six_turns_file, hash_encoder, monkeypatch, tmp_path):

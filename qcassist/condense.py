@@ -22,7 +22,7 @@ from typing import Literal
 
 import numpy as np
 
-from .agreement import derived_coders
+from .ratings import derived_coders
 from .codebook import codebook_rows, did_you_mean
 from .decisions import settled_units
 from .errors import InputError, QcaError

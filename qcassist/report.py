@@ -224,7 +224,7 @@ def default_comparisons(store: Store) -> list[tuple[str, ...]]:
     A person vs model comparison is listed even where the model judged none of that person's units:
     the report then says why there are no figures and what to run.
     """
-    from .agreement import derived_coders  # the agreement module loads numpy; a report without coders does not need it
+    from .ratings import derived_coders
 
     derived = derived_coders(store)
     people = [c["coder"] for c in store.coders()

@@ -15,6 +15,7 @@ coders' codes on that unit are left out, so a disagreement appears once, as sett
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -22,13 +23,13 @@ from typing import Literal
 
 import numpy as np
 
-from .ratings import derived_coders
 from .codebook import codebook_rows, did_you_mean
 from .decisions import settled_units
 from .errors import InputError, QcaError
 from .ingest.decode import read_text
-from .model import Codebook, Condensate, Transcript
+from .model import Codebook, Coding, Condensate, Transcript
 from .project import project_encoder
+from .ratings import derived_coders
 from .store import Store
 from .suggest import HUMAN_ORIGINS, project_encoder_spec
 
@@ -98,6 +99,7 @@ class CondensationSheet:
     by_speaker: tuple[str, ...]  # transcripts with several participants, counted by speaker
     coders: tuple[str, ...]  # coders whose codings are on the sheet
     encoder: str | None  # the encoder that proposed quotations; None when none was needed
+    settled: tuple[tuple[str, int], ...] = ()  # (adjudicator, units whose codes it settled) on this sheet
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -118,7 +120,9 @@ def condense(store: Store, *, encoder: str | None = None, coders: Sequence[str] 
             raise QcaError(f"no codings by coder {coder!r} (coders: {listed}).{did_you_mean(coder, known)}")
     transcripts = store.transcripts()
     participant_of, total, by_speaker = _participants(store, transcripts)
-    passages = _passages(store, transcripts, participant_of, coders)
+    codings = [c for c in store.codings(coders=coders or None) if c.origin in HUMAN_ORIGINS]
+    settled = _settled_by_adjudicators(store, {c.coder for c in codings})
+    passages = _passages(store, transcripts, participant_of, codings, settled)
     saved = store.condensates()
     drafts = [_draft(book, row, passages) for row in _section_rows(book)]
     unpicked = [d for d in drafts if d.code not in saved or saved[d.code].quote_unit is None]
@@ -129,7 +133,8 @@ def condense(store: Store, *, encoder: str | None = None, coders: Sequence[str] 
         for d in drafts
     )
     used = sorted({coder for p in passages for coder in p.coders})
-    return CondensationSheet(sections, total, by_speaker, tuple(used), encoder_id)
+    counts = Counter(settled.values())
+    return CondensationSheet(sections, total, by_speaker, tuple(used), encoder_id, tuple(sorted(counts.items())))
 
 
 def _section_rows(book: Codebook) -> list[dict]:
@@ -153,12 +158,11 @@ def _participants(store: Store, transcripts: list[Transcript]) -> tuple[dict[tup
     return participant_of, total, tuple(t.name for t in transcripts if len(speakers[t.id]) > 1)
 
 
-def _passages(store: Store, transcripts: list[Transcript], participant_of: dict, coders: Sequence[str]) -> list[Passage]:
+def _passages(store: Store, transcripts: list[Transcript], participant_of: dict, codings: Sequence[Coding],
+              settled: dict[int, str]) -> list[Passage]:
     """One passage per coded (unit, span), with each code and the coders who gave it, in transcript order."""
     units = {u.id: u for u in store.units()}
     by_id = {t.id: t for t in transcripts}
-    codings = [c for c in store.codings(coders=coders or None) if c.origin in HUMAN_ORIGINS]
-    settled = _settled_by_adjudicators(store, {c.coder for c in codings})
     gathered: dict[tuple[int, int, int], dict[str, dict[str, None]]] = {}
     for coding in codings:
         adjudicator = settled.get(coding.unit_id)
@@ -353,6 +357,8 @@ def _preamble(sheet: CondensationSheet) -> list[str]:
          "and check the illustrative quotation. qcassist never writes condensates."),
         "",
         f"- Codings: human and reviewed codings by {', '.join(sheet.coders) or 'nobody yet'}.",
+        *(f"- Adjudication: {adjudicator} settled {n} units; there its codes stand instead of the coders'."
+          for adjudicator, n in sheet.settled),
         f"- Participants: {sheet.participants} ({counted}).",
         (f"- Proposed quotations: the unit most similar on average to its group's other units ({proposer}); "
          "pick another with `qcassist condense --set CODE --quote UNIT_ID`."),

@@ -208,7 +208,10 @@ def test_an_adjudicated_coder_settles_the_units_it_covers(store, coded):
     store.record_decision(Decision(coded["nurse"], "add", "adjudicated", final_codes=("listened to",),
                                    memo="adjudicated: anna=believed; bo=listened to"))
     store.record_decision(Decision(coded["bike"], "reject", "adjudicated", memo="adjudicated: anna=listened to"))
-    section = _section(condense(store), "Being seen")
+    sheet = condense(store)
+    section = _section(sheet, "Being seen")
+    assert sheet.settled == (("adjudicated", 3),)
+    assert "- Adjudication: adjudicated settled 3 units; there its codes stand instead of the coders'." in sheet_markdown(sheet)
     nurse = next(p for p in section.passages if p.unit_id == coded["nurse"])
     assert nurse.codes == ("listened to",) and nurse.coders == ("adjudicated",)
     assert coded["bike"] not in {p.unit_id for p in section.passages}  # settled on no code

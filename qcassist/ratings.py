@@ -53,7 +53,7 @@ def derived_coders(store: Store) -> set[str]:
     """Coders whose codes are derived from other coders': the adjudicators (``adjudicated``, or any coder
     with an adjudication settlement, which 'review --adjudicate' records with a memo 'adjudicated ...')."""
     found = {ADJUDICATOR} & {c["coder"] for c in store.coders()}
-    return found | {d.coder for d in store.decisions() if d.memo.startswith(ADJUDICATOR)}
+    return found | {d.coder for d in store.decisions() if (d.memo or "").startswith(ADJUDICATOR)}
 
 
 # --- who coded what ------------------------------------------------------------------
@@ -132,7 +132,7 @@ def collect_ratings(
     ]
     # a unit only one coder judged compares nothing: it is not counted among the units compared
     items = [u for u in items if sum(judged[c](u) for c in coders) >= 2]
-    if not items:
+    if not items or any(is_model(c) and not any(judged[c](u) for u in items) for c in coders):
         raise AgreementError(_nothing_shared(coders, origin))
     labels = {
         coder: tuple(frozenset(coded[coder].get(u.id, ())) if judged[coder](u) else None for u in items)

@@ -20,6 +20,7 @@ from .codebook import codebook_rows, did_you_mean
 from .decisions import settled_units
 from .errors import QcaError
 from .model import ACTIONS, Codebook, Coding, Decision, Suggestion
+from .ratings import derived_coders
 from .report_svg import (
     Html, bar_chart, figure, heatmap_table, line_chart, note, page, reliability_diagram, section, table,
 )
@@ -224,8 +225,6 @@ def default_comparisons(store: Store) -> list[tuple[str, ...]]:
     A person vs model comparison is listed even where the model judged none of that person's units:
     the report then says why there are no figures and what to run.
     """
-    from .ratings import derived_coders
-
     derived = derived_coders(store)
     people = [c["coder"] for c in store.coders()
               if "human" in c["origins"] and c["coder"] not in derived and not c["coder"].startswith(MODEL_CODER)]
@@ -394,7 +393,8 @@ def build_report(store: Store, *, comparisons: Sequence[Sequence[str]] | None = 
     codings = store.codings()
     unit_places = {u.id: (u.transcript_id, u.speaker or "") for u in store.units()}
     decisions = store.decisions()
-    settled = set().union(*(settled_units(store, coder) for coder in {d.coder for d in decisions}))
+    reviewers = {d.coder for d in decisions} - derived_coders(store)  # adjudication settles disagreements, not suggestions
+    settled = set().union(*(settled_units(store, coder) for coder in reviewers))
     sections = [
         corpus_section(counts, store.coders()),
         codebook_section(store.codebook(), codings, unit_places, {r["id"]: r["transcript"] for r in counts}),

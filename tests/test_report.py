@@ -131,7 +131,10 @@ def test_default_comparisons_are_the_people_then_every_person_against_the_model(
         assert default_comparisons(store) == [("anna", "bo"), ("anna", "model"), ("bo", "model")]
         unit = store.codings(coders=["anna"])[0]
         store.add_codings([Coding(unit.unit_id, unit.code, "adjudicated")])  # derived from anna and bo: not a person
+        store.record_decision(Decision(unit.unit_id, "add", "adjudicated", final_codes=(unit.code,),
+                                       memo="adjudicated: anna=x; bo=y"))
         assert default_comparisons(store) == [("anna", "bo"), ("anna", "model"), ("bo", "model")]
+        assert "<td>Units decided by a reviewer</td><td class=\"num\">2</td>" in build_report(store, comparisons=[])
     encoder = HashEncoder()
     monkeypatch.setattr("qcassist.project.SentenceTransformerEncoder", lambda spec: encoder)
     with Store.open(copy) as store:

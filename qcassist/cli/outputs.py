@@ -57,12 +57,12 @@ def output_option(func):
 @coders_option
 @model_encoder_option
 @click.option("--set", "set_code", metavar="CODE", default=None,
-              help="Save the condensate or the illustrative quotation of this code group or subgroup.")
+              help="Save the condensate or the illustrative quotation of this code group, subgroup or code.")
 @click.option("--text", default=None, help="With --set: the condensate, your artificial quotation.")
 @click.option("--from-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="With --set: read the condensate from this text file.")
 @click.option("--quote", "quote_unit", type=int, default=None, metavar="UNIT_ID",
-              help="With --set: the unit to show as the illustrative quotation (one coded under the group).")
+              help="With --set: the unit to show as the illustrative quotation (one coded under the group or code).")
 @click.option("--clear-quote", is_flag=True, help="With --set: forget the picked quotation; propose the most central again.")
 def condense_cmd(project: Path, as_json: bool, output: Path | None, docx_path: Path | None, coders, encoder: str | None,
                  set_code: str | None, text: str | None, from_file: Path | None, quote_unit: int | None,
@@ -73,14 +73,16 @@ def condense_cmd(project: Path, as_json: bool, output: Path | None, docx_path: P
     Systematic text condensation (Malterud): for each group and subgroup the sheet lists
     the units people coded under it (human and reviewed codings), how many of the
     participants they come from, a proposed illustrative quotation (the most central
-    unit, unless you picked one) and your condensate, or a marked place for it.
-    qcassist never writes condensates.
+    unit, unless you picked one) and your condensate, or a marked place for it. A unit
+    counts for a code from the coders who gave it that code; where 'adjudicated' settled
+    a unit, its codes stand for that unit. qcassist never writes condensates.
 
     \b
       qcassist condense -o sheet.md --docx sheet.docx
       qcassist condense --set "Being seen" --text "I was asked what I wanted ..."
       qcassist condense --set "Being seen" --from-file being-seen.txt
       qcassist condense --set "Being seen" --quote 12
+      qcassist condense --set believed --text "They believed me ..."   a single code
     """
     editing = text is not None or from_file is not None or quote_unit is not None or clear_quote
     if editing and set_code is None:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from ..report import write_report
+from ..report import default_comparisons, write_report
 from ..store import Store
-from .base import UserError, main, project_option
+from .base import UserError, main, progress_bar, project_option
 
 
 def _comparisons(values: tuple[str, ...]) -> list[tuple[str, ...]] | None:
@@ -30,7 +30,8 @@ def _comparisons(values: tuple[str, ...]) -> list[tuple[str, ...]] | None:
               help="Where to write the HTML file.  [default: report.html in the project directory]")
 @click.option("--coders", multiple=True, metavar="A,B",
               help="Coders to compare for agreement, comma-separated (repeatable for several comparisons; 'model' is "
-              "the model's suggestions). Default: all human coders together, and each of them against the model.")
+              "the model's suggestions). Default: the people together (not 'adjudicated'), and each person against "
+              "the model on the units both judged.")
 @click.option("--bootstrap", default=1000, show_default=True, type=click.IntRange(min=0),
               help="Bootstrap resamples of transcripts for the agreement confidence intervals (0: none).")
 def report_cmd(project: Path, output: Path | None, coders: tuple[str, ...], bootstrap: int) -> None:
@@ -43,6 +44,8 @@ def report_cmd(project: Path, output: Path | None, coders: tuple[str, ...], boot
     """
     comparisons = _comparisons(coders)
     with Store.open(project) as store:
-        path = write_report(store, output or store.directory / "report.html", comparisons=comparisons,
-                            bootstrap=bootstrap)
+        count = len(comparisons if comparisons is not None else default_comparisons(store))
+        with progress_bar(count, "Agreement for the report", enabled=True) as step:
+            path = write_report(store, output or store.directory / "report.html", comparisons=comparisons,
+                                bootstrap=bootstrap, progress=step)
     click.echo(str(path))

@@ -375,7 +375,7 @@ def propose(
         mask = model.classifier.suggest_mask(probabilities)
         for row, column in zip(*np.nonzero(mask)):
             proposals.append((int(row), model.codes[column], float(probabilities[row, column]), "classifier"))
-    similarity = np.asarray(embeddings, np.float32) @ model.exemplar_vectors.T if len(model.exemplar_vectors) else None
+    similarity = _similarities(embeddings, model.exemplar_vectors) if len(model.exemplar_vectors) else None
     if model.exemplar_codes and similarity is not None:
         # nearest exemplar: each unit gets at most the one closest few-example code
         best = np.stack([
@@ -384,7 +384,7 @@ def propose(
         ], axis=1)
         proposals += _best_above(best, model.exemplar_codes, options.exemplar_threshold, "exemplar")
     if model.description_codes:
-        to_description = np.asarray(embeddings, np.float32) @ model.description_vectors.T
+        to_description = _similarities(embeddings, model.description_vectors)
         proposals += _best_above(to_description, model.description_codes, options.description_threshold, "description")
     return [
         Proposal(row, code, probability, source, _rationale(model, similarity, row, code, options.rationale_size))
@@ -405,5 +405,16 @@ def _rationale(model: CodeModel, similarity, row: int, code: str, size: int) -> 
     members = np.flatnonzero(model.exemplar_labels[:, model.all_codes.index(code)])
     if not len(members):
         return ()
-    nearest = members[np.argsort(-similarity[row, members], kind="stable")[:size]]
-    return tuple(int(model.exemplar_unit_ids[i]) for i in nearest)
+    ids = model.exemplar_unit_ids[members]
+    nearest = np.lexsort((ids, -similarity[row, members]))[:size]  # most similar first, ties by unit id
+    return tuple(int(ids[i]) for i in nearest)
+
+
+def _similarities(embeddings: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    """Cosine similarities (unit vectors), rounded so equal ones compare equal.
+
+    BLAS may sum in another order for arrays at another memory alignment (e.g. after
+    save and load), which moved tied exemplars around in the last float bits; float64
+    and rounding to 1e-6 make ties ties, and the rationale breaks them by unit id.
+    """
+    return np.round(np.asarray(embeddings, np.float64) @ np.asarray(vectors, np.float64).T, 6)

@@ -251,21 +251,27 @@ class CodeModel:
 
     @classmethod
     def load(cls, directory) -> CodeModel:
+        """The model saved in ``directory``, checked first (ModelError naming the file if it is broken)."""
         from pathlib import Path
 
+        from .saved_model import check_model, fail, read_arrays, read_manifest
+
         directory = Path(directory)
-        document = json.loads((directory / "manifest.json").read_text("utf-8"))
-        with np.load(directory / "arrays.npz", allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-        features = FeatureBuilder.from_state(
-            document.pop("features"), {k[len("features_"):]: v for k, v in arrays.items() if k.startswith("features_")}
-        )
-        classifier_meta = document.pop("classifier")
-        classifier = None
-        if classifier_meta is not None:
-            classifier = CodeClassifier.from_state(
-                classifier_meta, {k[len("classifier_"):]: v for k, v in arrays.items() if k.startswith("classifier_")}
+        document = read_manifest(directory / "manifest.json")
+        arrays = read_arrays(directory / "arrays.npz")
+        check_model(directory, document, arrays)
+        try:
+            features = FeatureBuilder.from_state(
+                document.pop("features"), {k[len("features_"):]: v for k, v in arrays.items() if k.startswith("features_")}
             )
+            classifier_meta = document.pop("classifier")
+            classifier = None
+            if classifier_meta is not None:
+                classifier = CodeClassifier.from_state(
+                    classifier_meta, {k[len("classifier_"):]: v for k, v in arrays.items() if k.startswith("classifier_")}
+                )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise fail(directory / "manifest.json", f"does not describe a model ({type(exc).__name__}: {exc})") from None
         return cls(
             codes=document.pop("codes"), classifier=classifier, features=features,
             exemplar_codes=document.pop("exemplar_codes"), description_codes=document.pop("description_codes"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import shutil
 from collections import defaultdict
@@ -10,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
+from pathlib import Path
 
 import numpy as np
 
@@ -19,16 +21,13 @@ from .errors import QcaError
 from .evaluation import cross_validate, learning_curve, summarize
 from .model import Suggestion, Transcript
 from .project import project_encoder
+from .saved_model import ModelError
 from .store import Store
 
 ENCODER_SETTING = "encoder"
 HUMAN_ORIGINS = ("human", "review")
 SUGGESTION_FIELDS = ("unit_id", "external_id", "transcript", "order", "code", "probability", "source",
                      "model_version", "rationale_unit_ids", "text")
-
-
-class ModelError(QcaError):
-    """No model, or a model that does not fit this project's data."""
 
 
 # --- gathering units --------------------------------------------------------------
@@ -157,34 +156,54 @@ def train(
         descriptions = {c.name: v for c, v in zip(described, vectors)}
     model = train_model(data, exclusive=codebook.exclusive, descriptions=descriptions, options=options)
     data_hash = _training_hash(data)
-    version = _new_version(store, started.strftime("%Y%m%dT%H%M%S") + "-" + data_hash[:8])
-    model.manifest.update(
-        version=version, created_at=started.isoformat(timespec="seconds"), encoder=encoder_obj.id, encoder_spec=spec,
-        training_data_sha256=data_hash, codebook_sha256=_codebook_hash(codebook), units=len(data.texts),
-        libraries=_library_versions(),
-    )
-    directory = store.directory / "classifiers" / version
-    model.save(directory)
+    version, directory = _allocate_version(store, started.strftime("%Y%m%dT%H%M%S") + "-" + data_hash[:8])
     try:
+        model.manifest.update(
+            version=version, created_at=started.isoformat(timespec="seconds"), encoder=encoder_obj.id, encoder_spec=spec,
+            training_data_sha256=data_hash, codebook_sha256=_codebook_hash(codebook), units=len(data.texts),
+            libraries=_library_versions(),
+        )
+        _save_model(model, directory)
         with store.transaction():
             store.add_classifier(version, encoder_obj.id, model.manifest)
             store.set_setting(ENCODER_SETTING, spec)
     except BaseException:
-        shutil.rmtree(directory, ignore_errors=True)
+        shutil.rmtree(directory, ignore_errors=True)  # the folder this process made, and nothing else
         raise
     seconds = (datetime.now(timezone.utc) - started).total_seconds()
     return TrainReport(version, encoder_obj.id, len(data.texts), model.codes, model.exemplar_codes,
                        model.description_codes, model.manifest["examples_per_code"], seconds)
 
 
-def _new_version(store: Store, base: str) -> str:
-    """A version name no earlier model has (two trainings can fall in the same second)."""
-    taken = store.classifier_versions()
-    version, n = base, 1
-    while version in taken or (store.directory / "classifiers" / version).exists():
-        n += 1
-        version = f"{base}-{n}"
-    return version
+def _allocate_version(store: Store, base: str) -> tuple[str, Path]:
+    """A new version name and its folder, made with an exclusive mkdir.
+
+    Two trainings at once (or in the same second) cannot get the same folder: the
+    second mkdir fails and that process tries the next name.
+    """
+    root = store.directory / "classifiers"
+    try:
+        root.mkdir(exist_ok=True)
+        taken = store.classifier_versions()
+        for n in itertools.count(1):
+            version = base if n == 1 else f"{base}-{n}"
+            if version in taken:
+                continue
+            try:
+                (root / version).mkdir()
+            except FileExistsError:
+                continue
+            return version, root / version
+    except OSError as exc:
+        raise QcaError(f"{root}: cannot make a folder for the new model ({exc.strerror or exc}).") from None
+    raise AssertionError("unreachable")
+
+
+def _save_model(model: CodeModel, directory: Path) -> None:
+    try:
+        model.save(directory)
+    except OSError as exc:
+        raise QcaError(f"{directory}: could not save the model ({exc.strerror or exc}); nothing was registered.") from None
 
 
 def _training_hash(data: TrainingSet) -> str:
@@ -211,15 +230,21 @@ def _library_versions() -> dict[str, str]:
 
 
 def load_latest_model(store: Store) -> CodeModel:
+    """The newest registered model, checked on load (ModelError naming the broken file)."""
     latest = store.latest_classifier()
     if latest is None:
         raise ModelError("no trained model in this project; run 'qcassist train' first.")
     version, _ = latest
     directory = store.directory / "classifiers" / version
+    model = CodeModel.load(directory)
+    missing = [key for key in ("version", "encoder", "options", "examples_per_code") if key not in model.manifest]
+    if missing:
+        raise ModelError(f"{directory / 'manifest.json'}: lacks {', '.join(missing)}; retrain with 'qcassist train'.")
     try:
-        return CodeModel.load(directory)
-    except (OSError, ValueError, KeyError) as exc:
-        raise ModelError(f"{directory}: saved model is unreadable ({exc}); run 'qcassist train' again.") from None
+        _options_of(model)
+    except (KeyError, TypeError, ValueError):
+        raise ModelError(f"{directory / 'manifest.json'}: its training options are unreadable; retrain with 'qcassist train'.") from None
+    return model
 
 
 # --- suggest -----------------------------------------------------------------------

@@ -186,14 +186,14 @@ def _model_codes(
     suggestions = [s for s in store.suggestions() if version is None or s.model_version == version]
     if not suggestions:
         which = f"model version {version!r}" if version else "the model"
-        raise AgreementError(f"{which} has no stored suggestions; run 'qcassist suggest --include-coded' first.")
+        raise AgreementError(f"{which} has no stored suggestions; run 'qcassist suggest --all' first.")
     units = {u.id: u.transcript_id for u in store.units()}
     best: dict[int, tuple[float, str]] = {}
     coded: dict[int, set[str]] = defaultdict(set)
     for s in suggestions:
         if codebook.exclusive:
-            if s.unit_id not in best or s.probability > best[s.unit_id][0]:
-                best[s.unit_id] = (s.probability, s.code)
+            if s.unit_id not in best or s.strength > best[s.unit_id][0]:
+                best[s.unit_id] = (s.strength, s.code)
         else:
             coded[s.unit_id].add(s.code)
     for unit_id, (_, code) in best.items():

@@ -222,7 +222,7 @@ class Comparison:
 
 def default_comparisons(store: Store) -> list[tuple[str, ...]]:
     """All human coders together (when two or more), then each human coder against the model's suggestions
-    where the model judged units that coder coded (``suggest`` skips coded units unless ``--include-coded``)."""
+    where the model judged units that coder coded (``suggest`` skips coded units unless ``--all``)."""
     human = [c["coder"] for c in store.coders() if HUMAN_ORIGINS & set(c["origins"]) and c["coder"] != MODEL_CODER]
     comparisons: list[tuple[str, ...]] = [tuple(human)] if len(human) >= 2 else []
     if store.suggestions():

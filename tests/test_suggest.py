@@ -261,3 +261,20 @@ def test_a_code_is_capped_at_a_multiple_of_its_seed_share_keeping_its_strongest_
     assert limited.rows_without == {"below threshold": 29, "below the weak-model floor": 1, "capped": 50,
                                     "unreliable code": 10}
     assert len(limit(proposals, 100, shares=shares, unreliable=set(), cap_factor=0).kept) == 71  # 0: no cap
+
+
+def test_evaluate_says_which_codes_it_left_out_and_why_there_is_no_auto_accept_tier(runner, project, tmp_path):
+    rows = coded_rows(n_transcripts=4, per_code=6)
+    access = [r for r in rows if r["code"] == "access"]
+    for row in access[3:]:
+        row["code"] = "trust"
+    path = tmp_path / "seed.csv"
+    write_coded_csv(path, rows)
+    p = str(project)
+    assert runner.invoke(main, ["import-coded", "-p", p, str(path), "--coder", "anna", "--order-column", "order"]).exit_code == 0
+    result = runner.invoke(main, ["evaluate", "-p", p, "--folds", "4", "--no-learning-curve"])
+    assert result.exit_code == 0, result.output
+    assert "left out, fewer than 4 coded units (one per fold) to cross-validate: access (3)" in result.output
+    [tier] = [line for line in result.output.splitlines() if line.startswith("auto-accept tier")]
+    assert tier.startswith("auto-accept tier: probability >=") or tier.startswith("auto-accept tier: none; ")
+    assert "p >= 1.00" not in tier

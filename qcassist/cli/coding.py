@@ -282,8 +282,11 @@ def evaluate_cmd(project: Path, as_json: bool, encoder: str, c: float, balanced:
                  folds: int, no_learning_curve: bool) -> None:
     """Cross-validate the classifier on the human codings, grouped by transcript.
 
-    Prints per-code precision/recall/F1, macro-F1, Cohen's kappa, the expected
-    calibration error, the auto-accept tier (precision >= 0.90) and a learning curve.
+    Prints per-code precision/recall/F1 (and which codes were left out for having
+    fewer coded units than folds), macro-F1, Cohen's kappa, the expected calibration
+    error, the auto-accept tier (the lowest probability at which suggestions are right
+    90% of the time; none when that rests on fewer than 30 suggestions or on p = 1.00)
+    and a learning curve.
     """
     with Store.open(project) as store:
         result = evaluate(store, encoder=encoder, options=_train_options(c, balanced, min_examples), folds=folds,
@@ -296,6 +299,9 @@ def evaluate_cmd(project: Path, as_json: bool, encoder: str, c: float, balanced:
     click.echo(f"{'code':<24} {'precision':>9} {'recall':>7} {'F1':>6} {'support':>8}")
     for code, m in result["per_code"].items():
         click.echo(f"{code[:24]:<24} {m['precision']:>9.3f} {m['recall']:>7.3f} {m['f1']:>6.3f} {m['support']:>8}")
+    if result.get("dropped_codes"):
+        listed = ", ".join(f"{code} ({n})" for code, n in result["dropped_codes"].items())
+        click.echo(f"left out, fewer than {result['min_examples']} coded units (one per fold) to cross-validate: {listed}")
     click.echo(f"macro-F1 {result['macro_f1']:.3f}   kappa {result['kappa']:.3f} ({result['kappa_kind']})   "
                f"ECE {result['ece']:.3f}")
     tier = result["auto_accept"]
@@ -303,10 +309,10 @@ def evaluate_cmd(project: Path, as_json: bool, encoder: str, c: float, balanced:
         click.echo(f"auto-accept tier: probability >= {tier['threshold']:.2f} gives precision {tier['precision']:.3f} "
                    f"on {tier['coverage']:.0%} of suggestions")
     else:
-        click.echo("auto-accept tier: no probability cut reaches precision 0.90")
+        click.echo(f"auto-accept tier: none; {tier.get('reason') or 'no probability cut reaches precision 0.90'}")
     for point in result.get("learning_curve", []):
         click.echo(f"  learning curve {str(point['per_code']):>4} per code: macro-F1 {point['macro_f1']:.3f}  "
-                   f"kappa {point['kappa']:.3f}")
+                   f"kappa {point['kappa']:.3f}  ECE {point['ece']:.3f}")
 
 
 # --- export ------------------------------------------------------------------------

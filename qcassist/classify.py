@@ -132,12 +132,8 @@ class CodeClassifier(ClassifierMixin, BaseEstimator):
             self.platt_ = np.zeros((self.n_codes_, 2))
         else:
             self.temperature_ = 1.0
-            platt = []
-            for j in range(self.n_codes_):
-                known = Y[:, j] >= 0
-                lr = LogisticRegression(C=1e4, max_iter=1000).fit(scores[known][:, [j]], Y[known, j])
-                platt.append((lr.coef_[0, 0], lr.intercept_[0]))
-            self.platt_ = np.array(platt)
+            known = [Y[:, j] >= 0 for j in range(self.n_codes_)]
+            self.platt_ = np.array([_platt(scores[known[j], j], Y[known[j], j]) for j in range(self.n_codes_)])
 
     def _calibrated(self, scores: np.ndarray) -> np.ndarray:
         if self.exclusive:
@@ -212,6 +208,22 @@ class CodeClassifier(ClassifierMixin, BaseEstimator):
         model.temperature_ = meta["temperature"]
         model.n_codes_ = len(model.intercept_)
         return model
+
+
+def _platt(scores: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
+    """Platt scaling with Platt's own smoothed targets, (n+ + 1)/(n+ + 2) and 1/(n- + 2).
+
+    Hard 0/1 targets let a few dozen out-of-fold scores push probabilities to 0 and 1
+    (a seed set of noise got p > 0.5 on a third of the units); the smoothed targets
+    are the maximum a posteriori fit Platt (1999) gives for small samples.
+    """
+    positives = int((truth == 1).sum())
+    negatives = len(truth) - positives
+    target = np.where(truth == 1, (positives + 1) / (positives + 2), 1 / (negatives + 2))
+    X = np.r_[scores, scores][:, None]
+    y = np.r_[np.ones(len(scores)), np.zeros(len(scores))]
+    lr = LogisticRegression(C=1e4, max_iter=1000).fit(X, y, sample_weight=np.r_[target, 1 - target])
+    return float(lr.coef_[0, 0]), float(lr.intercept_[0])
 
 
 def _kappa(truth: np.ndarray, predicted: np.ndarray) -> float:

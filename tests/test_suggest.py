@@ -278,3 +278,11 @@ def test_evaluate_says_which_codes_it_left_out_and_why_there_is_no_auto_accept_t
     [tier] = [line for line in result.output.splitlines() if line.startswith("auto-accept tier")]
     assert tier.startswith("auto-accept tier: probability >=") or tier.startswith("auto-accept tier: none; ")
     assert "p >= 1.00" not in tier
+
+
+def test_suggest_reports_progress_once_per_transcript(store, seed_csv):
+    import_coded(store, seed_csv, coder="anna", columns=COLUMNS)
+    train(store)
+    seen = []
+    report = suggest(store, progress=seen.append)
+    assert seen == ["t0", "t1", "t2", "t3"] and report.units == 11

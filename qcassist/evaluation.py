@@ -190,7 +190,7 @@ def auto_accept_tier(confidence: np.ndarray, correct: np.ndarray, *, precision: 
         return _no_tier(f"precision {precision:.2f} is reached only at p = 1.00, where the calibrated probabilities "
                         f"saturate ({support} suggestions); no cut below it is usable")
     if support < min_support:
-        return _no_tier(f"precision {precision:.2f} is reached at p >= {threshold:.2f} by only {support} suggestions, "
+        return _no_tier(f"precision {precision:.2f} is reached at p >= {threshold:.2f} by only {support} suggestion{'s' if support != 1 else ''}, "
                         f"too few (fewer than {min_support}) to rely on")
     return {"threshold": threshold, "precision": float(running[last]), "coverage": float(support / len(c)), "reason": None}
 

@@ -23,8 +23,10 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from .classify import Proposal
+if TYPE_CHECKING:  # the CLI reads the defaults here without importing scikit-learn
+    from .classify import Proposal
 
 
 @dataclass(frozen=True, slots=True)

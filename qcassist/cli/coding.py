@@ -257,9 +257,9 @@ def _echo_suggest_summary(report, limits: SuggestLimits) -> None:
     without = report.units - report.units_with_suggestion
     if without:
         reasons = {"below threshold": "below every code's threshold",
-                   "capped": f"only codes at their cap (--cap-factor {limits.cap_factor:g})",
+                   "capped": f"lost theirs to a code's cap (--cap-factor {limits.cap_factor:g})",
                    "below the weak-model floor": f"below p = {limits.weak_min_probability:g} (weak model)",
-                   "unreliable code": f"only codes left out for kappa below {limits.min_code_kappa:g}"}
+                   "unreliable code": f"proposed only codes left out for kappa below {limits.min_code_kappa:g}"}
         parts = [f"{n} {reasons[reason]}" for reason, n in report.units_without.items()]
         click.echo(f"No suggestion for {without} units: {'; '.join(parts)}.")
     for code, cap in report.capped.items():

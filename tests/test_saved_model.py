@@ -135,3 +135,29 @@ def test_a_full_disk_while_saving_leaves_no_partial_model_folder(runner, trained
     assert sorted(p.name for p in (project / "classifiers").iterdir()) == [other.name]
     assert dump_database(project) == before
     assert json.loads((other / "manifest.json").read_text("utf-8"))["version"] == other.name
+
+
+def test_two_trainings_at_once_register_two_intact_models(project, tmp_path):
+    """Whatever the interleaving: two versions, two whole folders, nothing removed (issue 15)."""
+    import os
+    import subprocess
+    import sys
+
+    rows = coded_rows(n_transcripts=4, per_code=6)
+    path = tmp_path / "seed.csv"
+    write_coded_csv(path, rows)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    command = [sys.executable, "-m", "qcassist", "train", "-p", str(project), "--encoder", "tfidf"]
+    with Store.open(project) as store:
+        import_coded(store, path, coder="anna", columns=CodedColumns(order="order"))
+    subprocess.run(command, env=env, check=True, capture_output=True)  # fits the project's TF-IDF encoder once
+    both = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    results = [(p.wait(timeout=120), p.stderr.read().decode()) for p in both]
+    assert [code for code, _ in results] == [0, 0], results
+    with Store.open(project) as store:
+        versions = store.classifier_versions()
+    assert len(versions) == 3 and sorted(p.name for p in (project / "classifiers").iterdir()) == sorted(versions)
+    from qcassist.classify import CodeModel
+
+    for version in versions:
+        CodeModel.load(project / "classifiers" / version)  # every registered model is whole

@@ -245,7 +245,15 @@ def load_latest_model(store: Store) -> CodeModel:
         _options_of(model)
     except (KeyError, TypeError, ValueError):
         raise ModelError(f"{directory / 'manifest.json'}: its training options are unreadable; retrain with 'qcassist train'.") from None
+    if not _numbers_by_code(model.manifest["examples_per_code"]) or not _numbers_by_code(
+            (model.manifest.get("cv") or {}).get("per_code_kappa", {})):
+        raise ModelError(f"{directory / 'manifest.json'}: its examples or kappas per code are not numbers; "
+                         "retrain with 'qcassist train'.")
     return model
+
+
+def _numbers_by_code(value) -> bool:
+    return isinstance(value, dict) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value.values())
 
 
 # --- suggest -----------------------------------------------------------------------

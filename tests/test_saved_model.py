@@ -80,6 +80,11 @@ TAMPERINGS = {
     "a manifest that is not JSON": (lambda f: (f / "manifest.json").write_text("{codes", "utf-8"),
                                     "manifest.json: not a readable manifest"),
     "a missing array file": (lambda f: (f / "arrays.npz").unlink(), "arrays.npz: missing"),
+    "examples per code that are not numbers": (
+        lambda f: (f / "manifest.json").write_text(
+            (f / "manifest.json").read_text("utf-8").replace('"examples_per_code": {', '"examples_per_code": {"x": "many", '),
+            "utf-8"),
+        "manifest.json: its examples or kappas per code are not numbers"),
 }
 
 

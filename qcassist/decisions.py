@@ -90,7 +90,7 @@ def review_queue(
     for suggestion in store.suggestions():
         if filters.codes and suggestion.code not in filters.codes:
             continue
-        if not filters.min_probability <= suggestion.probability <= filters.max_probability:
+        if not filters.min_probability <= suggestion.strength <= filters.max_probability:
             continue
         by_unit[suggestion.unit_id].append(suggestion)
     items = [item for item in _items(store, by_unit, filters.transcripts) if item.unit_id not in settled]
@@ -141,7 +141,7 @@ def _items(store: Store, by_unit: dict[int, list[Suggestion]], transcripts: Sequ
             turn = unit.turn_index if unit.turn_index is not None else 0
             before = tuple(ContextTurn(t.speaker, transcript.turn_text(t)) for t in transcript.turns[max(0, turn - 2):turn])
             after = tuple(ContextTurn(t.speaker, transcript.turn_text(t)) for t in transcript.turns[turn + 1:turn + 3])
-            suggestions = tuple(sorted(by_unit[unit.id], key=lambda s: -s.probability))
+            suggestions = tuple(sorted(by_unit[unit.id], key=lambda s: -s.strength))
             items.append(ReviewItem(unit.id, transcript.name, order, unit.speaker, unit.text_in(transcript),
                                     before, after, suggestions))
     for item in items:
@@ -232,7 +232,7 @@ def apply_decisions_file(store: Store, path: str | Path, *, coder: str) -> Apply
         for code in codes:
             if code not in leaves:
                 raise InputError(str(path), f"unknown code {code!r}.{did_you_mean(code, leaves)}", line=line, field="code")
-        ranked = sorted(suggestions.get(unit_id, []), key=lambda s: -s.probability)
+        ranked = sorted(suggestions.get(unit_id, []), key=lambda s: -s.strength)
         suggestion = None
         if action in ("accept", "reject"):
             suggestion = next((s for s in ranked if not codes or s.code == codes[0]), None)

@@ -248,8 +248,8 @@ def _model_codes(store: Store, coder: str, codebook: Codebook) -> tuple[dict[int
     coded: dict[int, set[str]] = defaultdict(set)
     for s in suggestions:
         if codebook.exclusive:
-            if s.unit_id not in best or s.probability > best[s.unit_id][0]:
-                best[s.unit_id] = (s.probability, s.code)
+            if s.unit_id not in best or s.strength > best[s.unit_id][0]:
+                best[s.unit_id] = (s.strength, s.code)
         else:
             coded[s.unit_id].add(s.code)
     for unit_id, (_, code) in best.items():

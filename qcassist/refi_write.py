@@ -163,9 +163,10 @@ def _selections_by_transcript(
         result.setdefault(transcript_id, []).append(_Selection(start, end, coder, codes, created))
     for s in suggestions:
         unit = units[s.unit_id]
-        note = f"Suggested by qcassist model {s.model_version} ({s.source}): probability {s.probability:.3f}"
-        if s.source != "classifier":
-            note += " (a similarity, not a calibrated probability)"
+        note = (f"Suggested by qcassist model {s.model_version} ({s.source}): probability {s.probability:.3f}"
+                if s.probability is not None else
+                f"Suggested by qcassist model {s.model_version} ({s.source}): similarity {s.strength:.3f} "
+                "(not a calibrated probability)")
         result.setdefault(unit.transcript_id, []).append(
             _Selection(unit.start, unit.end, model_user_name(s.model_version), (s.code,), _datetime(s.created_at),
                        note, suggested=True)

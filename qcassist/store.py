@@ -338,26 +338,32 @@ class Store(CodingTables):
         with self.transaction():
             self.db.executemany("DELETE FROM suggestions WHERE unit_id = ?", [(i,) for i in unit_ids])
             rows = [
-                (s.unit_id, s.code, s.probability, s.model_version, s.source, json.dumps(list(s.rationale)), s.created_at or now())
+                (s.unit_id, s.code, s.probability, s.score, s.model_version, s.source, json.dumps(list(s.rationale)),
+                 s.created_at or now())
                 for s in suggestions
             ]
             self.db.executemany(
-                "INSERT INTO suggestions (unit_id, code, probability, model_version, source, rationale, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO suggestions (unit_id, code, probability, score, model_version, source, rationale, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
         return len(rows)
 
     def suggestions(self, transcript_id: int | None = None) -> list[Suggestion]:
         sql = (
-            "SELECT s.unit_id, s.code, s.probability, s.model_version, s.source, s.rationale, s.created_at, s.id "
+            "SELECT s.unit_id, s.code, s.probability, s.model_version, s.source, s.rationale, s.created_at, s.id, s.score "
             "FROM suggestions s JOIN units u ON u.id = s.unit_id"
         )
         args: tuple = ()
         if transcript_id is not None:
             sql += " WHERE u.transcript_id = ?"
             args = (transcript_id,)
-        rows = self.db.execute(sql + " ORDER BY u.transcript_id, u.start, s.probability DESC", args)
-        return [Suggestion(u, c, p, v, src, tuple(json.loads(r)), t, i) for u, c, p, v, src, r, t, i in rows]
+        # a unit's suggestions strongest first: calibrated ones by probability, then the similarity-based ones
+        rows = self.db.execute(
+            sql + " ORDER BY u.transcript_id, u.start, s.probability IS NULL, coalesce(s.probability, s.score) DESC, s.code", args
+        )
+        return [Suggestion(u, c, p, v, src, tuple(json.loads(r)), t, i, score)
+                for u, c, p, v, src, r, t, i, score in rows]
 
     def add_evaluation(self, result: dict) -> None:
         with self.transaction():

@@ -59,7 +59,7 @@ def render(state: ReviewState, codes_shown: int = 3, width: int | None = None, h
     body = unit_in_context(item, width)
     for suggestion in item.suggestions[:codes_shown]:
         kind = "" if suggestion.source == "classifier" else f" ({suggestion.source} similarity)"
-        body.append(f"{BOLD}→ {suggestion.code}{RESET}  p={suggestion.probability:.2f}{kind}")
+        body.append(f"{BOLD}→ {suggestion.code}{RESET}  {suggestion.shown}{kind}")
     top = item.top
     for unit_id in top.rationale[:2]:
         text = item.rationale_texts.get(unit_id, "")

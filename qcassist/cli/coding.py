@@ -16,7 +16,7 @@ from ..seed import import_codebook, import_coded, import_spans
 from ..store import Store
 from ..project import write_rows
 from ..suggest import SUGGESTION_FIELDS, evaluate, suggest, suggestion_rows, train
-from .base import UserError, echo_json, write_export, encoder_option, json_option, main, project_option
+from .base import UserError, echo_json, force_option, raw_option, write_export, encoder_option, json_option, main, project_option
 
 EXPORT_FORMATS = ("csv", "jsonl")
 _DEFAULTS = TrainOptions()
@@ -285,8 +285,10 @@ def export() -> None:
 @click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="csv", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write to this file instead of standard output.")
-def export_suggestions(project: Path, fmt: str, output: Path | None) -> None:
+@force_option
+@raw_option
+def export_suggestions(project: Path, fmt: str, output: Path | None, force: bool, raw: bool) -> None:
     """Stored suggestions: unit id, external id, transcript, order, code, probability, source, rationale ids."""
     with Store.open(project) as store:
         rows = suggestion_rows(store)
-    write_export(rows, SUGGESTION_FIELDS, fmt, output, "suggestions")
+    write_export(rows, SUGGESTION_FIELDS, fmt, output, "suggestions", force=force, raw=raw, project=project)

@@ -98,7 +98,8 @@ def describe_failure(exc: BaseException, *, database: str | os.PathLike | None =
     if isinstance(exc, OSError):
         return os_failure(exc)
     if isinstance(exc, RecursionError):
-        return "the data are nested too deeply to process (a hostile or damaged file?); nothing was changed."
+        return ("the data are nested too deeply for Python (a file or codebook hundreds of levels deep); "
+                "nothing was changed.")
     if isinstance(exc, UnicodeError):
         return f"text that is not valid Unicode ({_short(exc)}); nothing was changed."
     if isinstance(exc, MemoryError):

@@ -25,6 +25,7 @@ import errno
 import json
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -49,9 +50,14 @@ __all__ = ["write_output", "write_output_file", "write_rows", "neutralise_cell",
 
 
 def check_output_path(path: str | Path, *, force: bool = False, store_dir: str | Path | None = None,
-                      owned: bool = False) -> Path:
-    """The resolved place to write ``path``, or a QcaError saying in one line why not."""
+                      owned: bool = False, stream_ok: bool = True) -> Path:
+    """The resolved place to write ``path``, or a QcaError saying in one line why not.
+
+    A terminal, pipe or device (``-o /dev/stdout``) is written to as it is, without ``force``.
+    """
     path = Path(path)
+    if stream_ok and _is_stream(path):
+        return path
     target = Path(os.path.realpath(path))  # follows symlinks: a link is replaced where it points
     if not target.parent.is_dir():
         raise QcaError(f"cannot write {path}: {path.parent} is not a directory; create it or choose another output file.")
@@ -120,7 +126,9 @@ def write_output_file(path: str | Path, write: Callable[[Path], None], *, force:
 
     For writers that want a file name (python-docx, zipfile). See the module docstring for what is refused.
     """
-    target = check_output_path(path, force=force, store_dir=store_dir, owned=owned)
+    target = check_output_path(path, force=force, store_dir=store_dir, owned=owned, stream_ok=True)
+    if _is_stream(target):
+        return _write_stream(path, target, write)
     try:
         handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
     except OSError as exc:
@@ -154,6 +162,23 @@ def write_output(path: str | Path, write: Callable[[IO], None], *, binary: bool 
                 write(stream)
 
     return write_output_file(path, to_stream, force=force, store_dir=store_dir, owned=owned)
+
+
+def _is_stream(target: Path) -> bool:
+    """A character device or pipe: nothing to replace, and no folder to put a temporary file in."""
+    try:
+        mode = os.stat(target).st_mode
+    except OSError:
+        return False
+    return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)
+
+
+def _write_stream(path: str | Path, target: Path, write: Callable[[Path], None]) -> Path:
+    try:
+        write(target)
+    except OSError as exc:
+        raise QcaError(_write_failure(Path(path), exc)) from None
+    return Path(path)
 
 
 def _move_into_place(temporary: Path, target: Path, shown: Path, *, replace: bool) -> None:

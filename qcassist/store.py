@@ -66,6 +66,7 @@ class Store(CodingTables):
     def _open(cls, directory: Path, *, create: bool) -> Store:
         path = directory / DB_NAME
         opened_databases.append(path)
+        del opened_databases[:-8]  # only the latest few matter
         try:
             db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
         except sqlite3.Error as exc:

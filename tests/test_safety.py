@@ -455,3 +455,10 @@ def test_a_tampered_tfidf_encoder_is_one_error(tmp_path):
     np.save(tmp_path / "enc" / "idf.npy", np.zeros(3, dtype=np.float32))
     with pytest.raises(QcaError, match="idf has shape"):
         TfidfEncoder.load(tmp_path / "enc")
+
+
+def test_a_device_or_pipe_is_written_as_it_is(runner, evil_project):
+    """-o /dev/null or a pipe (/dev/stdout, <(…)) has nothing to replace: written without --force."""
+    result = _run(runner, "export", "units", "-p", evil_project, "-o", os.devnull)
+    assert result.exit_code == 0, result.output
+

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -56,8 +57,8 @@ class QcaGroup(click.Group):
                 raise
             raise Interrupted(INTERRUPTED) from None
         except Exception as exc:
-            if debug:
-                raise
+            if debug or (isinstance(exc, OSError) and exc.errno == errno.EPIPE):
+                raise  # a closed pipe (qcassist units | head) is click's to handle quietly
             message = describe_failure(exc, database=_last_database())
             if message is None:
                 raise InternalError(f"internal error ({type(exc).__name__}: {_first_line(exc)}); "

@@ -66,7 +66,7 @@ def sqlite_failure(exc: Exception, database: str | os.PathLike | None) -> str:
     if "readonly" in lowered or "read-only" in lowered:
         return (f"{where} is read-only (the file, its folder or the file system); nothing was changed. "
                 "Make them writable, or copy the project somewhere writable.")
-    if "disk is full" in lowered or "database or disk is full" in lowered:
+    if "disk is full" in lowered or ("disk i/o error" in lowered and _disk_full(database)):
         return f"{where}: the disk is full; nothing was changed. Free some space and run the command again."
     if "unable to open" in lowered:
         return (f"{where}: cannot open the database ({text}); check that the file and its folder exist and "
@@ -77,6 +77,16 @@ def sqlite_failure(exc: Exception, database: str | os.PathLike | None) -> str:
     if "not a database" in lowered or "malformed" in lowered or "corrupt" in lowered:
         return f"{where}: not a readable qcassist database ({text}); restore it from a backup or move it away."
     return f"{where}: database error ({text})."
+
+
+def _disk_full(database) -> bool:
+    """SQLite reports a full disk as an I/O error when it cannot grow its shared-memory file."""
+    if database is None:
+        return False
+    try:
+        return os.statvfs(os.path.dirname(os.path.abspath(database))).f_bavail == 0
+    except OSError:
+        return False
 
 
 def os_failure(exc: OSError) -> str:

@@ -178,6 +178,37 @@ def test_a_full_tmpfs_leaves_the_previous_output_whole(runner, evil_project, tmp
         subprocess.run(["umount", str(mount)], check=False)
 
 
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 400 KB tmpfs (root on Linux); skipped where it cannot be mounted."""
+    mount = tmp_path / "tiny-disk"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(mount)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=False)
+
+
+@pytest.mark.parametrize("room_kb", [0, 120])
+def test_an_import_on_a_full_disk_is_one_line_and_changes_nothing(runner, evil_project, tiny_disk, tmp_path, room_kb):
+    """No room at all (SQLite cannot even map its -shm file) or too little for the new transcript's WAL pages."""
+    project = tiny_disk / "project"
+    shutil.copytree(evil_project, project)
+    big = tmp_path / "big.txt"
+    big.write_text("".join(f"Interviewer: q{i}?\nP1: answer {i} {'word ' * 40}\n" for i in range(2000)), encoding="utf-8")
+    _fill(tiny_disk / "filler")
+    if room_kb:
+        with open(tiny_disk / "filler", "r+b") as filler:
+            filler.truncate(max(0, os.path.getsize(tiny_disk / "filler") - room_kb * 1024))
+    before = _files(project)
+    result = _run(runner, "import", "-p", project, big)
+    line = _one_error_line(result)
+    assert "the disk is full" in line and "restore it from a backup" not in line
+    assert _files(project)["qcassist.db"] == before["qcassist.db"]
+    (tiny_disk / "filler").unlink()
+    assert dump_database(project) == dump_database(evil_project)
+
+
 def _fill(path: Path) -> None:
     with open(path, "wb", buffering=0) as filler:
         try:

@@ -112,6 +112,8 @@ def describe_failure(exc: BaseException, *, database: str | os.PathLike | None =
                 "nothing was changed.")
     if isinstance(exc, UnicodeError):
         return f"text that is not valid Unicode ({_short(exc)}); nothing was changed."
+    if isinstance(exc, ValueError) and "integer string conversion" in str(exc):
+        return f"a number too long to read ({_short(exc)}); nothing was changed."
     if isinstance(exc, MemoryError):
         return "out of memory (a file far larger than it looks?); nothing was changed."
     for kind, what in _parser_errors():

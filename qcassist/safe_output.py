@@ -29,7 +29,7 @@ import stat
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
 
 from .errors import QcaError
 
@@ -42,6 +42,8 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # A plain number written as text ("-3", "+0.5") is read as that number, not a formula: left alone.
 _PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?\Z")
+
+T = TypeVar("T")
 
 __all__ = ["write_output", "write_output_file", "write_rows", "neutralise_cell", "check_output_path"]
 
@@ -120,9 +122,9 @@ def _is_sqlite(target: Path) -> bool:
 # --- writing -----------------------------------------------------------------------
 
 
-def write_output_file(path: str | Path, write: Callable[[Path], None], *, force: bool = False,
-                      store_dir: str | Path | None = None, owned: bool = False) -> Path:
-    """Call ``write(temporary_path)`` and move the finished file to ``path`` atomically; return ``path``.
+def write_output_file(path: str | Path, write: Callable[[Path], T], *, force: bool = False,
+                      store_dir: str | Path | None = None, owned: bool = False) -> T:
+    """Call ``write(temporary_path)``, move the finished file to ``path`` atomically, and return what ``write`` returned.
 
     For writers that want a file name (python-docx, zipfile). See the module docstring for what is refused.
     """
@@ -136,7 +138,7 @@ def write_output_file(path: str | Path, write: Callable[[Path], None], *, force:
     os.close(handle)
     temporary = Path(name)
     try:
-        write(temporary)
+        result = write(temporary)
         _fsync_file(temporary)
         os.chmod(temporary, _mode_for(target))
         _move_into_place(temporary, target, path, replace=force or owned)
@@ -146,20 +148,20 @@ def write_output_file(path: str | Path, write: Callable[[Path], None], *, force:
             raise QcaError(_write_failure(path, exc)) from None
         raise
     _fsync_folder(target.parent)
-    return Path(path)
+    return result
 
 
-def write_output(path: str | Path, write: Callable[[IO], None], *, binary: bool = False, force: bool = False,
-                 store_dir: str | Path | None = None, owned: bool = False) -> Path:
-    """Call ``write(stream)`` on a temporary file (UTF-8 text, or bytes if ``binary``) and move it to ``path``."""
+def write_output(path: str | Path, write: Callable[[IO], T], *, binary: bool = False, force: bool = False,
+                 store_dir: str | Path | None = None, owned: bool = False) -> T:
+    """Call ``write(stream)`` on a temporary file (UTF-8 text, or bytes if ``binary``), move it to ``path``,
+    and return what ``write`` returned."""
 
-    def to_stream(temporary: Path) -> None:
+    def to_stream(temporary: Path) -> T:
         if binary:
             with open(temporary, "wb") as stream:
-                write(stream)
-        else:
-            with open(temporary, "w", encoding="utf-8", newline="") as stream:
-                write(stream)
+                return write(stream)
+        with open(temporary, "w", encoding="utf-8", newline="") as stream:
+            return write(stream)
 
     return write_output_file(path, to_stream, force=force, store_dir=store_dir, owned=owned)
 
@@ -173,12 +175,11 @@ def _is_stream(target: Path) -> bool:
     return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)
 
 
-def _write_stream(path: str | Path, target: Path, write: Callable[[Path], None]) -> Path:
+def _write_stream(path: str | Path, target: Path, write: Callable[[Path], T]) -> T:
     try:
-        write(target)
+        return write(target)
     except OSError as exc:
         raise QcaError(_write_failure(Path(path), exc)) from None
-    return Path(path)
 
 
 def _move_into_place(temporary: Path, target: Path, shown: Path, *, replace: bool) -> None:

@@ -416,9 +416,18 @@ def test_sigint_at_start_up_is_one_line(tmp_path):
     assert done.returncode == 130 and done.stderr.count("\n") == 1 and done.stderr.startswith("Error: interrupted")
 
 
+def _int_too_long() -> ValueError:
+    try:
+        int("9" * 5000)
+    except ValueError as exc:
+        return exc
+    raise AssertionError("this Python reads 5,000-digit integers")
+
+
 def test_recursion_and_unicode_errors_are_one_line(runner, evil_project, monkeypatch):
     for exc, words in [(RecursionError("maximum recursion depth exceeded"), "nested too deeply"),
-                       (UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed"), "not valid Unicode")]:
+                       (UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed"), "not valid Unicode"),
+                       (_int_too_long(), "a number too long to read")]:
         def fail(*_args, exc=exc, **_kwargs):
             raise exc
 

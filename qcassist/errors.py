@@ -68,6 +68,9 @@ def sqlite_failure(exc: Exception, database: str | os.PathLike | None) -> str:
                 "Make them writable, or copy the project somewhere writable.")
     if "disk is full" in lowered or ("disk i/o error" in lowered and _disk_full(database)):
         return f"{where}: the disk is full; nothing was changed. Free some space and run the command again."
+    if "unable to open" in lowered and database is not None and not _writable_folder(database):
+        return (f"{where}: its folder is read-only, and SQLite needs to create {os.path.basename(where)}-wal and -shm "
+                "beside the database; nothing was changed. Make the folder writable, or copy the project somewhere writable.")
     if "unable to open" in lowered:
         return (f"{where}: cannot open the database ({text}); check that the file and its folder exist and "
                 "are readable and writable.")
@@ -77,6 +80,11 @@ def sqlite_failure(exc: Exception, database: str | os.PathLike | None) -> str:
     if "not a database" in lowered or "malformed" in lowered or "corrupt" in lowered:
         return f"{where}: not a readable qcassist database ({text}); restore it from a backup or move it away."
     return f"{where}: database error ({text})."
+
+
+def _writable_folder(database) -> bool:
+    folder = os.path.dirname(os.path.abspath(database))
+    return not os.path.isdir(folder) or os.access(folder, os.W_OK)
 
 
 def _disk_full(database) -> bool:

@@ -502,3 +502,15 @@ def test_a_device_or_pipe_is_written_as_it_is(runner, evil_project):
     result = _run(runner, "export", "units", "-p", evil_project, "-o", os.devnull)
     assert result.exit_code == 0, result.output
 
+
+
+def test_a_read_only_project_folder_is_named_as_such(runner, evil_project):
+    """SQLite cannot create qcassist.db-wal/-shm in an immutable folder: say so, do not call it corrupt."""
+    Store.open(evil_project).close()  # the last close removes -wal and -shm
+    if not _immutable(evil_project):
+        pytest.skip("chattr +i is not available here")
+    try:
+        line = _one_error_line(_run(runner, "units", "-p", evil_project))
+    finally:
+        subprocess.run(["chattr", "-i", str(evil_project)], check=False)
+    assert "its folder is read-only" in line and "restore it from a backup" not in line

@@ -2,7 +2,9 @@
 
 WAL mode, foreign keys on, a busy timeout, a schema version (``PRAGMA user_version``)
 with small registered migrations, and ``transaction()`` so each command writes all or
-nothing.
+nothing. A transaction that meets another command's write waits for it with a notice
+instead of failing; sqlite errors on opening or writing become a ProjectError with one
+accurate sentence (busy, read-only, disk full, corrupt).
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ class Interrupted(click.ClickException):
     exit_code = 130
 
 
-INTERRUPTED = "interrupted; a command stopped part-way changed nothing in the project."
+INTERRUPTED = "interrupted; the step in progress was rolled back, and what was saved before it is kept."
 
 
 class QcaGroup(click.Group):

@@ -336,18 +336,22 @@ def test_a_read_only_connection_is_reported_as_read_only(runner, evil_project, m
 
 
 def test_a_busy_database_waits_with_a_message_then_proceeds(evil_project, capsys, monkeypatch):
-    monkeypatch.setattr("qcassist.store.LOCK_WAIT_S", 30)  # a failure here must not hang the suite
+    monkeypatch.setattr("qcassist.store.LOCK_WAIT_S", 60)  # a failure here must not hang the suite
+    monkeypatch.setattr("qcassist.store.WAIT_NOTICE_S", 0.2)
     holder = sqlite3.connect(evil_project / "qcassist.db", isolation_level=None, check_same_thread=False)
-    holder.execute("BEGIN IMMEDIATE")
-    timer = threading.Timer(1.5, lambda: holder.execute("COMMIT"))
-    timer.start()
-    try:
-        with Store.open(evil_project) as store, store.transaction():
-            store.db.execute("UPDATE transcripts SET metadata = '{}'")
-    finally:
-        timer.join()
-        holder.close()
+    with Store.open(evil_project) as store:
+        holder.execute("BEGIN IMMEDIATE")  # another command is writing
+        timer = threading.Timer(2.0, lambda: holder.execute("COMMIT"))
+        timer.start()
+        try:
+            with store.transaction():
+                store.db.execute("UPDATE transcripts SET metadata = '{}'")
+        finally:
+            timer.join()
+            holder.close()
     assert "waiting for another qcassist command to finish" in capsys.readouterr().err
+    with Store.open(evil_project) as store:
+        assert store.db.execute("SELECT metadata FROM transcripts").fetchone()[0] == "{}"
 
 
 def test_a_database_busy_for_too_long_is_one_line(runner, evil_project, monkeypatch):

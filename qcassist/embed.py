@@ -25,7 +25,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from .errors import QcaError, warn_user
+from .errors import OS_REASONS, QcaError, warn_user
 
 DEFAULT_ENCODER = "default"
 TFIDF_ENCODER = "tfidf"
@@ -212,6 +212,13 @@ class TfidfEncoder:
         """
         self._check_fitted()
         directory = Path(directory)
+        try:
+            self._save_atomically(directory)
+        except OSError as exc:
+            reason = OS_REASONS.get(exc.errno, exc.strerror or str(exc))
+            raise EncoderError(f"{directory}: cannot save the TF-IDF encoder ({reason}); nothing was saved.") from exc
+
+    def _save_atomically(self, directory: Path) -> None:
         directory.parent.mkdir(parents=True, exist_ok=True)
         partial = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".partial", dir=directory.parent))
         try:

@@ -43,7 +43,7 @@ class BusyError(ProjectError):
 # happened and what to do, and never advises discarding a database that is only
 # read-only, busy or on a full disk.
 
-_OS_REASONS = {
+OS_REASONS = {
     errno.ENOSPC: "the disk is full; free some space and run the command again",
     errno.EDQUOT: "the disk quota is exceeded; free some space and run the command again",
     errno.EACCES: "permission denied; check the file's and its folder's permissions",
@@ -101,7 +101,7 @@ def os_failure(exc: OSError) -> str:
     """One sentence for an OSError, naming its file."""
     names = [n for n in (exc.filename, exc.filename2) if n is not None]
     where = " → ".join(os.fsdecode(n) if isinstance(n, bytes) else str(n) for n in names)
-    reason = _OS_REASONS.get(exc.errno, exc.strerror or str(exc))
+    reason = OS_REASONS.get(exc.errno, exc.strerror or str(exc))
     return f"{where}: {reason}." if where else f"{reason[0].upper()}{reason[1:]}."
 
 

@@ -21,7 +21,6 @@ a leading single quote) unless ``raw``.
 from __future__ import annotations
 
 import csv
-import errno
 import json
 import os
 import re
@@ -31,7 +30,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import IO, TypeVar
 
-from .errors import QcaError
+from .errors import OS_REASONS, QcaError
 
 DB_NAME = "qcassist.db"
 PROJECT_FILES = (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", f"{DB_NAME}-journal")
@@ -228,15 +227,8 @@ def _fsync_folder(folder: Path) -> None:
 
 
 def _write_failure(path: Path, exc: OSError) -> str:
-    reasons = {
-        errno.ENOSPC: "the disk is full",
-        errno.EDQUOT: "the disk quota is exceeded",
-        errno.EACCES: "permission denied",
-        errno.EPERM: "the operation is not permitted (is the file or folder immutable?)",
-        errno.EROFS: "the file system is read-only",
-    }
-    reason = reasons.get(exc.errno, exc.strerror or str(exc))
-    return f"cannot write {path}: {reason}; nothing was written and any previous file is unchanged."
+    reason = OS_REASONS.get(exc.errno, exc.strerror or str(exc))
+    return f"cannot write {path}: {reason}. Nothing was written; any previous file is unchanged."
 
 
 # --- rows --------------------------------------------------------------------------

@@ -485,7 +485,7 @@ def test_a_tfidf_save_that_fails_leaves_no_folder(tmp_path, monkeypatch):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(np, "save", full)
-    with pytest.raises(OSError):
+    with pytest.raises(QcaError, match="cannot save the TF-IDF encoder .the disk is full"):
         encoder.save(target)
     assert not target.exists() and list((tmp_path / "encoders").iterdir()) == []
     monkeypatch.undo()

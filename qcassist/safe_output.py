@@ -51,13 +51,13 @@ __all__ = ["write_output", "write_output_file", "write_rows", "neutralise_cell",
 
 
 def check_output_path(path: str | Path, *, force: bool = False, store_dir: str | Path | None = None,
-                      owned: bool = False, stream_ok: bool = True) -> Path:
+                      owned: bool = False) -> Path:
     """The resolved place to write ``path``, or a QcaError saying in one line why not.
 
     A terminal, pipe or device (``-o /dev/stdout``) is written to as it is, without ``force``.
     """
     path = Path(path)
-    if stream_ok and _is_stream(path):
+    if _is_stream(path):
         return path
     target = Path(os.path.realpath(path))  # follows symlinks: a link is replaced where it points
     if not target.parent.is_dir():
@@ -102,10 +102,10 @@ def _same_file_as_project_file(target: Path, store_dir: Path) -> bool:
             candidates.extend(p for p in (store_dir / folder).rglob("*") if p.is_file())
     for candidate in candidates:
         try:
-            stat = os.stat(candidate)
+            info = os.stat(candidate)
         except OSError:
             continue
-        if (stat.st_dev, stat.st_ino) == key:
+        if (info.st_dev, info.st_ino) == key:
             return True
     return False
 
@@ -127,7 +127,7 @@ def write_output_file(path: str | Path, write: Callable[[Path], T], *, force: bo
 
     For writers that want a file name (python-docx, zipfile). See the module docstring for what is refused.
     """
-    target = check_output_path(path, force=force, store_dir=store_dir, owned=owned, stream_ok=True)
+    target = check_output_path(path, force=force, store_dir=store_dir, owned=owned)
     if _is_stream(target):
         return _write_stream(path, target, write)
     try:

@@ -414,5 +414,7 @@ def write_report(store: Store, path: str | Path, *, comparisons: Sequence[Sequen
     if not path.parent.is_dir():
         raise QcaError(f"{path.parent} is not a directory; create it or choose another --output.")
     page = build_report(store, comparisons=comparisons, bootstrap=bootstrap, progress=progress)
-    path.write_text(page, encoding="utf-8")
+    from .safe_output import write_output  # replaced atomically, never over the project's own files
+
+    write_output(path, lambda out: out.write(page), force=True, store_dir=store.directory)
     return path

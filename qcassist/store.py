@@ -2,19 +2,23 @@
 
 WAL mode, foreign keys on, a busy timeout, a schema version (``PRAGMA user_version``)
 with small registered migrations, and ``transaction()`` so each command writes all or
-nothing.
+nothing. A transaction that meets another command's write waits for it with a notice
+instead of failing; sqlite errors on opening or writing become a ProjectError with one
+accurate sentence (busy, read-only, disk full, corrupt).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from .errors import ProjectError
+from .errors import BusyError, ProjectError, sqlite_failure, warn_user
 from .model import Code, Codebook, MeaningUnit, Suggestion, Transcript, Turn
 from .schema import MIGRATIONS, SCHEMA_VERSION
 from .store_coding import CodingTables, now
@@ -22,6 +26,12 @@ from .store_coding import CodingTables, now
 DB_NAME = "qcassist.db"
 CACHE_DIR = ".qcassist-cache"
 BUSY_TIMEOUT_MS = 10_000
+# A write transaction that meets another command's says so after WAIT_NOTICE_S and gives up after
+# LOCK_WAIT_S (QCASSIST_LOCK_WAIT seconds): long enough for a big import, short of hanging a script.
+WAIT_NOTICE_S = 1.0
+LOCK_WAIT_S = float(os.environ.get("QCASSIST_LOCK_WAIT", 600))
+# The databases this process opened, newest last: the CLI's error line names the file a bare sqlite3 error came from.
+opened_databases: list[Path] = []
 
 
 __all__ = ["Store", "now", "DB_NAME"]
@@ -57,7 +67,12 @@ class Store(CodingTables):
     @classmethod
     def _open(cls, directory: Path, *, create: bool) -> Store:
         path = directory / DB_NAME
-        db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        opened_databases.append(path)
+        del opened_databases[:-8]  # only the latest few matter
+        try:
+            db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise ProjectError(sqlite_failure(exc, path)) from None
         try:
             db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             db.execute("PRAGMA foreign_keys = ON")
@@ -68,15 +83,16 @@ class Store(CodingTables):
                 raise ProjectError(
                     f"{path}: made by a newer qcassist (schema {version}, this one knows {SCHEMA_VERSION}); upgrade qcassist."
                 )
-            db.execute("PRAGMA journal_mode = WAL")
+            if db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                db.execute("PRAGMA journal_mode = WAL")  # only when needed: a read-only project still opens
             db.execute("PRAGMA synchronous = FULL")  # a decision shown as recorded survives a crash
             store = cls(directory, db)
             store._migrate(version)
             return store
         except sqlite3.DatabaseError as exc:
             db.close()
-            raise ProjectError(f"{path}: not a readable qcassist database ({exc}); restore it from a backup or move it away.") from None
-        except ProjectError:
+            raise ProjectError(sqlite_failure(exc, path)) from None
+        except BaseException:
             db.close()
             raise
 
@@ -96,6 +112,11 @@ class Store(CodingTables):
         self.close()
 
     @property
+    def path(self) -> Path:
+        """The database file."""
+        return self.directory / DB_NAME
+
+    @property
     def cache_dir(self) -> Path:
         return self.directory / CACHE_DIR
 
@@ -109,17 +130,57 @@ class Store(CodingTables):
             finally:
                 self._depth -= 1
             return
-        self.db.execute("BEGIN IMMEDIATE")
+        self._begin()
         self._depth = 1
         try:
             yield
+        except sqlite3.OperationalError as exc:  # disk full, read-only, I/O error: one accurate line
+            self._rollback()
+            raise ProjectError(sqlite_failure(exc, self.path)) from exc
         except BaseException:
-            self.db.execute("ROLLBACK")
+            self._rollback()
             raise
         else:
-            self.db.execute("COMMIT")
+            try:
+                self.db.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                self._rollback()
+                raise ProjectError(sqlite_failure(exc, self.path)) from exc
         finally:
             self._depth = 0
+
+    def _begin(self) -> None:
+        """BEGIN IMMEDIATE, waiting for another command's write to finish (with a notice) rather than failing."""
+        started = time.monotonic()
+        told = False
+        self.db.execute(f"PRAGMA busy_timeout = {int(WAIT_NOTICE_S * 1000)}")
+        try:
+            while True:
+                try:
+                    self.db.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.OperationalError as exc:
+                    if not _is_busy(exc):
+                        raise ProjectError(sqlite_failure(exc, self.path)) from exc
+                    waited = time.monotonic() - started
+                    if waited >= LOCK_WAIT_S:
+                        raise BusyError(
+                            f"{self.path} is busy: another qcassist command has been writing to it for "
+                            f"{waited:.0f} s; try again when it has finished (nothing was changed)."
+                        ) from None
+                    if not told:
+                        warn_user("waiting for another qcassist command to finish…")
+                        told = True
+        finally:
+            self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+
+    def _rollback(self) -> None:
+        """Roll back; SQLite may already have rolled back itself (disk full, I/O error)."""
+        if self.db.in_transaction:
+            try:
+                self.db.execute("ROLLBACK")
+            except sqlite3.OperationalError:
+                pass
 
     # --- transcripts -------------------------------------------------------------
 
@@ -411,3 +472,8 @@ def _parents_first(codebook: Codebook) -> list[Code]:
             placed.add(code.name)
         pending = [c for c in pending if c.name not in placed]
     return ordered
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text

@@ -9,7 +9,8 @@ import click
 from ..adjudication import DISAGREEMENT_FIELDS, disagreements
 from ..agreement import DEFAULT_BOOTSTRAP, DEFAULT_MIN_OVERLAP, DEFAULT_ORIGIN, ORIGINS, Agreement, agree, agreement_steps
 from ..store import Store
-from .base import echo_json, json_option, main, progress_bar, project_option, write_export
+from ..safe_output import write_output
+from .base import echo_json, force_option, json_option, main, progress_bar, project_option, raw_option, write_export
 
 
 def _names(value: str | None) -> tuple[str, ...]:
@@ -118,8 +119,10 @@ def _interval(ci: list[float] | None) -> str:
 @click.option("--format", "fmt", type=click.Choice(["text", "csv", "jsonl"]), default="text", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option("--pending", is_flag=True, help="Only units not adjudicated yet.")
+@force_option
+@raw_option
 def disagreements_cmd(project: Path, coders: str, codes: str | None, transcripts: str | None, min_overlap: float,
-                      include_uncoded: bool, fmt: str, output: Path | None, pending: bool) -> None:
+                      include_uncoded: bool, fmt: str, output: Path | None, pending: bool, force: bool, raw: bool) -> None:
     """List the units where the chosen coders differ, with each coder's codes and the turns around them.
 
     Settle them with 'qcassist review --adjudicate --coders A,B'.
@@ -130,7 +133,8 @@ def disagreements_cmd(project: Path, coders: str, codes: str | None, transcripts
     if pending:
         found = [d for d in found if d.adjudicated is None]
     if fmt != "text":
-        write_export([d.as_row() for d in found], DISAGREEMENT_FIELDS, fmt, output, "disagreements")
+        write_export([d.as_row() for d in found], DISAGREEMENT_FIELDS, fmt, output, "disagreements", force=force, raw=raw,
+                     project=project)
         return
     lines = []
     for d in found:
@@ -145,7 +149,7 @@ def disagreements_cmd(project: Path, coders: str, codes: str | None, transcripts
     lines.append(f"{len(found)} disagreements ({sum(d.adjudicated is None for d in found)} not adjudicated).")
     text = "\n".join(lines)
     if output:
-        output.write_text(text + "\n", encoding="utf-8")
+        write_output(output, lambda out: out.write(text + "\n"), force=force, store_dir=project)
         click.echo(f"Wrote {len(found)} disagreements to {output}", err=True)
     else:
         click.echo(text)

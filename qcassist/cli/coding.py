@@ -17,8 +17,8 @@ from ..store import Store
 from ..project import write_rows
 from ..suggest import SUGGESTION_FIELDS, evaluate, suggest, suggestion_rows, train
 from ..suggest_limits import SuggestLimits
-from .base import (UserError, echo_json, encoder_option, json_option, main, progress_bar, project_option, warn,
-                   write_export)
+from .base import (UserError, echo_json, encoder_option, force_option, json_option, main, progress_bar, project_option,
+                   raw_option, warn, write_export)
 
 EXPORT_FORMATS = ("csv", "jsonl")
 _DEFAULTS = TrainOptions()
@@ -329,9 +329,11 @@ def export() -> None:
 @click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="csv", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write to this file instead of standard output.")
-def export_suggestions(project: Path, fmt: str, output: Path | None) -> None:
+@force_option
+@raw_option
+def export_suggestions(project: Path, fmt: str, output: Path | None, force: bool, raw: bool) -> None:
     """Stored suggestions: unit id, external id, transcript, order, code, probability (calibrated, classifier
     only), score (similarity, for codes with few or no examples), source, model version, rationale ids, text."""
     with Store.open(project) as store:
         rows = suggestion_rows(store)
-    write_export(rows, SUGGESTION_FIELDS, fmt, output, "suggestions")
+    write_export(rows, SUGGESTION_FIELDS, fmt, output, "suggestions", force=force, raw=raw, project=project)

@@ -12,7 +12,7 @@ from ..project import UNIT_FIELDS, UNIT_FORMATS, import_files, project_status, s
 from ..refi import import_qdc, import_qdpx
 from ..segment import STRATEGIES, SegmentOptions
 from ..store import DB_NAME, Store
-from .base import UserError, write_export, echo_json, progress_bar, warn, encoder_option, json_option, main, project_option
+from .base import UserError, force_option, raw_option, write_export, echo_json, progress_bar, warn, encoder_option, json_option, main, project_option
 from .interop import echo_refi_import
 
 
@@ -199,7 +199,9 @@ def segment(project: Path, as_json: bool, encoder: str, strategy: str, transcrip
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write to this file instead of standard output.")
 @click.option("--transcript", "transcripts", multiple=True, metavar="NAME", help="Only these transcripts (repeatable).")
-def units(project: Path, fmt: str, output: Path | None, transcripts) -> None:
+@force_option
+@raw_option
+def units(project: Path, fmt: str, output: Path | None, transcripts, force: bool, raw: bool) -> None:
     """List or export meaning units (id, transcript, speaker, offsets, text)."""
     with Store.open(project) as store:
         rows = unit_rows(store, transcripts)
@@ -211,7 +213,7 @@ def units(project: Path, fmt: str, output: Path | None, transcripts) -> None:
             click.echo(f"{row['unit_id']:>5}  {row['transcript']}  {row['speaker']}  "
                        f"[{row['start']}:{row['end']}]  {text[:100]}{'…' if len(text) > 100 else ''}")
         return
-    write_export(rows, UNIT_FIELDS, fmt, output, "units")
+    write_export(rows, UNIT_FIELDS, fmt, output, "units", force=force, raw=raw, project=project)
 
 
 @main.command()

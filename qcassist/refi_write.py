@@ -18,7 +18,7 @@ from lxml import etree
 from . import __version__
 from .errors import QcaError
 from .model import Codebook, Coding, Condensate, Decision, MeaningUnit, Suggestion, Transcript
-from .refi_output import check_target, write_atomically
+from .safe_output import check_output_path, write_output
 from .store import Store
 
 PROJECT_NS = "urn:QDA-XML:project:1.0"
@@ -72,9 +72,10 @@ def export_qdpx(
     include_suggestions: bool = False,
     coders: Sequence[str] | None = None,
     name: str | None = None,
+    force: bool = False,
 ) -> ExportReport:
     """Write the project as a REFI-QDA .qdpx: codebook, coders as Users, transcripts and their coded spans, memos as Notes."""
-    check_target(store, path)
+    check_output_path(path, force=force, store_dir=store.directory)  # before the work, refused in one line
     codings = _chosen_codings(store, coders)
     suggestions = store.suggestions() if include_suggestions else []
     transcripts = store.transcripts()
@@ -104,7 +105,7 @@ def export_qdpx(
         _add_memo_anchors(sources[-1], transcript, units, memos_by_transcript.get(transcript.id, []))
     if memos or condensates:
         _add_notes(root, transcripts, units, memos, condensates)
-    _write_zip(Path(path), _xml_bytes(root), texts)
+    _write_zip(Path(path), _xml_bytes(root), texts, force=force, project=store.directory)
     return ExportReport(str(path), len(transcripts), len(codebook.codes), len(users),
                         sum(len(s.codes) for sels in by_transcript.values() for s in sels if not s.suggested),
                         len(suggestions), len(memos) + len(condensates))
@@ -281,7 +282,7 @@ def _datetime(value: str) -> str:
         return ""
 
 
-def _write_zip(path: Path, qde: bytes, texts: dict[str, str]) -> None:
+def _write_zip(path: Path, qde: bytes, texts: dict[str, str], *, force: bool, project: Path) -> None:
     """The archive: project.qde first, then the sources in name order."""
 
     def write(stream) -> None:
@@ -290,7 +291,7 @@ def _write_zip(path: Path, qde: bytes, texts: dict[str, str]) -> None:
             for member in sorted(texts):
                 _add_member(archive, member, texts[member].encode("utf-8"))
 
-    write_atomically(path, write)
+    write_output(path, write, binary=True, force=force, store_dir=project)
 
 
 def _add_member(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
@@ -303,7 +304,7 @@ def _add_member(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
 # --- .qdc --------------------------------------------------------------------------
 
 
-def export_qdc(store: Store, path: str | Path) -> ExportReport:
+def export_qdc(store: Store, path: str | Path, *, force: bool = False) -> ExportReport:
     """Write the codebook alone as a REFI-QDA .qdc (root CodeBook in urn:QDA-XML:codebook:1.0)."""
     codebook = store.codebook()
     if not codebook.codes:
@@ -311,9 +312,8 @@ def export_qdc(store: Store, path: str | Path) -> ExportReport:
     root = etree.Element(_q("CodeBook", CODEBOOK_NS), nsmap={None: CODEBOOK_NS})
     root.set("origin", ORIGIN)
     _add_codes(root, codebook, set(), CODEBOOK_NS)  # the same Code elements as a project's, in the codebook namespace
-    check_target(store, path)
     data = _xml_bytes(root)
-    write_atomically(Path(path), lambda stream: stream.write(data))
+    write_output(path, lambda stream: stream.write(data), binary=True, force=force, store_dir=store.directory)
     return ExportReport(str(path), codes=len(codebook.codes))
 
 

@@ -8,7 +8,7 @@ import click
 
 from ..refi import RefiImportReport, export_qdc, export_qdpx
 from ..store import Store
-from .base import echo_json, json_option, project_option, warn
+from .base import echo_json, force_option, json_option, project_option, warn
 from .coding import export
 
 
@@ -20,18 +20,20 @@ from .coding import export
               help="Also export the model's suggestions, attributed to a User 'qcassist model VERSION' with the "
               "probability in each selection's description.")
 @click.option("--coder", "coders", multiple=True, metavar="NAME", help="Only this coder's codings (repeatable).")
-def export_qdpx_command(project: Path, as_json: bool, file: Path, include_suggestions: bool, coders) -> None:
+@force_option
+def export_qdpx_command(project: Path, as_json: bool, file: Path, include_suggestions: bool, coders, force: bool) -> None:
     """Write the project as a REFI-QDA project FILE (.qdpx) for NVivo, ATLAS.ti, MAXQDA or QualCoder.
 
     Transcripts become text sources, the codebook keeps its groups (not codable),
     every coder becomes a User, and each coded span a selection with its codes.
     Review memos become Notes linked from a selection over their unit, and
     condensates Notes linked from their code group. The file is written to a
-    temporary file and renamed into place; the project's own files (database,
-    models, cache) are never overwritten.
+    temporary file and renamed into place; an existing FILE is replaced only with
+    --force, and the project's own files (database, models, cache) never are.
     """
     with Store.open(project) as store:
-        report = export_qdpx(store, file, include_suggestions=include_suggestions, coders=coders or None)
+        report = export_qdpx(store, file, include_suggestions=include_suggestions, coders=coders or None,
+                             force=force)
     if as_json:
         echo_json(report.as_dict())
         return
@@ -44,10 +46,11 @@ def export_qdpx_command(project: Path, as_json: bool, file: Path, include_sugges
 @project_option
 @json_option
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-def export_qdc_command(project: Path, as_json: bool, file: Path) -> None:
+@force_option
+def export_qdc_command(project: Path, as_json: bool, file: Path, force: bool) -> None:
     """Write the codebook alone as a REFI-QDA codebook FILE (.qdc)."""
     with Store.open(project) as store:
-        report = export_qdc(store, file)
+        report = export_qdc(store, file, force=force)
     if as_json:
         echo_json(report.as_dict())
         return

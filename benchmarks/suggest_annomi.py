@@ -116,9 +116,10 @@ def print_task(r: dict) -> None:
         print(f"{label:<26} {value:<40} {target:<26} {'yes' if met else 'NO'}")
     if r["curve"]:
         print("\nlearning curve (grouped 5-fold CV; training folds cut to n labels per code, mean of 3 seeds):")
-        print(f"{'labels/code':>11} {'macro-F1':>9} {'kappa':>7} {'sd':>6}")
+        print(f"{'labels/code':>11} {'macro-F1':>9} {'kappa':>7} {'sd':>6} {'ECE':>6}")
         for point in r["curve"]:
-            print(f"{str(point['per_code']):>11} {point['macro_f1']:>9.3f} {point['kappa']:>7.3f} {point['kappa_sd']:>6.3f}")
+            print(f"{str(point['per_code']):>11} {point['macro_f1']:>9.3f} {point['kappa']:>7.3f} {point['kappa_sd']:>6.3f} "
+                  f"{point['ece']:>6.3f}")
         if r["task"] == "therapist":
             at32 = next((p for p in r["curve"] if p["per_code"] == 32), None)
             if at32:

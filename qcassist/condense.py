@@ -5,11 +5,17 @@ it (human and reviewed codings, never unreviewed suggestions), counts the partic
 who contribute, proposes an illustrative quotation — the unit most central to the group
 in embedding space — unless the analyst picked one, and leaves a marked place for the
 condensate. qcassist never writes a condensate: that is the analyst's artificial
-quotation.
+quotation. A single code can carry a condensate and a picked quotation too.
+
+Who coded what: a unit counts for a code from the coders who gave it that code. Where an
+adjudicator (``adjudicated``) is among the coders and has settled a unit — copied the
+agreed codes or decided a disagreement — its codes are the unit's codes and the other
+coders' codes on that unit are left out, so a disagreement appears once, as settled.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -18,10 +24,12 @@ from typing import Literal
 import numpy as np
 
 from .codebook import codebook_rows, did_you_mean
+from .decisions import settled_units
 from .errors import InputError, QcaError
 from .ingest.decode import read_text
-from .model import Codebook, Condensate, Transcript
+from .model import Codebook, Coding, Condensate, Transcript
 from .project import project_encoder
+from .ratings import derived_coders
 from .store import Store
 from .suggest import HUMAN_ORIGINS, project_encoder_spec
 
@@ -41,7 +49,21 @@ class Passage:
     end: int  # exclusive
     text: str
     codes: tuple[str, ...]
-    coders: tuple[str, ...]
+    coders: tuple[str, ...]  # everyone whose codes on this passage are on the sheet
+    code_coders: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (code, the coders who gave it), per code
+
+    def coders_of(self, code: str) -> tuple[str, ...]:
+        """The coders who coded this passage with ``code``."""
+        return next((who for name, who in self.code_coders if name == code), ())
+
+
+@dataclass(frozen=True, slots=True)
+class CodeNote:
+    """The analyst's condensate and picked quotation for one code inside a group."""
+
+    code: str
+    condensate: str
+    quotation: Passage | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +80,10 @@ class Section:
     quotation: Passage | None
     quotation_kind: QuotationKind | None
     condensate: str
+    code_notes: tuple[CodeNote, ...] = ()  # condensates and quotations the analyst set on its codes
+
+    def note_for(self, code: str) -> CodeNote | None:
+        return next((n for n in self.code_notes if n.code == code), None)
 
     def listed(self, code: str) -> list[Passage]:
         """The passages carrying ``code``, in transcript order."""
@@ -73,6 +99,7 @@ class CondensationSheet:
     by_speaker: tuple[str, ...]  # transcripts with several participants, counted by speaker
     coders: tuple[str, ...]  # coders whose codings are on the sheet
     encoder: str | None  # the encoder that proposed quotations; None when none was needed
+    settled: tuple[tuple[str, int], ...] = ()  # (adjudicator, units whose codes it settled) on this sheet
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -93,14 +120,21 @@ def condense(store: Store, *, encoder: str | None = None, coders: Sequence[str] 
             raise QcaError(f"no codings by coder {coder!r} (coders: {listed}).{did_you_mean(coder, known)}")
     transcripts = store.transcripts()
     participant_of, total, by_speaker = _participants(store, transcripts)
-    passages = _passages(store, transcripts, participant_of, coders)
+    codings = [c for c in store.codings(coders=coders or None) if c.origin in HUMAN_ORIGINS]
+    settled = _settled_by_adjudicators(store, {c.coder for c in codings})
+    passages = _passages(store, transcripts, participant_of, codings, settled)
     saved = store.condensates()
     drafts = [_draft(book, row, passages) for row in _section_rows(book)]
     unpicked = [d for d in drafts if d.code not in saved or saved[d.code].quote_unit is None]
     proposals, encoder_id = _proposals(store, encoder, unpicked)
-    sections = tuple(_finish(store, d, saved.get(d.code), proposals.get(d.code), participant_of) for d in drafts)
+    sections = tuple(
+        replace(_finish(store, d, saved.get(d.code), proposals.get(d.code), participant_of),
+                code_notes=_code_notes(store, d, saved, participant_of))
+        for d in drafts
+    )
     used = sorted({coder for p in passages for coder in p.coders})
-    return CondensationSheet(sections, total, by_speaker, tuple(used), encoder_id)
+    counts = Counter(settled.values())
+    return CondensationSheet(sections, total, by_speaker, tuple(used), encoder_id, tuple(sorted(counts.items())))
 
 
 def _section_rows(book: Codebook) -> list[dict]:
@@ -124,29 +158,41 @@ def _participants(store: Store, transcripts: list[Transcript]) -> tuple[dict[tup
     return participant_of, total, tuple(t.name for t in transcripts if len(speakers[t.id]) > 1)
 
 
-def _passages(store: Store, transcripts: list[Transcript], participant_of: dict, coders: Sequence[str]) -> list[Passage]:
-    """One passage per coded (unit, span), with every code and coder on it, in transcript order."""
+def _passages(store: Store, transcripts: list[Transcript], participant_of: dict, codings: Sequence[Coding],
+              settled: dict[int, str]) -> list[Passage]:
+    """One passage per coded (unit, span), with each code and the coders who gave it, in transcript order."""
     units = {u.id: u for u in store.units()}
     by_id = {t.id: t for t in transcripts}
-    gathered: dict[tuple[int, int, int], tuple[dict[str, None], dict[str, None]]] = {}
-    for coding in store.codings(coders=coders or None):
-        if coding.origin not in HUMAN_ORIGINS:
-            continue
+    gathered: dict[tuple[int, int, int], dict[str, dict[str, None]]] = {}
+    for coding in codings:
+        adjudicator = settled.get(coding.unit_id)
+        if adjudicator is not None and coding.coder != adjudicator:
+            continue  # the adjudicator's settlement stands for this unit
         unit = units[coding.unit_id]
         start, end = (coding.start, coding.end) if coding.start is not None else (unit.start, unit.end)
-        codes, who = gathered.setdefault((unit.id, start, end), ({}, {}))
-        codes[coding.code] = None
-        who[coding.coder] = None
+        gathered.setdefault((unit.id, start, end), {}).setdefault(coding.code, {})[coding.coder] = None
     passages = []
-    for (unit_id, start, end), (codes, who) in gathered.items():
+    for (unit_id, start, end), by_code in gathered.items():
         unit = units[unit_id]
         transcript = by_id[unit.transcript_id]
+        who = tuple(dict.fromkeys(coder for coders_ in by_code.values() for coder in coders_))
         passages.append(Passage(
             unit_id, transcript.name, unit.speaker, participant_of.get((transcript.id, unit.speaker), transcript.name),
-            start, end, transcript.text[start:end], tuple(codes), tuple(who),
+            start, end, transcript.text[start:end], tuple(by_code), who,
+            tuple((code, tuple(coders_)) for code, coders_ in by_code.items()),
         ))
     order = {t.id: i for i, t in enumerate(transcripts)}
     return sorted(passages, key=lambda p: (order[units[p.unit_id].transcript_id], p.start, p.end))
+
+
+def _settled_by_adjudicators(store: Store, coders: set[str]) -> dict[int, str]:
+    """Unit → the adjudicator among ``coders`` who settled it (with codes, or on no code)."""
+    settled: dict[int, str] = {}
+    for adjudicator in sorted(derived_coders(store) & coders):
+        units = {c.unit_id for c in store.codings(coders=[adjudicator]) if c.origin in HUMAN_ORIGINS}
+        for unit_id in units | settled_units(store, adjudicator):
+            settled.setdefault(unit_id, adjudicator)
+    return settled
 
 
 def _under(book: Codebook, code: str) -> set[str]:
@@ -207,6 +253,21 @@ def _finish(store: Store, draft: Section, saved: Condensate | None, proposal: Pa
     return replace(draft, quotation=picked, quotation_kind="picked", condensate=saved.text)
 
 
+def _code_notes(store: Store, section: Section, saved: dict[str, Condensate], participant_of: dict) -> tuple[CodeNote, ...]:
+    """The condensates and picked quotations of the codes listed in a section (not the section's own code)."""
+    notes = []
+    for code in section.codes:
+        if code == section.code or code not in saved:
+            continue
+        quote_unit = saved[code].quote_unit
+        quotation = None
+        if quote_unit is not None:
+            quotation = next((p for p in section.listed(code) if p.unit_id == quote_unit), None) \
+                or _unit_passage(store, quote_unit, participant_of)
+        notes.append(CodeNote(code, saved[code].text, quotation))
+    return tuple(notes)
+
+
 def _unit_passage(store: Store, unit_id: int, participant_of: dict) -> Passage:
     unit = next(u for u in store.units() if u.id == unit_id)
     transcript = store.transcript(unit.transcript_id)
@@ -219,11 +280,11 @@ def _unit_passage(store: Store, unit_id: int, participant_of: dict) -> Passage:
 
 def set_condensate(store: Store, code: str, *, text: str | None = None, quote_unit: int | None = None,
                    clear_quote: bool = False) -> Condensate:
-    """Save the analyst's condensate text and/or illustrative quotation for a code group or subgroup."""
+    """Save the analyst's condensate text and/or illustrative quotation for a code group, subgroup or code."""
     book = store.codebook()
-    sections = [row["code"] for row in _section_rows(book)]
-    if code not in sections:
-        raise QcaError(_not_a_section(book, code, sections))
+    if book.get(code) is None:
+        names = [c.name for c in book.codes]
+        raise QcaError(f"no code or code group named {code!r} in the codebook.{did_you_mean(code, names)}")
     if text is None and quote_unit is None and not clear_quote:
         raise QcaError("nothing to set: give --text, --from-file, --quote UNIT_ID or --clear-quote.")
     if quote_unit is not None and clear_quote:
@@ -236,14 +297,6 @@ def set_condensate(store: Store, code: str, *, text: str | None = None, quote_un
     return store.save_condensate(Condensate(code, new_text, new_quote))
 
 
-def _not_a_section(book: Codebook, code: str, sections: list[str]) -> str:
-    found = book.get(code)
-    if found is None:
-        return f"no code group or subgroup named {code!r}.{did_you_mean(code, sections)}"
-    return (f"{code!r} is a code, not a code group or subgroup; condensates are written for groups and subgroups, "
-            f"here {found.parent!r}.")
-
-
 def _check_quote(store: Store, book: Codebook, code: str, unit_id: int) -> None:
     if unit_id not in {u.id for u in store.units()}:
         raise QcaError(f"no unit {unit_id} in the project; the sheet lists each passage with its unit id.")
@@ -251,7 +304,8 @@ def _check_quote(store: Store, book: Codebook, code: str, unit_id: int) -> None:
     codes = sorted({c.code for c in store.codings() if c.unit_id == unit_id and c.origin in HUMAN_ORIGINS})
     if not under.intersection(codes):
         has = f"its codes: {', '.join(codes)}" if codes else "it has no codings"
-        raise QcaError(f"unit {unit_id} is not coded under {code!r} ({has}); pick a unit the sheet lists under {code!r}.")
+        raise QcaError(f"unit {unit_id} is not coded {'under' if book.children(code) else 'with'} {code!r} ({has}); "
+                       f"pick a unit the sheet lists under {code!r}.")
 
 
 def read_condensate_file(path: str | Path) -> str:
@@ -274,10 +328,16 @@ def sheet_markdown(sheet: CondensationSheet) -> str:
         lines += ["", f"{'#' * min(6, len(section.path) + 1)} {section.code}", ""]
         lines.append(f"*{_LEVELS[section.level]}.*" + (f" {section.description}" if section.description else ""))
         lines += ["", _counts(sheet, section)]
-        for code, listed in _listings(section):
-            if code:
-                lines += ["", f"**{code}** ({len(listed)})"]
-            lines += [""] + ([f"- {_source(p)}: {_one_line(p.text)}" for p in listed] or ["- (none coded yet)"])
+        for (heading, listed), code in zip(_listings(section), section.codes):
+            if heading:
+                lines += ["", f"**{heading}** ({len(listed)})"]
+            lines += [""] + ([f"- {_source(p, code)}: {_one_line(p.text)}" for p in listed] or ["- (none coded yet)"])
+            note = section.note_for(code)
+            if note is not None and note.condensate:
+                lines += ["", f"*Condensate of {code}:*", "", *_quoted(note.condensate)]
+            if note is not None and note.quotation is not None:
+                lines += ["", f"*Quotation for {code} (picked by the analyst):*", "", *_quoted(note.quotation.text), ">",
+                          f"> — {_source(note.quotation)}"]
         lines += ["", "**Condensate:**", ""]
         lines += _quoted(section.condensate) if section.condensate else [f"> *{_placeholder(section.code)}*"]
         lines += ["", f"**Illustrative quotation** ({_quotation_note(section)}):"]
@@ -297,6 +357,8 @@ def _preamble(sheet: CondensationSheet) -> list[str]:
          "and check the illustrative quotation. qcassist never writes condensates."),
         "",
         f"- Codings: human and reviewed codings by {', '.join(sheet.coders) or 'nobody yet'}.",
+        *(f"- Adjudication: {adjudicator} settled {n} units; there its codes stand instead of the coders'."
+          for adjudicator, n in sheet.settled),
         f"- Participants: {sheet.participants} ({counted}).",
         (f"- Proposed quotations: the unit most similar on average to its group's other units ({proposer}); "
          "pick another with `qcassist condense --set CODE --quote UNIT_ID`."),
@@ -316,8 +378,10 @@ def _listings(section: Section) -> list[tuple[str, list[Passage]]]:
              section.listed(code)) for code in section.codes]
 
 
-def _source(p: Passage) -> str:
-    coders = f" (coded by {', '.join(p.coders)})" if p.coders else ""
+def _source(p: Passage, code: str | None = None) -> str:
+    """Where the passage is from, and who coded it (with ``code``, when given)."""
+    who = p.coders_of(code) if code is not None else p.coders
+    coders = f" (coded by {', '.join(who)})" if who else ""
     return f"{p.transcript}, {p.speaker or 'unknown speaker'}, unit {p.unit_id} [{p.start}:{p.end}]{coders}"
 
 
@@ -361,13 +425,21 @@ def write_docx(sheet: CondensationSheet, path: str | Path) -> None:
         intro.add_run(f"{_LEVELS[section.level]}. ").italic = True
         intro.add_run(section.description)
         document.add_paragraph(_counts(sheet, section).replace("**", ""))
-        for code, listed in _listings(section):
-            if code:
-                document.add_paragraph().add_run(f"{code} ({len(listed)})").bold = True
+        for (heading, listed), code in zip(_listings(section), section.codes):
+            if heading:
+                document.add_paragraph().add_run(f"{heading} ({len(listed)})").bold = True
             for p in listed:
                 item = document.add_paragraph(style="List Bullet")
-                item.add_run(f"{_source(p)}: ").italic = True
+                item.add_run(f"{_source(p, code)}: ").italic = True
                 item.add_run(_one_line(p.text))
+            note = section.note_for(code)
+            if note is not None and note.condensate:
+                document.add_paragraph().add_run(f"Condensate of {code}:").italic = True
+                document.add_paragraph(note.condensate, style="Quote")
+            if note is not None and note.quotation is not None:
+                document.add_paragraph().add_run(f"Quotation for {code} (picked by the analyst):").italic = True
+                document.add_paragraph(note.quotation.text, style="Quote")
+                document.add_paragraph(f"— {_source(note.quotation)}")
         document.add_paragraph().add_run("Condensate:").bold = True
         if section.condensate:
             document.add_paragraph(section.condensate, style="Quote")

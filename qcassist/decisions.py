@@ -118,7 +118,7 @@ def review_queue(
     for suggestion in store.suggestions():
         if filters.codes and suggestion.code not in filters.codes:
             continue
-        if not filters.min_probability <= suggestion.probability <= filters.max_probability:
+        if not filters.min_probability <= suggestion.strength <= filters.max_probability:
             continue
         by_unit[suggestion.unit_id].append(suggestion)
     items = [item for item in _items(store, by_unit, filters.transcripts, decided, coder) if item.pending]
@@ -168,7 +168,7 @@ def _items(store: Store, by_unit: dict[int, list[Suggestion]], transcripts: Sequ
         for order, unit in enumerate(store.units(transcript.id), start=1):
             if unit.id not in by_unit:
                 continue
-            suggestions = tuple(sorted(by_unit[unit.id], key=lambda s: (-s.probability, s.code)))
+            suggestions = tuple(sorted(by_unit[unit.id], key=lambda s: (-s.strength, s.code)))
             items.append(ReviewItem(unit.id, transcript.name, order, unit.speaker, unit.text_in(transcript),
                                     unit_context(transcript, unit, around=around), suggestions, decided.get(unit.id, {}),
                                     tuple(sorted(codes[unit.id]))))
@@ -265,7 +265,7 @@ def apply_decisions_file(store: Store, path: str | Path, *, coder: str) -> Apply
         unit_id = row_unit_id(row, path, line)
         if unit_id not in units:
             raise InputError(str(path), f"no unit {unit_id} in the project.", line=line, field="unit_id")
-        ranked = sorted(suggestions.get(unit_id, []), key=lambda s: (-s.probability, s.code))
+        ranked = sorted(suggestions.get(unit_id, []), key=lambda s: (-s.strength, s.code))
         planned += _planned_decisions(row, unit_id, ranked, leaves, path, line)
     report = ApplyReport()
     with store.transaction():

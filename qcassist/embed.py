@@ -14,7 +14,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import sqlite3
+import tempfile
 from collections.abc import Sequence
 from functools import lru_cache
 from importlib import resources
@@ -23,7 +25,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from .errors import QcaError
+from .errors import OS_REASONS, QcaError, warn_user
 
 DEFAULT_ENCODER = "default"
 TFIDF_ENCODER = "tfidf"
@@ -203,14 +205,40 @@ class TfidfEncoder:
         return normalize_rows(np.asarray(matrix @ self.components_.T))
 
     def save(self, directory: str | Path) -> None:
+        """Write the arrays and JSON into a new folder beside ``directory`` and rename it into place.
+
+        A full disk or an interrupted command never leaves a half-written encoder folder;
+        if another process saved one first, theirs is kept (both were fitted on the same texts).
+        """
         self._check_fitted()
         directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        np.save(directory / "idf.npy", self.idf_)
-        np.save(directory / "components.npy", self.components_)
-        (directory / "encoder.json").write_text(
-            json.dumps({"kind": "tfidf-lsa", "dimension": self.dimension, "vocabulary": self.vocabulary_}), "utf-8"
-        )
+        try:
+            self._save_atomically(directory)
+        except OSError as exc:
+            reason = OS_REASONS.get(exc.errno, exc.strerror or str(exc))
+            raise EncoderError(f"{directory}: cannot save the TF-IDF encoder ({reason}); nothing was saved.") from exc
+
+    def _save_atomically(self, directory: Path) -> None:
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        partial = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".partial", dir=directory.parent))
+        try:
+            np.save(partial / "idf.npy", self.idf_)
+            np.save(partial / "components.npy", self.components_)
+            (partial / "encoder.json").write_text(
+                json.dumps({"kind": "tfidf-lsa", "dimension": self.dimension, "vocabulary": self.vocabulary_}), "utf-8"
+            )
+            for name in ("idf.npy", "components.npy", "encoder.json"):
+                with open(partial / name, "rb") as handle:
+                    os.fsync(handle.fileno())
+            if directory.exists() and not (directory / "encoder.json").exists():
+                shutil.rmtree(directory)  # a half-written folder from an older qcassist
+            try:
+                os.rename(partial, directory)
+            except OSError:
+                if not (directory / "encoder.json").exists():
+                    raise
+        finally:
+            shutil.rmtree(partial, ignore_errors=True)
 
     @classmethod
     def load(cls, directory: str | Path) -> TfidfEncoder:
@@ -221,9 +249,26 @@ class TfidfEncoder:
             encoder.vocabulary_ = config["vocabulary"]
             encoder.idf_ = np.load(directory / "idf.npy", allow_pickle=False)
             encoder.components_ = np.load(directory / "components.npy", allow_pickle=False)
-        except (OSError, ValueError, KeyError) as exc:
+            _check_tfidf_arrays(encoder)
+        except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
             raise EncoderError(f"{directory}: saved TF-IDF encoder is unreadable ({exc}); delete the folder to refit it.") from None
         return encoder
+
+
+def _check_tfidf_arrays(encoder: TfidfEncoder) -> None:
+    """ValueError unless the loaded state fits together: a tampered folder must not crash encode() later."""
+    vocabulary, idf, components = encoder.vocabulary_, encoder.idf_, encoder.components_
+    if not isinstance(vocabulary, dict) or not all(isinstance(i, int) and not isinstance(i, bool) for i in vocabulary.values()):
+        raise ValueError("the vocabulary is not a mapping of terms to column numbers")
+    size = len(vocabulary)
+    if sorted(vocabulary.values()) != list(range(size)):
+        raise ValueError("the vocabulary's column numbers are not 0 … n-1")
+    if idf.dtype.kind != "f" or idf.shape != (size,):
+        raise ValueError(f"idf has shape {idf.shape} ({idf.dtype}), expected ({size},) floats")
+    if components.dtype.kind != "f" or components.ndim != 2 or components.shape[1] != size:
+        raise ValueError(f"components have shape {components.shape} ({components.dtype}), expected (k, {size}) floats")
+    if not (np.isfinite(idf).all() and np.isfinite(components).all()):
+        raise ValueError("the arrays hold NaN or infinite values")
 
 
 class CachedEncoder:
@@ -242,36 +287,76 @@ class CachedEncoder:
     def _connect(self) -> sqlite3.Connection:
         self.cache_path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.cache_path, timeout=30)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute(
-            "CREATE TABLE IF NOT EXISTS embeddings (encoder TEXT NOT NULL, text_sha256 BLOB NOT NULL,"
-            " vector BLOB NOT NULL, PRIMARY KEY (encoder, text_sha256)) WITHOUT ROWID"
-        )
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS embeddings (encoder TEXT NOT NULL, text_sha256 BLOB NOT NULL,"
+                " vector BLOB NOT NULL, PRIMARY KEY (encoder, text_sha256)) WITHOUT ROWID"
+            )
+        except BaseException:
+            db.close()
+            raise
         return db
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
         encoder_id = self.encoder.id
-        keys = [hashlib.sha256(t.encode("utf-8")).digest() for t in texts]
-        db = self._connect()
+        keys = [hashlib.sha256(t.encode("utf-8", "surrogatepass")).digest() for t in texts]
+        found = self._cached(encoder_id, keys)
+        missing = list(dict.fromkeys(k for k in keys if k not in found))
+        self.hits += sum(1 for k in keys if k in found)
+        self.misses += len(missing)
+        if missing:
+            first_text = {k: t for k, t in zip(keys, texts)}
+            vectors = self.encoder.encode([first_text[k] for k in missing])
+            self._store(encoder_id, list(zip(missing, vectors)))
+            found.update(zip(missing, vectors))
+        return np.stack([np.asarray(found[k], dtype=np.float32) for k in keys])
+
+    def _cached(self, encoder_id: str, keys: list[bytes]) -> dict[bytes, np.ndarray]:
+        """The vectors the cache holds for ``keys``; a corrupt cache is moved away (rebuilt) with a warning."""
         try:
-            found = self._lookup(db, encoder_id, set(keys))
-            missing = list(dict.fromkeys(k for k in keys if k not in found))
-            self.hits += sum(1 for k in keys if k in found)
-            self.misses += len(missing)
-            if missing:
-                first_text = {k: t for k, t in zip(keys, texts)}
-                vectors = self.encoder.encode([first_text[k] for k in missing])
+            db = self._connect()
+            try:
+                found = self._lookup(db, encoder_id, set(keys))
+            finally:
+                db.close()
+        except (sqlite3.OperationalError, OSError) as exc:  # busy, read-only, full disk: encode without the cache
+            warn_user(f"{self.cache_path}: embedding cache not usable ({exc}); encoding without it.")
+            return {}
+        except sqlite3.DatabaseError as exc:  # not a database, malformed
+            self._discard(f"is corrupt ({exc})")
+            return {}
+        if not _consistent(found.values()):
+            self._discard("holds vectors of different lengths or non-finite values")
+            return {}
+        return found
+
+    def _store(self, encoder_id: str, items: list[tuple[bytes, np.ndarray]]) -> None:
+        """Keep new vectors; a cache that cannot be written is only slower, never a failed command."""
+        try:
+            db = self._connect()
+            try:
                 with db:
                     db.executemany(
                         "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?)",
-                        [(encoder_id, k, v.astype(np.float32).tobytes()) for k, v in zip(missing, vectors)],
+                        [(encoder_id, k, np.asarray(v, dtype=np.float32).tobytes()) for k, v in items],
                     )
-                found.update(zip(missing, vectors))
-        finally:
-            db.close()
-        return np.stack([np.asarray(found[k], dtype=np.float32) for k in keys])
+            finally:
+                db.close()
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError):
+                warn_user(f"{self.cache_path}: could not store embeddings in the cache ({exc}); they will be recomputed next time.")
+            else:
+                self._discard(f"is corrupt ({exc})")
+        except OSError as exc:
+            warn_user(f"{self.cache_path}: could not store embeddings in the cache ({exc}); they will be recomputed next time.")
+
+    def _discard(self, why: str) -> None:
+        warn_user(f"{self.cache_path}: embedding cache {why}; rebuilding it.")
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{self.cache_path}{suffix}").unlink(missing_ok=True)
 
     @staticmethod
     def _lookup(db: sqlite3.Connection, encoder_id: str, keys: set[bytes]) -> dict[bytes, np.ndarray]:
@@ -285,5 +370,17 @@ class CachedEncoder:
                 [encoder_id, *chunk],
             )
             for key, blob in rows:
+                if not isinstance(blob, bytes) or len(blob) % 4:
+                    raise sqlite3.DatabaseError("a vector that is not float32 data")
                 found[key] = np.frombuffer(blob, dtype=np.float32)
         return found
+
+
+def _consistent(vectors) -> bool:
+    """All cached vectors of one encoder have one length and finite values (a tampered cache may not)."""
+    lengths = set()
+    for vector in vectors:
+        lengths.add(vector.shape[0])
+        if len(lengths) > 1 or not np.isfinite(vector).all():
+            return False
+    return True

@@ -7,7 +7,7 @@ training and test. Metrics come from scikit-learn where it has them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.metrics import cohen_kappa_score, confusion_matrix, precision_recall_fscore_support
@@ -18,6 +18,8 @@ from .features import FeatureBuilder
 
 LEARNING_CURVE_SIZES = (8, 16, 32, 64, 128)
 AUTO_ACCEPT_PRECISION = 0.90
+AUTO_ACCEPT_MIN_SUPPORT = 30  # fewer suggestions above the cut: their precision is too uncertain to act on
+SATURATED = 0.995  # a cut this high only separates probabilities the calibration pushed to 1.00
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,8 @@ class CrossValidation:
     probabilities: np.ndarray  # (n, k) out of fold
     suggested: np.ndarray  # (n, k) 0/1 after thresholds
     exclusive: bool
+    dropped: dict[str, int] = field(default_factory=dict)  # codes with too few coded units to cross-validate
+    min_examples: int = 2  # the fewest coded units a code needs here
 
 
 def cross_validate(
@@ -41,7 +45,9 @@ def cross_validate(
     seed: int = 0,
 ) -> CrossValidation:
     """Grouped k-fold CV; ``per_code`` subsamples each training fold to that many units per code."""
-    keep = [j for j, n in enumerate((data.labels == 1).sum(axis=0)) if n >= max(2, folds)]
+    counts = (data.labels == 1).sum(axis=0)
+    keep = [j for j, n in enumerate(counts) if n >= max(2, folds)]
+    dropped = {data.codes[j]: int(n) for j, n in enumerate(counts) if j not in keep}
     codes = [data.codes[j] for j in keep]
     Y = data.labels[:, keep]
     # evaluate on fully known units: (exclusive) one code, (multi-label) no unknown entries
@@ -76,7 +82,7 @@ def cross_validate(
         fold_probabilities = classifier.predict_proba(transform(test))
         probabilities[np.ix_(test, present)] = fold_probabilities
         suggested[np.ix_(test, present)] = classifier.suggest_mask(fold_probabilities)
-    return CrossValidation(codes, Y, probabilities, suggested, exclusive)
+    return CrossValidation(codes, Y, probabilities, suggested, exclusive, dropped, max(2, folds))
 
 
 def _subsample(train: np.ndarray, Y: np.ndarray, per_code: int, rng) -> np.ndarray:
@@ -127,6 +133,8 @@ def summarize(cv: CrossValidation, *, bins: int = 10) -> dict:
         "confusion": confusion,
         "auto_accept": auto_accept_tier(confidence, correct, precision=AUTO_ACCEPT_PRECISION),
         "per_code": per_code,
+        "dropped_codes": dict(cv.dropped),
+        "min_examples": cv.min_examples,
     }
 
 
@@ -160,8 +168,14 @@ def calibration_bins(confidence: np.ndarray, correct: np.ndarray, *, bins: int =
     ]
 
 
-def auto_accept_tier(confidence: np.ndarray, correct: np.ndarray, *, precision: float = AUTO_ACCEPT_PRECISION) -> dict:
-    """The lowest probability cut whose suggestions are right at least ``precision`` of the time, and how many it covers."""
+def auto_accept_tier(confidence: np.ndarray, correct: np.ndarray, *, precision: float = AUTO_ACCEPT_PRECISION,
+                     min_support: int = AUTO_ACCEPT_MIN_SUPPORT) -> dict:
+    """The lowest probability cut whose suggestions are right at least ``precision`` of the time, and how many it covers.
+
+    No tier (``threshold`` None, ``reason`` says why) when no cut reaches the precision,
+    when the cut rests on fewer than ``min_support`` suggestions, or when it sits at
+    p = 1.00 (saturated probabilities: the calibration cannot rank those units).
+    """
     order = np.argsort(-np.asarray(confidence), kind="stable")
     c = np.asarray(confidence)[order]
     hits = np.cumsum(np.asarray(correct, dtype=np.float64)[order])
@@ -169,9 +183,20 @@ def auto_accept_tier(confidence: np.ndarray, correct: np.ndarray, *, precision: 
     cut_here = np.r_[c[1:] < c[:-1], True]  # a cut cannot split equal probabilities
     ok = np.flatnonzero((running >= precision) & cut_here)
     if not len(ok):
-        return {"threshold": None, "precision": None, "coverage": 0.0}
+        return _no_tier(f"no probability cut reaches precision {precision:.2f}")
     last = int(ok[-1])
-    return {"threshold": float(c[last]), "precision": float(running[last]), "coverage": float((last + 1) / len(c))}
+    threshold, support = float(c[last]), last + 1
+    if threshold >= SATURATED:
+        return _no_tier(f"precision {precision:.2f} is reached only at p = 1.00, where the calibrated probabilities "
+                        f"saturate ({support} suggestions); no cut below it is usable")
+    if support < min_support:
+        return _no_tier(f"precision {precision:.2f} is reached at p >= {threshold:.2f} by only {support} suggestion{'s' if support != 1 else ''}, "
+                        f"too few (fewer than {min_support}) to rely on")
+    return {"threshold": threshold, "precision": float(running[last]), "coverage": float(support / len(c)), "reason": None}
+
+
+def _no_tier(reason: str) -> dict:
+    return {"threshold": None, "precision": None, "coverage": 0.0, "reason": reason}
 
 
 def learning_curve(
@@ -194,5 +219,6 @@ def learning_curve(
             "macro_f1": float(np.mean([r["macro_f1"] for r in runs])),
             "kappa": float(np.mean([r["kappa"] for r in runs])),
             "kappa_sd": float(np.std([r["kappa"] for r in runs])),
+            "ece": float(np.mean([r["ece"] for r in runs])),
         })
     return curve

@@ -135,19 +135,31 @@ SuggestionSource = Literal["classifier", "exemplar", "description"]
 class Suggestion:
     """A code proposed for a unit by a model, with the coded units that justify it.
 
-    ``source``: ``classifier`` (calibrated probability), ``exemplar`` (few examples:
-    similarity to them, not calibrated) or ``description`` (no examples: similarity to
-    the code's description, not calibrated).
+    ``source``: ``classifier`` sets ``probability`` (calibrated: of suggestions at 0.8,
+    about 8 in 10 are right); ``exemplar`` (few examples: cosine similarity to the nearest
+    of them) and ``description`` (no examples: similarity to the code's description) set
+    ``score`` instead, which is not a probability. Exactly one of the two is set.
     """
 
     unit_id: int
     code: str
-    probability: float
+    probability: float | None
     model_version: str
     source: SuggestionSource = "classifier"
     rationale: tuple[int, ...] = ()  # ids of the most similar human-coded units
     created_at: str = ""
     id: int | None = None
+    score: float | None = None
+
+    @property
+    def strength(self) -> float:
+        """The probability, else the similarity score: for ranking a unit's suggestions, not for reading as a probability."""
+        return self.probability if self.probability is not None else (self.score or 0.0)
+
+    @property
+    def shown(self) -> str:
+        """How sure the model is, in a few characters: ``p=0.83`` or ``sim=0.41``."""
+        return f"p={self.probability:.2f}" if self.probability is not None else f"sim={self.strength:.2f}"
 
 
 Action = Literal["accept", "reject", "recode", "add", "skip", "undo"]

@@ -6,17 +6,20 @@ writes everything in one transaction, so a failure leaves the store as it was.
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from dataclasses import replace as _dataclass_replace
 from pathlib import Path
 
 from .embed import DEFAULT_ENCODER, TFIDF_ENCODER, CachedEncoder, Encoder, SentenceTransformerEncoder, TfidfEncoder
 from .errors import ConflictError, QcaError
 from .ingest import ColumnMap, read_transcripts
+from .ingest.roles import consistent_roles, interviewers_of, names_a_person, person_key, with_roles
 from .model import Transcript
-from .segment import SegmentOptions, load_nlp, segment, unit_sentences
+from .reconcile import compare_turns
+from .resegment import Change, apply_plan, change_roles, encoder_spec, moved_decisions, plan_units, stored_options
+from .segment import SegmentOptions
 from .store import Store
 
 Progress = Callable[[str], None]
@@ -25,15 +28,33 @@ Progress = Callable[[str], None]
 # --- import ------------------------------------------------------------------------
 
 
+ROLE_SETTING = "speakers.roles"
+
+
+def project_roles(store: Store) -> dict[str, str]:
+    """Roles set for the whole project with 'speakers set': person key → role."""
+    return json.loads(store.setting(ROLE_SETTING) or "{}")
+
+
 @dataclass
 class ImportReport:
     added: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    same_turns: list[str] = field(default_factory=list)  # unchanged although the file renders them differently
+    roles_changed: dict[str, list[str]] = field(default_factory=dict)  # transcript -> speakers with a new role
+    speakers: dict[str, dict] = field(default_factory=dict)  # transcript -> speakers, turns, interviewers
+    notes: list[str] = field(default_factory=list)
+    carried: list[dict] = field(default_factory=list)  # codings moved to units of a replaced transcript
+    moved_decisions: int = 0
+    found: list[str] = field(default_factory=list)  # per transcript read: "name: N speakers, M turns"
 
     def as_dict(self) -> dict:
-        return {"added": self.added, "unchanged": self.unchanged, "replaced": self.replaced, "warnings": self.warnings}
+        return {"added": self.added, "unchanged": self.unchanged, "replaced": self.replaced, "warnings": self.warnings,
+                "same_turns": self.same_turns, "roles_changed": self.roles_changed, "speakers": self.speakers,
+                "notes": self.notes, "carried_codings": self.carried, "moved_decisions": self.moved_decisions,
+                "found": self.found}
 
 
 def import_files(
@@ -43,46 +64,133 @@ def import_files(
     interviewers: Sequence[str] = (),
     columns: ColumnMap = ColumnMap(),
     replace: bool = False,
+    encoder: str = DEFAULT_ENCODER,
 ) -> ImportReport:
-    """Import transcript files. The same content again is a no-op; changed content needs ``replace``."""
+    """Import transcript files; a transcript already in the project is compared turn by turn.
+
+    The same turns again (from any format) change nothing, except roles named with
+    ``interviewers``. Other turns are refused unless ``replace``: then the new turns are
+    adopted, the transcript is re-segmented with its recorded options, and codings and
+    review decisions move to the new units (or nothing changes if one would be lost).
+    """
     report = ImportReport()
+    incoming = _read_all(paths, interviewers, columns, report)
+    if not interviewers:
+        incoming, notes = _project_roles_applied(store, incoming)
+        report.notes.extend(notes)
+    added, role_updates, replacements = [], {}, []
+    for transcript in incoming:
+        existing = store.transcript_by_name(transcript.name)
+        if existing is None:
+            added.append(transcript)
+            continue
+        comparison = compare_turns(existing, transcript)
+        if comparison.same:
+            report.unchanged.append(transcript.name)
+            if existing.content_hash != transcript.content_hash:
+                report.same_turns.append(transcript.name)
+            if interviewers:
+                role_updates[existing.id] = (existing, _roles_onto(existing, transcript))
+        elif not replace:
+            raise ConflictError(
+                f"{transcript.source_path}: transcript {transcript.name!r} is already in the project with other turns "
+                f"({comparison.summary()}); pass --replace to adopt this file's turns (codings and review decisions "
+                "move to the new units), or import it under another name."
+            )
+        else:
+            replacements.append((existing, _dataclass_replace(transcript, id=existing.id)))
+    plans = _replacement_plans(store, replacements, encoder)
+    with store.transaction():
+        for transcript in added:
+            store.add_transcript(transcript)
+            report.added.append(transcript.name)
+        for existing, transcript in replacements:
+            store.replace_transcript(existing.id, transcript)
+            report.replaced.append(transcript.name)
+        for plan in plans:
+            report.carried.extend(apply_plan(store, plan))
+            report.moved_decisions += moved_decisions(plan)
+        if role_updates:  # re-cuts inside the transaction: a refusal rolls the whole import back
+            roles_report = change_roles(
+                store, [old for old, _ in role_updates.values()], {tid: new for tid, (_, new) in role_updates.items()},
+                encoder_for=lambda spec: project_encoder(store, spec), encoder=encoder,
+            )
+            report.roles_changed = roles_report.changed
+            report.carried.extend(roles_report.carried)
+            report.moved_decisions += roles_report.moved_decisions
+    for transcript in [*added, *(t for _, t in replacements)]:
+        report.speakers[transcript.name] = {
+            "speakers": len({t.speaker for t in transcript.turns}), "turns": len(transcript.turns),
+            "interviewers": interviewers_of(transcript),
+        }
+    return report
+
+
+def _read_all(paths, interviewers, columns, report: ImportReport) -> list[Transcript]:
     incoming: dict[str, Transcript] = {}
     for path in paths:
         result = read_transcripts(path, interviewers=tuple(interviewers), columns=columns)
         report.warnings.extend(result.warnings)
+        report.found.extend(result.found)
         for transcript in result.transcripts:
             if transcript.name in incoming:
                 raise ConflictError(
                     f"{path}: transcript name {transcript.name!r} is also given by {incoming[transcript.name].source_path}; rename one file."
                 )
             incoming[transcript.name] = transcript
-    plan = [(t, store.transcript_by_name(t.name)) for t in incoming.values()]
-    for transcript, existing in plan:
-        if existing is None or existing.content_hash == transcript.content_hash:
+    return list(incoming.values())
+
+
+def _project_roles_applied(store: Store, incoming: list[Transcript]) -> tuple[list[Transcript], list[str]]:
+    """Heuristic roles made consistent with the project: one person, one role; roles set by the user win."""
+    names = {t.name for t in incoming}
+    stored = [t for t in store.transcripts() if t.name not in names]
+    consistent, notes = consistent_roles(incoming, stored)
+    known = project_roles(store)
+    consistent = [with_roles(t, known) if known else t for t in consistent]
+    return consistent, notes + _stored_role_mismatches(consistent, stored)
+
+
+def _stored_role_mismatches(incoming: list[Transcript], stored: list[Transcript]) -> list[str]:
+    """Interviewers of the new transcripts who are participants in stored ones: say so, change nothing stored."""
+    notes = []
+    for transcript in incoming:
+        for speaker in interviewers_of(transcript):
+            key = person_key(speaker)
+            elsewhere = sorted({t.name for t in stored for turn in t.turns
+                                if turn.role == "participant" and person_key(turn.speaker) == key})
+            if elsewhere and names_a_person(speaker):
+                notes.append(f"{speaker} is interviewer in {transcript.name} but a participant in {', '.join(elsewhere)}; "
+                             f"make it one role with: qcassist speakers set {speaker!r} --role interviewer|participant")
+    return notes
+
+
+def _roles_onto(existing: Transcript, read: Transcript) -> Transcript:
+    """The stored transcript with the roles the file was read with (same turns, so turn by turn)."""
+    turns = tuple(_dataclass_replace(old, role=new.role) for old, new in zip(existing.turns, read.turns))
+    return _dataclass_replace(existing, turns=turns)
+
+
+def _replacement_plans(store: Store, replacements, encoder: str) -> list:
+    """Re-cut each replaced transcript that had units, with its recorded options, carrying the work over."""
+    plans = []
+    for existing, transcript in replacements:
+        segmentation = store.segmentation(existing.id)
+        if not store.units(existing.id):
             continue
-        if not replace:
+        options = stored_options(segmentation)
+        if options is None:
             raise ConflictError(
-                f"{transcript.source_path}: a different transcript named {transcript.name!r} is already in the project; "
-                "pass --replace to replace it (its meaning units are re-made)."
+                f"{transcript.source_path}: the units of transcript {transcript.name!r} came from another tool "
+                f"({(segmentation or {}).get('source', 'an import')}); re-import that file instead of replacing the text."
             )
-        coded = len(store.codings(existing.id))
-        if coded:
-            raise ConflictError(
-                f"{transcript.source_path}: transcript {transcript.name!r} has {coded} codings on its current text; "
-                "replacing it would lose them. Import the new version under another file name."
-            )
-    with store.transaction():
-        for transcript, existing in plan:
-            if existing is not None and existing.content_hash == transcript.content_hash:
-                report.unchanged.append(transcript.name)
-                continue
-            if existing is not None:
-                store.delete_transcript(existing.id)
-                report.replaced.append(transcript.name)
-            else:
-                report.added.append(transcript.name)
-            store.add_transcript(transcript)
-    return report
+        spec = encoder_spec(segmentation, encoder)
+        plans += plan_units(
+            store, [Change(existing, transcript, options)],
+            encoder=project_encoder(store, spec) if options.strategy == "cohesive" else None, why="turns",
+            hint="Keep the stored turns, or import the file under another name.",
+        )
+    return plans
 
 
 # --- encoders ----------------------------------------------------------------------
@@ -118,9 +226,11 @@ class SegmentReport:
     segmented: dict[str, int] = field(default_factory=dict)  # transcript name -> units
     skipped: list[str] = field(default_factory=list)  # already segmented, not asked to redo
     carried: list[dict] = field(default_factory=list)  # codings moved to a new unit
+    moved_decisions: int = 0  # review decisions pointed at a new unit
 
     def as_dict(self) -> dict:
-        return {"segmented": self.segmented, "skipped": self.skipped, "carried_codings": self.carried}
+        return {"segmented": self.segmented, "skipped": self.skipped, "carried_codings": self.carried,
+                "moved_decisions": self.moved_decisions}
 
 
 def segment_project(
@@ -134,51 +244,30 @@ def segment_project(
 ) -> SegmentReport:
     """Segment transcripts into meaning units.
 
-    Already segmented transcripts are skipped unless ``resegment``; then each existing
-    coding moves to the new unit that overlaps its old unit most, and the report says so.
+    Already segmented transcripts are skipped unless ``resegment``; then the codings and
+    review decisions on each old unit move to the new unit that overlaps it most, and the
+    report says so. If any would have no unit, nothing is changed (ConflictError).
     """
-    chosen = _select_transcripts(store, transcripts)
+    chosen = select_transcripts(store, transcripts)
     report = SegmentReport()
     todo = []
     for transcript in chosen:
         if store.units(transcript.id) and not resegment:
             report.skipped.append(transcript.name)
         else:
-            todo.append(transcript)
-    nlp = load_nlp(options.language, options.spacy_model) if options.strategy != "turn" else None
+            todo.append(Change(transcript, transcript, options))
     encoder_obj = project_encoder(store, encoder) if options.strategy == "cohesive" and todo else None
-    recorded = dict(options.as_dict(), encoder=encoder_obj.id if encoder_obj else None)
-    centre = _project_centre(store, options, nlp, encoder_obj) if encoder_obj else None
-    planned = []
-    for transcript in todo:
-        units = segment(transcript, options=options, nlp=nlp, encoder=encoder_obj, centre=centre)
-        planned.append((transcript, units))
-        if progress:
-            progress(transcript.name)
+    plans = plan_units(store, todo, encoder=encoder_obj, why="segmentation", progress=progress,
+                       hint="Include those speakers' turns (--role) or keep the current units.")
     with store.transaction():
-        for transcript, units in planned:
-            old_units = {u.id: u for u in store.units(transcript.id)}
-            moves = _plan_carry_over(transcript, old_units, units, store.codings(transcript.id))
-            stored = store.replace_units(
-                transcript.id, units, recorded, {coding.id: index for coding, index in moves}
-            )
-            for coding, index in moves:
-                old, new = old_units[coding.unit_id], stored[index]
-                report.carried.append({
-                    "transcript": transcript.name, "code": coding.code, "coder": coding.coder,
-                    "old_unit": [old.start, old.end], "new_unit_id": new.id, "new_unit": [new.start, new.end],
-                })
-            report.segmented[transcript.name] = len(units)
+        for plan in plans:
+            report.carried.extend(apply_plan(store, plan))
+            report.moved_decisions += moved_decisions(plan)
+            report.segmented[plan.transcript.name] = len(plan.units)
     return report
 
 
-def _project_centre(store: Store, options: SegmentOptions, nlp, encoder: Encoder):
-    """Mean sentence vector over the whole project's speech (cached embeddings make this cheap)."""
-    texts = [text for t in store.transcripts() for text in unit_sentences(t, options, nlp)]
-    return encoder.encode(texts).mean(axis=0) if texts else None
-
-
-def _select_transcripts(store: Store, names: Sequence[str]) -> list[Transcript]:
+def select_transcripts(store: Store, names: Sequence[str]) -> list[Transcript]:
     if not names:
         return store.transcripts()
     chosen = []
@@ -191,23 +280,6 @@ def _select_transcripts(store: Store, names: Sequence[str]) -> list[Transcript]:
     return chosen
 
 
-def _plan_carry_over(transcript, old_units, new_units, codings):
-    """Each coding goes to the new unit overlapping its old unit most; refuse if none overlaps."""
-    moves = []
-    for coding in codings:
-        old = old_units[coding.unit_id]
-        overlaps = [(min(old.end, n.end) - max(old.start, n.start), i) for i, n in enumerate(new_units)]
-        best = max(overlaps, default=(0, None))
-        if best[0] <= 0:
-            raise ConflictError(
-                f"transcript {transcript.name!r}: coding {coding.code!r} by {coding.coder} on characters "
-                f"{old.start}-{old.end} would have no unit under the new segmentation; nothing was changed. "
-                "Include those speakers' turns (--role) or keep the current units."
-            )
-        moves.append((coding, best[1]))
-    return moves
-
-
 # --- units and status --------------------------------------------------------------
 
 UNIT_FIELDS = ("unit_id", "transcript", "order", "speaker", "role", "start", "end", "start_time", "text")
@@ -217,7 +289,7 @@ UNIT_FORMATS = ("table", "csv", "jsonl")
 def unit_rows(store: Store, transcripts: Sequence[str] = ()) -> list[dict]:
     """Meaning units as plain rows, in transcript order, with their text sliced from the transcript."""
     rows = []
-    for transcript in _select_transcripts(store, transcripts):
+    for transcript in select_transcripts(store, transcripts):
         for order, unit in enumerate(store.units(transcript.id), start=1):
             turn = transcript.turns[unit.turn_index] if unit.turn_index is not None else None
             rows.append({
@@ -228,17 +300,8 @@ def unit_rows(store: Store, transcripts: Sequence[str] = ()) -> list[dict]:
     return rows
 
 
-def write_rows(rows: Iterable[dict], fields: Sequence[str], fmt: str, out) -> None:
-    """Write rows to a text stream as CSV (with header) or JSON lines, keeping only ``fields``."""
-    if fmt == "csv":
-        writer = csv.DictWriter(out, fieldnames=list(fields), lineterminator="\n", extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-    elif fmt == "jsonl":
-        for row in rows:
-            out.write(json.dumps({k: row.get(k) for k in fields}, ensure_ascii=False) + "\n")
-    else:
-        raise QcaError(f"unknown format {fmt!r}; choose csv or jsonl.")
+# write_rows lives in safe_output (CSV formula neutralising); kept importable from here.
+from .safe_output import write_rows  # noqa: E402
 
 
 def write_units(rows: Iterable[dict], fmt: str, out) -> None:

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import unquote
 
 from lxml import etree
 
@@ -26,6 +25,7 @@ from .ingest.decode import decode_bytes, normalize_newlines
 from .ingest.docx import read_docx
 from .ingest.text import parse_labelled_text
 from .model import Code, Transcript
+from .refi_archive import MB, ArchiveLimits, SourceFiles, points_outside
 from .refi_write import MODEL_USER_PREFIX
 
 # How a tool may have counted positions, as the extra units one character takes.
@@ -68,6 +68,7 @@ class RefiProject:
     sources: list[Source] = field(default_factory=list)
     selections: int = 0
     warnings: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # sources whose text was not in the .qdpx (skipped)
 
 
 @dataclass
@@ -82,31 +83,35 @@ class _Selection:
 # --- .qdpx -------------------------------------------------------------------------
 
 
-def read_qdpx(path: str | Path, *, coder_prefix: str = "", interviewers: tuple[str, ...] = ()) -> RefiProject:
-    """Read and check a whole REFI-QDA project file; InputError names the file and line of anything wrong."""
+def read_qdpx(
+    path: str | Path,
+    *,
+    coder_prefix: str = "",
+    interviewers: tuple[str, ...] = (),
+    sources_dir: str | Path | None = None,
+    limits: ArchiveLimits | None = None,
+) -> RefiProject:
+    """Read and check a whole REFI-QDA project file; InputError names the file and line of anything wrong.
+
+    Sources are read from inside the .qdpx only; ``sources_dir`` names a folder whose
+    files may stand in for sources the project points to outside it.
+    """
     path = Path(path)
+    if path.exists() and not path.is_file():
+        raise InputError(str(path), "is not a regular file.")
     try:
         archive = zipfile.ZipFile(path)
     except FileNotFoundError:
         raise InputError(str(path), "does not exist.") from None
-    except (zipfile.BadZipFile, OSError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise InputError(str(path), f"is not a .qdpx file (a zip archive): {exc}. Export the project again from its tool.") from None
     with archive:
-        member = _project_member(archive, path)
+        files = SourceFiles(archive, path, limits=limits or ArchiveLimits.from_env(),
+                            sources_dir=Path(sources_dir) if sources_dir is not None else None)
+        member = files.project_member()
         where = f"{path}:{member}"
-        root = _parse_xml(archive.read(member), where, "Project")
-        return _ProjectReader(archive, path, where, root, coder_prefix, interviewers).read()
-
-
-def _project_member(archive: zipfile.ZipFile, path: Path) -> str:
-    names = archive.namelist()
-    for name in names:
-        if name.lower() == "project.qde":
-            return name
-    qde = [n for n in names if n.lower().endswith(".qde") and "/" not in n]
-    if len(qde) == 1:
-        return qde[0]
-    raise InputError(str(path), "has no project.qde inside; it is a zip but not a REFI-QDA project (.qdpx).")
+        root = _parse_xml(files.read_member(member), where, "Project")
+        return _ProjectReader(files, path, where, root, coder_prefix, interviewers).read()
 
 
 def _parse_xml(data: bytes, where: str, root_name: str):
@@ -124,18 +129,20 @@ def _parse_xml(data: bytes, where: str, root_name: str):
 class _ProjectReader:
     """Reads one project.qde (and the source files it points to) into codes and sources."""
 
-    def __init__(self, archive, path: Path, where: str, root, prefix: str, interviewers):
-        self.archive, self.path, self.where, self.root = archive, path, where, root
+    def __init__(self, files: SourceFiles, path: Path, where: str, root, prefix: str, interviewers):
+        self.files, self.path, self.where, self.root = files, path, where, root
         self.prefix, self.interviewers = prefix, tuple(interviewers)
         self.project = RefiProject()
-        self.members = {n.lower(): n for n in archive.namelist()}
         self.users: dict[str, str] = {}
         self.code_names: dict[str, str] = {}
         self.source_names: set[str] = set()
+        self.source_guids: set[str] = set()
 
     def read(self) -> RefiProject:
         for user in _children(_child(self.root, "Users"), "User"):
             guid = _guid(self._attr(user, "guid"))
+            if guid in self.users:  # which name their codings belong to would be a guess
+                raise InputError(self.where, f"two Users have the GUID {guid}; each must have its own.", line=user.sourceline)
             self.users[guid] = user.get("name") or user.get("id") or guid
         codebook = _child(self.root, "CodeBook")
         if codebook is not None:
@@ -159,6 +166,9 @@ class _ProjectReader:
 
     def _source(self, element) -> Source | None:
         guid = _guid(self._attr(element, "guid"))
+        if guid in self.source_guids:
+            raise InputError(self.where, f"two sources have the GUID {guid}; each must have its own.", line=element.sourceline)
+        self.source_guids.add(guid)
         name = unicodedata.normalize("NFC", element.get("name") or guid)  # macOS tools write names decomposed
         if name in self.source_names:  # tools allow one name in two folders; transcript names are unique
             name = f"{name} ({guid[:8]})"
@@ -199,19 +209,24 @@ class _ProjectReader:
         """The source's plain text, whether it had CR LF line breaks, and a transcript when read from .docx."""
         content = _child(element, "PlainTextContent")
         if content is not None:
-            raw = content.text or ""
+            raw = "".join(content.itertext())  # text around unexpanded entity references too
             return normalize_newlines(raw), "\r" in raw, None
         plain, rich = element.get("plainTextPath"), element.get("richTextPath")
-        if plain:
+        docx = bool(rich) and rich.lower().endswith(".docx")
+        if plain and (not docx or self.files.find(plain) is not None):  # else the .docx may be there instead
             data = self._read_file(plain, element, name)
+            if data is None:
+                return None
             if not data.strip():
                 self.project.warnings.append(f"{self.where}: source {name!r} is empty; skipped.")
                 return None
             decoded = decode_bytes(data, f"{self.where} ({name})")
             self.project.warnings.extend(decoded.warnings)
             return decoded.text, b"\r" in data, None
-        if rich and rich.lower().endswith(".docx"):
+        if docx:
             transcript = self._docx(rich, element, name)
+            if transcript is None:
+                return None
             self.project.warnings.append(f"{self.where}: source {name!r} has no plain text; read its .docx, so coded "
                                         "positions may be off where the tool rendered the document differently.")
             return transcript.text, False, transcript
@@ -219,26 +234,24 @@ class _ProjectReader:
         raise InputError(self.where, f"source {name!r} has {kind}: qcassist needs PlainTextContent, a plainTextPath, "
                          "or a .docx. Export the project again with plain text.", line=element.sourceline)
 
-    def _read_file(self, reference: str, element, name: str) -> bytes:
-        if reference.startswith("internal://"):
-            wanted = "sources/" + unquote(reference[len("internal://"):])
-            member = self.members.get(wanted.lower())
-            if member is not None:
-                return self.archive.read(member)
-            raise InputError(self.where, f"source {name!r} points to {reference}, but the .qdpx has no {wanted}.",
-                             line=element.sourceline)
-        if reference.startswith("relative://"):
-            base = Path(self.root.get("basePath") or self.path.parent)
-            file = base / unquote(reference[len("relative://"):])
-        else:
-            file = Path(unquote(reference.removeprefix("file://")))
-        if not file.is_file():
-            raise InputError(self.where, f"source {name!r} is outside the .qdpx at {file}, which does not exist; "
-                             "export the project with its sources included.", line=element.sourceline)
-        return file.read_bytes()
+    def _read_file(self, reference: str, element, name: str) -> bytes | None:
+        """The source file's bytes from inside the .qdpx (or the sources folder); None, with a warning, when absent."""
+        found = self.files.find(reference)
+        if found is not None:
+            return self.files.read(found[1])
+        lost = sum(1 for e in element.iter() if _local(e) == "Coding")
+        self.project.missing.append(name)
+        outside = self.files.sources_dir is None and points_outside(reference)
+        why = ("which points outside the .qdpx; sources are read only from inside it (pass a folder for external "
+               "sources to read them from there)") if outside else "which is not in the .qdpx"
+        self.project.warnings.append(f"{self.where}, line {element.sourceline}: skipped source {name!r}"
+                                     + (f" and its {lost} codings" if lost else "") + f": its text is at {reference}, {why}.")
+        return None
 
-    def _docx(self, reference: str, element, name: str) -> Transcript:
+    def _docx(self, reference: str, element, name: str) -> Transcript | None:
         data = self._read_file(reference, element, name)
+        if data is None:
+            return None
         with tempfile.TemporaryDirectory() as folder:
             file = Path(folder) / "source.docx"
             file.write_bytes(data)
@@ -388,8 +401,12 @@ def read_codes(element, where: str, names: dict[str, str], warnings: list[str] |
         guid = code_element.get("guid")
         name = code_element.get("name")
         name = unicodedata.normalize("NFC", name) if name is not None else None
-        if not guid or name is None:
-            raise InputError(where, "a Code has no guid or no name.", line=code_element.sourceline)
+        if not guid or name is None or not name.strip():
+            raise InputError(where, "a Code has no guid or an empty name; give every code a name in the tool and "
+                             "export again.", line=code_element.sourceline)
+        if _guid(guid) in names:  # codings would land on whichever code came last
+            raise InputError(where, f"two codes have the GUID {_guid(guid)}; each must have its own.",
+                             line=code_element.sourceline)
         if any(c.name == name for c in codes):
             name = f"{parent}/{name}" if parent else f"{name} ({guid})"
         description = _child(code_element, "Description")
@@ -406,10 +423,18 @@ def read_codes(element, where: str, names: dict[str, str], warnings: list[str] |
 def read_qdc(path: str | Path) -> list[Code]:
     """The codes of a REFI-QDA codebook file (.qdc), parents first."""
     path = Path(path)
+    if not path.exists():
+        raise InputError(str(path), "does not exist.")
+    if not path.is_file():
+        raise InputError(str(path), "is not a regular file.")
+    limit = ArchiveLimits.from_env().member_mb
+    if path.stat().st_size > limit * MB:
+        raise InputError(str(path), f"is over the {limit} MB limit for a codebook (set QCASSIST_QDPX_MAX_MEMBER_MB "
+                         "to allow more).")
     try:
         data = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(str(path), "does not exist.") from None
+    except OSError as exc:
+        raise InputError(str(path), f"cannot be read ({exc.strerror or exc}).") from None
     root = _parse_xml(data, str(path), "CodeBook")
     codes = read_codes(_child(root, "Codes"), str(path), {})
     if not codes:

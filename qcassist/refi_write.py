@@ -17,7 +17,8 @@ from lxml import etree
 
 from . import __version__
 from .errors import QcaError
-from .model import Codebook, Coding, MeaningUnit, Suggestion, Transcript
+from .model import Codebook, Coding, Condensate, Decision, MeaningUnit, Suggestion, Transcript
+from .safe_output import check_output_path, write_output
 from .store import Store
 
 PROJECT_NS = "urn:QDA-XML:project:1.0"
@@ -42,6 +43,7 @@ class ExportReport:
     users: int = 0
     codings: int = 0
     suggestions: int = 0
+    notes: int = 0  # decision memos and condensates
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -70,32 +72,43 @@ def export_qdpx(
     include_suggestions: bool = False,
     coders: Sequence[str] | None = None,
     name: str | None = None,
+    force: bool = False,
 ) -> ExportReport:
-    """Write the project as a REFI-QDA .qdpx: codebook, coders as Users, transcripts and their coded spans."""
+    """Write the project as a REFI-QDA .qdpx: codebook, coders as Users, transcripts and their coded spans, memos as Notes."""
+    check_output_path(path, force=force, store_dir=store.directory)  # before the work, refused in one line
     codings = _chosen_codings(store, coders)
     suggestions = store.suggestions() if include_suggestions else []
     transcripts = store.transcripts()
     units = {u.id: u for u in store.units()}
     codebook = store.codebook()
-    users = sorted({c.coder for c in codings}) + sorted({model_user_name(s.model_version) for s in suggestions})
+    memos = _memos(store, coders)
+    condensates = [c for c in store.condensates().values() if c.text.strip() and codebook.get(c.code) is not None]
+    users = sorted({c.coder for c in codings} | {m.coder for m in memos}) + sorted({model_user_name(s.model_version) for s in suggestions})
     root = etree.Element(_q("Project"), nsmap={None: PROJECT_NS})
     root.set("name", name or store.directory.resolve().name)
     root.set("origin", ORIGIN)
     if users:
         _add_users(root, users)
     if codebook.codes:
-        _add_codes(etree.SubElement(root, _q("CodeBook")), codebook, {c.code for c in codings} | {s.code for s in suggestions})
+        _add_codes(etree.SubElement(root, _q("CodeBook")), codebook, {c.code for c in codings} | {s.code for s in suggestions},
+                   notes={c.code: condensate_guid(c.code) for c in condensates})
     by_transcript = _selections_by_transcript(transcripts, units, codings, suggestions)
+    memos_by_transcript: dict[int, list[Decision]] = {}
+    for memo in memos:
+        memos_by_transcript.setdefault(units[memo.unit_id].transcript_id, []).append(memo)
     sources = etree.SubElement(root, _q("Sources")) if transcripts else None
     texts: dict[str, str] = {}
     for transcript in transcripts:
         guid = _source_guid(transcript)
         texts[f"sources/{guid}.txt"] = transcript.text
         _add_source(sources, transcript, guid, by_transcript.get(transcript.id, []))
-    _write_zip(Path(path), _xml_bytes(root), texts)
+        _add_memo_anchors(sources[-1], transcript, units, memos_by_transcript.get(transcript.id, []))
+    if memos or condensates:
+        _add_notes(root, transcripts, units, memos, condensates)
+    _write_zip(Path(path), _xml_bytes(root), texts, force=force, project=store.directory)
     return ExportReport(str(path), len(transcripts), len(codebook.codes), len(users),
                         sum(len(s.codes) for sels in by_transcript.values() for s in sels if not s.suggested),
-                        len(suggestions))
+                        len(suggestions), len(memos) + len(condensates))
 
 
 def _chosen_codings(store: Store, coders: Sequence[str] | None) -> list[Coding]:
@@ -114,13 +127,13 @@ def _add_users(root, users: Iterable[str]) -> None:
         etree.SubElement(element, _q("User"), guid=_user_guid(user), name=user)
 
 
-def _add_codes(parent, codebook: Codebook, used: set[str], ns: str = PROJECT_NS) -> None:
+def _add_codes(parent, codebook: Codebook, used: set[str], ns: str = PROJECT_NS, *, notes: dict[str, str] | None = None) -> None:
     codes = etree.SubElement(parent, _q("Codes", ns))
     for index, top in enumerate(codebook.children(None)):
-        _add_code(codes, codebook, top.name, PALETTE[index % len(PALETTE)], used, ns)
+        _add_code(codes, codebook, top.name, PALETTE[index % len(PALETTE)], used, ns, notes or {})
 
 
-def _add_code(parent, codebook: Codebook, name: str, colour: str, used: set[str], ns: str) -> None:
+def _add_code(parent, codebook: Codebook, name: str, colour: str, used: set[str], ns: str, notes: dict[str, str]) -> None:
     code = codebook.get(name)
     children = codebook.children(name)
     # Groups and subgroups only organise codes, unless someone coded with one anyway.
@@ -129,8 +142,10 @@ def _add_code(parent, codebook: Codebook, name: str, colour: str, used: set[str]
                                isCodable="true" if codable else "false", color=colour)
     if code.description:
         etree.SubElement(element, _q("Description", ns)).text = code.description
+    if name in notes:  # the group's condensate
+        etree.SubElement(element, _q("NoteRef", ns), targetGUID=notes[name])
     for child in children:
-        _add_code(element, codebook, child.name, colour, used, ns)
+        _add_code(element, codebook, child.name, colour, used, ns, notes)
 
 
 def _selections_by_transcript(
@@ -149,9 +164,10 @@ def _selections_by_transcript(
         result.setdefault(transcript_id, []).append(_Selection(start, end, coder, codes, created))
     for s in suggestions:
         unit = units[s.unit_id]
-        note = f"Suggested by qcassist model {s.model_version} ({s.source}): probability {s.probability:.3f}"
-        if s.source != "classifier":
-            note += " (a similarity, not a calibrated probability)"
+        note = (f"Suggested by qcassist model {s.model_version} ({s.source}): probability {s.probability:.3f}"
+                if s.probability is not None else
+                f"Suggested by qcassist model {s.model_version} ({s.source}): similarity {s.strength:.3f} "
+                "(not a calibrated probability)")
         result.setdefault(unit.transcript_id, []).append(
             _Selection(unit.start, unit.end, model_user_name(s.model_version), (s.code,), _datetime(s.created_at),
                        note, suggested=True)
@@ -183,6 +199,72 @@ def _add_source(sources, transcript: Transcript, guid: str, selections: list[_Se
             etree.SubElement(coding, _q("CodeRef"), targetGUID=code_guid(code))
 
 
+# --- Notes: decision memos and condensates -----------------------------------------------
+
+
+def _memos(store: Store, coders: Sequence[str] | None) -> list[Decision]:
+    """Standing decisions with a memo (an undone decision's memo went with it), of the chosen coders."""
+    decisions = store.decisions()
+    undone = {d.reverses for d in decisions if d.action == "undo"}
+    return [d for d in decisions if d.memo.strip() and d.action != "undo" and d.id not in undone
+            and (not coders or d.coder in coders)]
+
+
+def memo_guid(decision: Decision) -> str:
+    return refi_guid("memo", decision.unit_id, decision.coder, decision.created_at, decision.memo)
+
+
+def condensate_guid(code: str) -> str:
+    return refi_guid("condensate", code)
+
+
+def _add_memo_anchors(source, transcript: Transcript, units: dict[int, MeaningUnit], memos: list[Decision]) -> None:
+    """An uncoded selection over each memo's unit, pointing to its Note (as memos on quotations are exchanged)."""
+    for memo in sorted(memos, key=lambda d: (units[d.unit_id].start, d.id or 0)):
+        unit = units[memo.unit_id]
+        attrs = {"guid": refi_guid("memo selection", memo_guid(memo)),
+                 "name": transcript.text[unit.start : unit.end][:SELECTION_NAME_CHARS],
+                 "startPosition": str(unit.start), "endPosition": str(unit.end), "creatingUser": _user_guid(memo.coder)}
+        if _datetime(memo.created_at):
+            attrs["creationDateTime"] = _datetime(memo.created_at)
+        # after the coded selections: _add_source writes nothing else that the schema orders after them
+        selection = etree.SubElement(source, _q("PlainTextSelection"), attrs)
+        etree.SubElement(selection, _q("Description")).text = f"Review memo ({_decision_words(memo)})"
+        etree.SubElement(selection, _q("NoteRef"), targetGUID=memo_guid(memo))
+
+
+def _add_notes(root, transcripts: list[Transcript], units: dict[int, MeaningUnit], memos: list[Decision],
+               condensates: list[Condensate]) -> None:
+    names = {t.id: t for t in transcripts}
+    notes = etree.SubElement(root, _q("Notes"))
+    for memo in memos:
+        unit = units[memo.unit_id]
+        transcript = names[unit.transcript_id]
+        attrs = {"guid": memo_guid(memo), "name": f"Memo on unit {memo.unit_id} of {transcript.name}",
+                 "creatingUser": _user_guid(memo.coder)}
+        if _datetime(memo.created_at):
+            attrs["creationDateTime"] = _datetime(memo.created_at)
+        note = etree.SubElement(notes, _q("Note"), attrs)
+        etree.SubElement(note, _q("Description")).text = f"qcassist review memo by {memo.coder} ({_decision_words(memo)})"
+        etree.SubElement(note, _q("PlainTextContent")).text = memo.memo
+    for condensate in sorted(condensates, key=lambda c: c.code):
+        text = condensate.text.strip()
+        quote = units.get(condensate.quote_unit) if condensate.quote_unit is not None else None
+        if quote is not None:
+            text += f"\n\nIllustrative quotation ({names[quote.transcript_id].name}): {quote.text_in(names[quote.transcript_id])}"
+        note = etree.SubElement(notes, _q("Note"), guid=condensate_guid(condensate.code),
+                                name=f"Condensate: {condensate.code}")
+        if _datetime(condensate.updated_at):
+            note.set("creationDateTime", _datetime(condensate.updated_at))
+        etree.SubElement(note, _q("Description")).text = f"qcassist condensate of the code group {condensate.code}"
+        etree.SubElement(note, _q("PlainTextContent")).text = text
+
+
+def _decision_words(decision: Decision) -> str:
+    codes = ", ".join(decision.final_codes) or decision.suggested_code or ""
+    return f"{decision.action} {codes}".strip()
+
+
 def _speaker_summary(transcript: Transcript) -> str:
     """Speakers and roles, for people reading the project in another tool (turns are re-read from the labels)."""
     roles: dict[str, str] = {}
@@ -200,18 +282,16 @@ def _datetime(value: str) -> str:
         return ""
 
 
-def _write_zip(path: Path, qde: bytes, texts: dict[str, str]) -> None:
-    """Written beside the target and moved into place, so a failed export never leaves half a file."""
-    partial = path.with_name(path.name + ".partial")
-    try:
-        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
+def _write_zip(path: Path, qde: bytes, texts: dict[str, str], *, force: bool, project: Path) -> None:
+    """The archive: project.qde first, then the sources in name order."""
+
+    def write(stream) -> None:
+        with zipfile.ZipFile(stream, "w", zipfile.ZIP_DEFLATED) as archive:
             _add_member(archive, "project.qde", qde)
             for member in sorted(texts):
                 _add_member(archive, member, texts[member].encode("utf-8"))
-        partial.replace(path)
-    except OSError as exc:
-        partial.unlink(missing_ok=True)
-        raise QcaError(f"{path}: cannot write the export ({exc.strerror or exc}); check the folder exists and is writable.") from None
+
+    write_output(path, write, binary=True, force=force, store_dir=project)
 
 
 def _add_member(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
@@ -224,7 +304,7 @@ def _add_member(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
 # --- .qdc --------------------------------------------------------------------------
 
 
-def export_qdc(store: Store, path: str | Path) -> ExportReport:
+def export_qdc(store: Store, path: str | Path, *, force: bool = False) -> ExportReport:
     """Write the codebook alone as a REFI-QDA .qdc (root CodeBook in urn:QDA-XML:codebook:1.0)."""
     codebook = store.codebook()
     if not codebook.codes:
@@ -232,10 +312,8 @@ def export_qdc(store: Store, path: str | Path) -> ExportReport:
     root = etree.Element(_q("CodeBook", CODEBOOK_NS), nsmap={None: CODEBOOK_NS})
     root.set("origin", ORIGIN)
     _add_codes(root, codebook, set(), CODEBOOK_NS)  # the same Code elements as a project's, in the codebook namespace
-    try:
-        Path(path).write_bytes(_xml_bytes(root))
-    except OSError as exc:
-        raise QcaError(f"{path}: cannot write the export ({exc.strerror or exc}); check the folder exists and is writable.") from None
+    data = _xml_bytes(root)
+    write_output(path, lambda stream: stream.write(data), binary=True, force=force, store_dir=store.directory)
     return ExportReport(str(path), codes=len(codebook.codes))
 
 

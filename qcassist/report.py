@@ -8,10 +8,8 @@ Content-Security-Policy that forbids loading anything. Every piece of user text
 
 from __future__ import annotations
 
-import json
-
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from html import escape
@@ -22,13 +20,13 @@ from .codebook import codebook_rows, did_you_mean
 from .decisions import settled_units
 from .errors import QcaError
 from .model import ACTIONS, Codebook, Coding, Decision, Suggestion
+from .ratings import derived_coders
 from .report_svg import (
     Html, bar_chart, figure, heatmap_table, line_chart, note, page, reliability_diagram, section, table,
 )
 from .store import Store
 
 MODEL_CODER = "model"  # agreement's name for the stored suggestions ("model:VERSION" for one version)
-HUMAN_ORIGINS = {"human", "review"}
 MAX_HEATMAP_TRANSCRIPTS = 30
 MAX_HEATMAP_CODES = 60
 LANDIS_KOCH = [[-1.0, "poor"], [0.0, "slight"], [0.2, "fair"], [0.4, "moderate"], [0.6, "substantial"], [0.8, "almost perfect"]]
@@ -221,15 +219,18 @@ class Comparison:
 
 
 def default_comparisons(store: Store) -> list[tuple[str, ...]]:
-    """All human coders together (when two or more), then each human coder against the model's suggestions
-    where the model judged units that coder coded (``suggest`` skips coded units unless ``--include-coded``)."""
-    human = [c["coder"] for c in store.coders() if HUMAN_ORIGINS & set(c["origins"]) and c["coder"] != MODEL_CODER]
-    comparisons: list[tuple[str, ...]] = [tuple(human)] if len(human) >= 2 else []
+    """What a methods reviewer expects: reliability between the people (never a coder derived from them,
+    like ``adjudicated``, which would inflate it), then each person against the model's suggestions.
+
+    A person vs model comparison is listed even where the model judged none of that person's units:
+    the report then says why there are no figures and what to run.
+    """
+    derived = derived_coders(store)
+    people = [c["coder"] for c in store.coders()
+              if "human" in c["origins"] and c["coder"] not in derived and not c["coder"].startswith(MODEL_CODER)]
+    comparisons: list[tuple[str, ...]] = [tuple(people)] if len(people) >= 2 else []
     if store.suggestions():
-        skipped = set(json.loads(store.setting("suggest.skipped_units") or '{"units": []}')["units"])
-        for coder in human:
-            if {c.unit_id for c in store.codings(coders=[coder])} - skipped:
-                comparisons.append((coder, MODEL_CODER))
+        comparisons += [(person, MODEL_CODER) for person in people]
     return comparisons
 
 
@@ -246,7 +247,8 @@ def check_comparisons(store: Store, comparisons: Sequence[Sequence[str]]) -> Non
                                f"Coders in this project: {', '.join(known)}.")
 
 
-def compare_coders(store: Store, comparisons: Sequence[Sequence[str]], *, bootstrap: int = 1000) -> list[Comparison]:
+def compare_coders(store: Store, comparisons: Sequence[Sequence[str]], *, bootstrap: int = 1000,
+                   progress: Callable[[str], None] | None = None) -> list[Comparison]:
     """Agreement for each set of coders; a set that cannot be compared is kept with the reason."""
     if not comparisons:
         return []
@@ -258,6 +260,8 @@ def compare_coders(store: Store, comparisons: Sequence[Sequence[str]], *, bootst
             results.append(Comparison(tuple(coders), agree(store, list(coders), bootstrap=bootstrap).as_dict()))
         except QcaError as exc:
             results.append(Comparison(tuple(coders), skipped=str(exc)))
+        if progress:
+            progress(" vs ".join(coders))
     return results
 
 
@@ -267,17 +271,19 @@ def agreement_section(comparisons: Sequence[Comparison]) -> Html:
         return section("agreement", "Agreement between coders", [note(
             "Nothing to compare: agreement needs two human coders, or suggestions to compare a coder with "
             "(or name coders with --coders A,B).")])
-    parts = []
+    parts = [note("Figures use the codings each person made directly (imported, hand-coded or adjudicated), not "
+                  "units they reached by reviewing suggestions. Without --coders the report compares the people "
+                  "with each other (a coder derived from them, like 'adjudicated', is left out: it would inflate "
+                  "reliability) and each person with the model, on the units both judged.")]
     for comparison in comparisons:
         parts.append(Html(f"<h3>{escape(' vs '.join(comparison.coders))}</h3>"))
         if comparison.result is None:
             parts.append(note(f"Not compared: {comparison.skipped}"))
         else:
             parts.append(_agreement_block(comparison.result))
-        if any(c == MODEL_CODER or c.startswith(MODEL_CODER + ":") for c in comparison.coders):
-            parts.append(note("The model's codes are its stored suggestions. Units 'qcassist suggest' skipped because "
-                              "people had coded them are left out; on units whose codings trained the model the "
-                              "figures are in-sample (optimistic)."))
+        if comparison.result is not None and any(c.startswith(MODEL_CODER) for c in comparison.coders):
+            parts.append(note("The model's codes are its stored suggestions, compared only on the units "
+                              "'qcassist suggest' ran on; units it skipped because people had coded them are left out."))
     return section("agreement", "Agreement between coders", parts)
 
 
@@ -375,18 +381,20 @@ SECTIONS = (("corpus", "Corpus"), ("codebook", "Codebook"), ("model", "Model qua
             ("agreement", "Agreement"), ("review", "Review progress"))
 
 
-def build_report(store: Store, *, comparisons: Sequence[Sequence[str]] | None = None, bootstrap: int = 1000) -> str:
+def build_report(store: Store, *, comparisons: Sequence[Sequence[str]] | None = None, bootstrap: int = 1000,
+                 progress: Callable[[str], None] | None = None) -> str:
     """The project report as one self-contained HTML page; ``comparisons`` default to default_comparisons()."""
     if comparisons is None:
         comparisons = default_comparisons(store)
     else:
         check_comparisons(store, comparisons)
-    agreement = compare_coders(store, comparisons, bootstrap=bootstrap)
+    agreement = compare_coders(store, comparisons, bootstrap=bootstrap, progress=progress)
     counts = store.counts()
     codings = store.codings()
     unit_places = {u.id: (u.transcript_id, u.speaker or "") for u in store.units()}
     decisions = store.decisions()
-    settled = set().union(*(settled_units(store, coder) for coder in {d.coder for d in decisions}))
+    reviewers = {d.coder for d in decisions} - derived_coders(store)  # adjudication settles disagreements, not suggestions
+    settled = set().union(*(settled_units(store, coder) for coder in reviewers))
     sections = [
         corpus_section(counts, store.coders()),
         codebook_section(store.codebook(), codings, unit_places, {r["id"]: r["transcript"] for r in counts}),
@@ -400,11 +408,13 @@ def build_report(store: Store, *, comparisons: Sequence[Sequence[str]] | None = 
 
 
 def write_report(store: Store, path: str | Path, *, comparisons: Sequence[Sequence[str]] | None = None,
-                 bootstrap: int = 1000) -> Path:
+                 bootstrap: int = 1000, progress: Callable[[str], None] | None = None) -> Path:
     """Write the report to ``path`` (its folder must exist) and return the path."""
     path = Path(path)
     if not path.parent.is_dir():
         raise QcaError(f"{path.parent} is not a directory; create it or choose another --output.")
-    page = build_report(store, comparisons=comparisons, bootstrap=bootstrap)
-    path.write_text(page, encoding="utf-8")
+    page = build_report(store, comparisons=comparisons, bootstrap=bootstrap, progress=progress)
+    from .safe_output import write_output  # replaced atomically, never over the project's own files
+
+    write_output(path, lambda out: out.write(page), force=True, store_dir=store.directory)
     return path

@@ -170,5 +170,38 @@ def _migration_4(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2, _migration_3, _migration_4]
+def _migration_5(db: sqlite3.Connection) -> None:
+    """Suggestions: a calibrated ``probability`` (classifier) or a similarity ``score`` (exemplar, description), never both.
+
+    Earlier versions kept similarities in ``probability``; they move to ``score``.
+    """
+    _run_script(
+        db,
+        """
+        CREATE TABLE suggestions_v5 (
+            id INTEGER PRIMARY KEY,
+            unit_id INTEGER NOT NULL REFERENCES units(id) ON DELETE CASCADE,
+            code TEXT NOT NULL REFERENCES codes(name) ON UPDATE CASCADE,
+            probability REAL,
+            score REAL,
+            model_version TEXT NOT NULL REFERENCES classifiers(version),
+            source TEXT NOT NULL CHECK (source IN ('classifier', 'exemplar', 'description')),
+            rationale TEXT NOT NULL DEFAULT '[]',
+            created_at TEXT NOT NULL,
+            UNIQUE (unit_id, code, model_version),
+            CHECK ((source = 'classifier') = (probability IS NOT NULL) AND (probability IS NULL) = (score IS NOT NULL))
+        );
+        INSERT INTO suggestions_v5 (id, unit_id, code, probability, score, model_version, source, rationale, created_at)
+            SELECT id, unit_id, code, CASE WHEN source = 'classifier' THEN probability END,
+                   CASE WHEN source <> 'classifier' THEN probability END, model_version, source, rationale, created_at
+            FROM suggestions;
+        DROP TABLE suggestions;
+        ALTER TABLE suggestions_v5 RENAME TO suggestions;
+        CREATE INDEX suggestions_by_unit ON suggestions (unit_id)
+        """,
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2, _migration_3, _migration_4,
+                                                          _migration_5]
 SCHEMA_VERSION = len(MIGRATIONS)

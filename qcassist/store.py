@@ -2,19 +2,23 @@
 
 WAL mode, foreign keys on, a busy timeout, a schema version (``PRAGMA user_version``)
 with small registered migrations, and ``transaction()`` so each command writes all or
-nothing.
+nothing. A transaction that meets another command's write waits for it with a notice
+instead of failing; sqlite errors on opening or writing become a ProjectError with one
+accurate sentence (busy, read-only, disk full, corrupt).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from .errors import ProjectError
+from .errors import BusyError, ProjectError, sqlite_failure, warn_user
 from .model import Code, Codebook, MeaningUnit, Suggestion, Transcript, Turn
 from .schema import MIGRATIONS, SCHEMA_VERSION
 from .store_coding import CodingTables, now
@@ -22,6 +26,12 @@ from .store_coding import CodingTables, now
 DB_NAME = "qcassist.db"
 CACHE_DIR = ".qcassist-cache"
 BUSY_TIMEOUT_MS = 10_000
+# A write transaction that meets another command's says so after WAIT_NOTICE_S and gives up after
+# LOCK_WAIT_S (QCASSIST_LOCK_WAIT seconds): long enough for a big import, short of hanging a script.
+WAIT_NOTICE_S = 1.0
+LOCK_WAIT_S = float(os.environ.get("QCASSIST_LOCK_WAIT", 600))
+# The databases this process opened, newest last: the CLI's error line names the file a bare sqlite3 error came from.
+opened_databases: list[Path] = []
 
 
 __all__ = ["Store", "now", "DB_NAME"]
@@ -34,6 +44,9 @@ class Store(CodingTables):
         self.directory = directory
         self.db = db
         self._depth = 0
+        # called with the seconds waited while another command holds the database (the review screen
+        # shows it on screen); None: one notice on standard error
+        self.on_busy: Callable[[float], None] | None = None
 
     # --- opening -----------------------------------------------------------------
 
@@ -57,7 +70,12 @@ class Store(CodingTables):
     @classmethod
     def _open(cls, directory: Path, *, create: bool) -> Store:
         path = directory / DB_NAME
-        db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        opened_databases.append(path)
+        del opened_databases[:-8]  # only the latest few matter
+        try:
+            db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise ProjectError(sqlite_failure(exc, path)) from None
         try:
             db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             db.execute("PRAGMA foreign_keys = ON")
@@ -68,15 +86,16 @@ class Store(CodingTables):
                 raise ProjectError(
                     f"{path}: made by a newer qcassist (schema {version}, this one knows {SCHEMA_VERSION}); upgrade qcassist."
                 )
-            db.execute("PRAGMA journal_mode = WAL")
+            if db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                db.execute("PRAGMA journal_mode = WAL")  # only when needed: a read-only project still opens
             db.execute("PRAGMA synchronous = FULL")  # a decision shown as recorded survives a crash
             store = cls(directory, db)
             store._migrate(version)
             return store
         except sqlite3.DatabaseError as exc:
             db.close()
-            raise ProjectError(f"{path}: not a readable qcassist database ({exc}); restore it from a backup or move it away.") from None
-        except ProjectError:
+            raise ProjectError(sqlite_failure(exc, path)) from None
+        except BaseException:
             db.close()
             raise
 
@@ -96,6 +115,11 @@ class Store(CodingTables):
         self.close()
 
     @property
+    def path(self) -> Path:
+        """The database file."""
+        return self.directory / DB_NAME
+
+    @property
     def cache_dir(self) -> Path:
         return self.directory / CACHE_DIR
 
@@ -109,17 +133,59 @@ class Store(CodingTables):
             finally:
                 self._depth -= 1
             return
-        self.db.execute("BEGIN IMMEDIATE")
+        self._begin()
         self._depth = 1
         try:
             yield
+        except sqlite3.OperationalError as exc:  # disk full, read-only, I/O error: one accurate line
+            self._rollback()
+            raise ProjectError(sqlite_failure(exc, self.path)) from exc
         except BaseException:
-            self.db.execute("ROLLBACK")
+            self._rollback()
             raise
         else:
-            self.db.execute("COMMIT")
+            try:
+                self.db.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                self._rollback()
+                raise ProjectError(sqlite_failure(exc, self.path)) from exc
         finally:
             self._depth = 0
+
+    def _begin(self) -> None:
+        """BEGIN IMMEDIATE, waiting for another command's write to finish (with a notice) rather than failing."""
+        started = time.monotonic()
+        told = False
+        self.db.execute(f"PRAGMA busy_timeout = {int(WAIT_NOTICE_S * 1000)}")
+        try:
+            while True:
+                try:
+                    self.db.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.OperationalError as exc:
+                    if not _is_busy(exc):
+                        raise ProjectError(sqlite_failure(exc, self.path)) from exc
+                    waited = time.monotonic() - started
+                    if waited >= LOCK_WAIT_S:
+                        raise BusyError(
+                            f"{self.path} is busy: another qcassist command has been writing to it for "
+                            f"{waited:.0f} s; try again when it has finished (nothing was changed)."
+                        ) from None
+                    if self.on_busy is not None:
+                        self.on_busy(waited)
+                    elif not told:
+                        warn_user("waiting for another qcassist command to finish…")
+                        told = True
+        finally:
+            self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+
+    def _rollback(self) -> None:
+        """Roll back; SQLite may already have rolled back itself (disk full, I/O error)."""
+        if self.db.in_transaction:
+            try:
+                self.db.execute("ROLLBACK")
+            except sqlite3.OperationalError:
+                pass
 
     # --- transcripts -------------------------------------------------------------
 
@@ -131,16 +197,39 @@ class Store(CodingTables):
                  json.dumps(transcript.metadata, sort_keys=True), now()),
             )
             transcript_id = cursor.lastrowid
-            self.db.executemany(
-                'INSERT INTO turns (transcript_id, idx, speaker, role, start, "end", start_time, end_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-                [(transcript_id, i, t.speaker, t.role, t.start, t.end, t.start_time, t.end_time) for i, t in enumerate(transcript.turns)],
-            )
+            self._insert_turns(transcript_id, transcript.turns)
         return replace(transcript, id=transcript_id)
 
     def delete_transcript(self, transcript_id: int) -> None:
         with self.transaction():
             self.db.execute("DELETE FROM units WHERE transcript_id = ?", (transcript_id,))
             self.db.execute("DELETE FROM transcripts WHERE id = ?", (transcript_id,))
+
+    def replace_transcript(self, transcript_id: int, transcript: Transcript) -> Transcript:
+        """Give a stored transcript a new text and turns, keeping its id (its units are re-made by the caller)."""
+        with self.transaction():
+            self.db.execute(
+                "UPDATE transcripts SET source_path = ?, text = ?, content_hash = ?, metadata = ?, imported_at = ? WHERE id = ?",
+                (transcript.source_path, transcript.text, transcript.content_hash,
+                 json.dumps(transcript.metadata, sort_keys=True), now(), transcript_id),
+            )
+            self.db.execute("DELETE FROM turns WHERE transcript_id = ?", (transcript_id,))
+            self._insert_turns(transcript_id, transcript.turns)
+        return replace(transcript, id=transcript_id)
+
+    def set_turn_roles(self, transcript_id: int, roles: dict[str, str]) -> None:
+        """Set the role of every turn of the named speakers (speaker label → role)."""
+        with self.transaction():
+            self.db.executemany(
+                "UPDATE turns SET role = ? WHERE transcript_id = ? AND speaker = ?",
+                [(role, transcript_id, speaker) for speaker, role in roles.items()],
+            )
+
+    def _insert_turns(self, transcript_id: int, turns) -> None:
+        self.db.executemany(
+            'INSERT INTO turns (transcript_id, idx, speaker, role, start, "end", start_time, end_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+            [(transcript_id, i, t.speaker, t.role, t.start, t.end, t.start_time, t.end_time) for i, t in enumerate(turns)],
+        )
 
     def transcript(self, transcript_id: int) -> Transcript:
         row = self.db.execute("SELECT * FROM transcripts WHERE id = ?", (transcript_id,)).fetchone()
@@ -179,32 +268,62 @@ class Store(CodingTables):
         units: Iterable[MeaningUnit],
         segmentation: dict,
         moves: dict[int, int] | None = None,
+        spans: dict[int, tuple[int, int]] | None = None,
     ) -> list[MeaningUnit]:
-        """Swap a transcript's units for new ones, moving codings first.
+        """Swap a transcript's units for new ones, moving the work on the old units first.
 
-        ``moves`` maps coding id → index of its new unit. A coding whose unit disappears
-        without a move makes the whole call fail (the codings table RESTRICTs it). Two
-        identical codings landing on one unit are kept once.
+        ``moves`` maps old unit id → index of its new unit: its codings, review decisions
+        (history, so moving means pointing them at the new unit), a condensate's chosen
+        quotation and suggestion rationales follow. ``spans`` gives codings' own spans in
+        a new text (coding id → span). An old unit with codings or decisions and no move
+        makes the whole call fail (RESTRICT). Two identical codings landing on one unit
+        are kept once.
         """
         moves = moves or {}
+        spans = spans or {}
         with self.transaction():
             old_ids = [row[0] for row in self.db.execute("SELECT id FROM units WHERE transcript_id = ?", (transcript_id,))]
             stored = [self._insert_unit(unit) for unit in units]
-            for coding_id, index in moves.items():
-                target = stored[index].id
-                duplicate = self.db.execute(
-                    "SELECT 1 FROM codings c JOIN codings d ON d.code = c.code AND d.coder = c.coder "
-                    "AND d.span_start IS c.span_start AND d.span_end IS c.span_end WHERE c.id = ? AND d.unit_id = ?", (coding_id, target),
-                ).fetchone()
-                if duplicate:
-                    self.db.execute("DELETE FROM codings WHERE id = ?", (coding_id,))
-                else:
-                    self.db.execute("UPDATE codings SET unit_id = ? WHERE id = ?", (target, coding_id))
+            targets = {old: stored[index].id for old, index in moves.items()}
+            for old, target in targets.items():
+                self._move_codings(old, target, spans)
+                self.db.execute("UPDATE decisions SET unit_id = ? WHERE unit_id = ?", (target, old))
+                self.db.execute("UPDATE condensates SET quote_unit = ? WHERE quote_unit = ?", (target, old))
+            self._remap_rationales(targets)
             self.db.executemany("DELETE FROM units WHERE id = ?", [(i,) for i in old_ids])
             self.db.execute(
                 "UPDATE transcripts SET segmentation = ? WHERE id = ?", (json.dumps(segmentation, sort_keys=True), transcript_id)
             )
         return stored
+
+    def _move_codings(self, old: int, target: int, spans: dict[int, tuple[int, int]]) -> None:
+        rows = self.db.execute(
+            "SELECT id, code, coder, span_start, span_end FROM codings WHERE unit_id = ? ORDER BY id", (old,)
+        ).fetchall()
+        for coding_id, code, coder, span_start, span_end in rows:
+            if span_start is not None and coding_id in spans:
+                span_start, span_end = spans[coding_id]
+            duplicate = self.db.execute(
+                "SELECT 1 FROM codings WHERE unit_id = ? AND code = ? AND coder = ? AND span_start IS ? AND span_end IS ?",
+                (target, code, coder, span_start, span_end),
+            ).fetchone()
+            if duplicate:
+                self.db.execute("DELETE FROM codings WHERE id = ?", (coding_id,))
+            else:
+                self.db.execute(
+                    "UPDATE codings SET unit_id = ?, span_start = ?, span_end = ? WHERE id = ?",
+                    (target, span_start, span_end, coding_id),
+                )
+
+    def _remap_rationales(self, targets: dict[int, int]) -> None:
+        """Suggestions elsewhere cite coded units by id; point them at where those units went."""
+        if not targets:
+            return
+        for suggestion_id, rationale in self.db.execute("SELECT id, rationale FROM suggestions").fetchall():
+            ids = json.loads(rationale)
+            if any(i in targets for i in ids):
+                remapped = list(dict.fromkeys(targets.get(i, i) for i in ids))
+                self.db.execute("UPDATE suggestions SET rationale = ? WHERE id = ?", (json.dumps(remapped), suggestion_id))
 
     def _insert_unit(self, unit: MeaningUnit) -> MeaningUnit:
         cursor = self.db.execute(
@@ -285,26 +404,32 @@ class Store(CodingTables):
         with self.transaction():
             self.db.executemany("DELETE FROM suggestions WHERE unit_id = ?", [(i,) for i in unit_ids])
             rows = [
-                (s.unit_id, s.code, s.probability, s.model_version, s.source, json.dumps(list(s.rationale)), s.created_at or now())
+                (s.unit_id, s.code, s.probability, s.score, s.model_version, s.source, json.dumps(list(s.rationale)),
+                 s.created_at or now())
                 for s in suggestions
             ]
             self.db.executemany(
-                "INSERT INTO suggestions (unit_id, code, probability, model_version, source, rationale, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO suggestions (unit_id, code, probability, score, model_version, source, rationale, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
         return len(rows)
 
     def suggestions(self, transcript_id: int | None = None) -> list[Suggestion]:
         sql = (
-            "SELECT s.unit_id, s.code, s.probability, s.model_version, s.source, s.rationale, s.created_at, s.id "
+            "SELECT s.unit_id, s.code, s.probability, s.model_version, s.source, s.rationale, s.created_at, s.id, s.score "
             "FROM suggestions s JOIN units u ON u.id = s.unit_id"
         )
         args: tuple = ()
         if transcript_id is not None:
             sql += " WHERE u.transcript_id = ?"
             args = (transcript_id,)
-        rows = self.db.execute(sql + " ORDER BY u.transcript_id, u.start, s.probability DESC", args)
-        return [Suggestion(u, c, p, v, src, tuple(json.loads(r)), t, i) for u, c, p, v, src, r, t, i in rows]
+        # a unit's suggestions strongest first: calibrated ones by probability, then the similarity-based ones
+        rows = self.db.execute(
+            sql + " ORDER BY u.transcript_id, u.start, s.probability IS NULL, coalesce(s.probability, s.score) DESC, s.code", args
+        )
+        return [Suggestion(u, c, p, v, src, tuple(json.loads(r)), t, i, score)
+                for u, c, p, v, src, r, t, i, score in rows]
 
     def add_evaluation(self, result: dict) -> None:
         with self.transaction():
@@ -352,3 +477,8 @@ def _parents_first(codebook: Codebook) -> list[Code]:
             placed.add(code.name)
         pending = [c for c in pending if c.name not in placed]
     return ordered
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text

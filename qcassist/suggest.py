@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import shutil
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
+from pathlib import Path
 
 import numpy as np
 
@@ -18,17 +20,15 @@ from .embed import DEFAULT_ENCODER
 from .errors import QcaError
 from .evaluation import cross_validate, learning_curve, summarize
 from .model import Suggestion, Transcript
-from .project import project_encoder
+from .project import Progress, project_encoder
+from .saved_model import ModelError
 from .store import Store
+from .suggest_limits import SuggestLimits, limit, seed_shares
 
 ENCODER_SETTING = "encoder"
 HUMAN_ORIGINS = ("human", "review")
-SUGGESTION_FIELDS = ("unit_id", "external_id", "transcript", "order", "code", "probability", "source",
+SUGGESTION_FIELDS = ("unit_id", "external_id", "transcript", "order", "code", "probability", "score", "source",
                      "model_version", "rationale_unit_ids", "text")
-
-
-class ModelError(QcaError):
-    """No model, or a model that does not fit this project's data."""
 
 
 # --- gathering units --------------------------------------------------------------
@@ -157,34 +157,54 @@ def train(
         descriptions = {c.name: v for c, v in zip(described, vectors)}
     model = train_model(data, exclusive=codebook.exclusive, descriptions=descriptions, options=options)
     data_hash = _training_hash(data)
-    version = _new_version(store, started.strftime("%Y%m%dT%H%M%S") + "-" + data_hash[:8])
-    model.manifest.update(
-        version=version, created_at=started.isoformat(timespec="seconds"), encoder=encoder_obj.id, encoder_spec=spec,
-        training_data_sha256=data_hash, codebook_sha256=_codebook_hash(codebook), units=len(data.texts),
-        libraries=_library_versions(),
-    )
-    directory = store.directory / "classifiers" / version
-    model.save(directory)
+    version, directory = _allocate_version(store, started.strftime("%Y%m%dT%H%M%S") + "-" + data_hash[:8])
     try:
+        model.manifest.update(
+            version=version, created_at=started.isoformat(timespec="seconds"), encoder=encoder_obj.id, encoder_spec=spec,
+            training_data_sha256=data_hash, codebook_sha256=_codebook_hash(codebook), units=len(data.texts),
+            libraries=_library_versions(),
+        )
+        _save_model(model, directory)
         with store.transaction():
             store.add_classifier(version, encoder_obj.id, model.manifest)
             store.set_setting(ENCODER_SETTING, spec)
     except BaseException:
-        shutil.rmtree(directory, ignore_errors=True)
+        shutil.rmtree(directory, ignore_errors=True)  # the folder this process made, and nothing else
         raise
     seconds = (datetime.now(timezone.utc) - started).total_seconds()
     return TrainReport(version, encoder_obj.id, len(data.texts), model.codes, model.exemplar_codes,
                        model.description_codes, model.manifest["examples_per_code"], seconds)
 
 
-def _new_version(store: Store, base: str) -> str:
-    """A version name no earlier model has (two trainings can fall in the same second)."""
-    taken = store.classifier_versions()
-    version, n = base, 1
-    while version in taken or (store.directory / "classifiers" / version).exists():
-        n += 1
-        version = f"{base}-{n}"
-    return version
+def _allocate_version(store: Store, base: str) -> tuple[str, Path]:
+    """A new version name and its folder, made with an exclusive mkdir.
+
+    Two trainings at once (or in the same second) cannot get the same folder: the
+    second mkdir fails and that process tries the next name.
+    """
+    root = store.directory / "classifiers"
+    try:
+        root.mkdir(exist_ok=True)
+        taken = store.classifier_versions()
+        for n in itertools.count(1):
+            version = base if n == 1 else f"{base}-{n}"
+            if version in taken:
+                continue
+            try:
+                (root / version).mkdir()
+            except FileExistsError:
+                continue
+            return version, root / version
+    except OSError as exc:
+        raise QcaError(f"{root}: cannot make a folder for the new model ({exc.strerror or exc}).") from None
+    raise AssertionError("unreachable")
+
+
+def _save_model(model: CodeModel, directory: Path) -> None:
+    try:
+        model.save(directory)
+    except OSError as exc:
+        raise QcaError(f"{directory}: could not save the model ({exc.strerror or exc}); nothing was registered.") from None
 
 
 def _training_hash(data: TrainingSet) -> str:
@@ -211,15 +231,29 @@ def _library_versions() -> dict[str, str]:
 
 
 def load_latest_model(store: Store) -> CodeModel:
+    """The newest registered model, checked on load (ModelError naming the broken file)."""
     latest = store.latest_classifier()
     if latest is None:
         raise ModelError("no trained model in this project; run 'qcassist train' first.")
     version, _ = latest
     directory = store.directory / "classifiers" / version
+    model = CodeModel.load(directory)
+    missing = [key for key in ("version", "encoder", "options", "examples_per_code") if key not in model.manifest]
+    if missing:
+        raise ModelError(f"{directory / 'manifest.json'}: lacks {', '.join(missing)}; retrain with 'qcassist train'.")
     try:
-        return CodeModel.load(directory)
-    except (OSError, ValueError, KeyError) as exc:
-        raise ModelError(f"{directory}: saved model is unreadable ({exc}); run 'qcassist train' again.") from None
+        _options_of(model)
+    except (KeyError, TypeError, ValueError):
+        raise ModelError(f"{directory / 'manifest.json'}: its training options are unreadable; retrain with 'qcassist train'.") from None
+    if not _numbers_by_code(model.manifest["examples_per_code"]) or not _numbers_by_code(
+            (model.manifest.get("cv") or {}).get("per_code_kappa", {})):
+        raise ModelError(f"{directory / 'manifest.json'}: its examples or kappas per code are not numbers; "
+                         "retrain with 'qcassist train'.")
+    return model
+
+
+def _numbers_by_code(value) -> bool:
+    return isinstance(value, dict) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value.values())
 
 
 # --- suggest -----------------------------------------------------------------------
@@ -231,13 +265,30 @@ class SuggestReport:
     units: int
     suggestions: int
     units_with_suggestion: int
+    units_without: dict[str, int] = field(default_factory=dict)  # reason -> units (suggest_limits.REASONS)
+    capped: dict[str, dict] = field(default_factory=dict)  # code -> {"kept", "candidates", "cap"}
+    unreliable: dict[str, float] = field(default_factory=dict)  # code -> its cross-validated kappa
+    no_model: list[str] = field(default_factory=list)  # leaf codes with no examples and no description
+    quality: dict = field(default_factory=dict)  # {"kappa", "source"} the warning rests on
+    warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
 
 
-def suggest(store: Store, *, encoder: str | None = None, include_coded: bool = False) -> SuggestReport:
-    """Suggest codes for the project's uncoded units (or all units) with the latest model, and store them."""
+def suggest(
+    store: Store,
+    *,
+    encoder: str | None = None,
+    include_coded: bool = False,
+    limits: SuggestLimits = SuggestLimits(),
+    progress: Progress | None = None,
+) -> SuggestReport:
+    """Suggest codes for the project's uncoded units (or all units) with the latest model, and store them.
+
+    Only proposals above their code's threshold, not of a code the model cannot tell
+    apart, and within each code's cap (``suggest_limits``); the report says why units got none.
+    """
     model = load_latest_model(store)
     spec = encoder or model.manifest.get("encoder_spec") or project_encoder_spec(store, None)
     encoder_obj = project_encoder(store, spec)
@@ -248,20 +299,75 @@ def suggest(store: Store, *, encoder: str | None = None, include_coded: bool = F
         )
     human = {c.unit_id for c in store.codings() if c.origin in HUMAN_ORIGINS}
     human |= {d.unit_id for d in store.decisions() if d.action in ("accept", "reject", "recode", "add")}
-    units = [u for u in project_units(store) if include_coded or u.id not in human]
-    embeddings = encoder_obj.encode([u.text for u in units]) if units else np.zeros((0, 0), np.float32)
+    all_units = project_units(store)
+    units = [u for u in all_units if include_coded or u.id not in human]
+    embeddings = _encode_by_transcript(encoder_obj, units, progress)
     proposals = propose(model, embeddings, [u.text for u in units], [u.context for u in units],
                         [u.following for u in units], options=_options_of(model)) if units else []
+    cv = model.manifest.get("cv") or {}
+    unreliable = {code: kappa for code, kappa in (cv.get("per_code_kappa") or {}).items() if kappa < limits.min_code_kappa}
+    quality = model_quality(store, model)
+    weak = quality["kappa"] is None or quality["kappa"] < limits.weak_kappa
+    limited = limit(proposals, len(units), shares=seed_shares(model.manifest["examples_per_code"], model.manifest.get("units", 0)),
+                    unreliable=set(unreliable), cap_factor=limits.cap_factor,
+                    min_probability=limits.weak_min_probability if weak else 0.0)
     version = model.manifest["version"]
     suggestions = [
-        Suggestion(units[p.row].id, p.code, p.probability, version, p.source, p.rationale) for p in proposals
+        Suggestion(units[p.row].id, p.code, p.probability, version, p.source, p.rationale, score=p.score)
+        for p in limited.kept
     ]
     with store.transaction():
         store.replace_suggestions(suggestions, [u.id for u in units])
         # which units the model did not judge, so agreement counts it as missing there, not as "no code"
-        skipped = sorted(u.id for u in project_units(store) if u.id in human and not include_coded)
+        skipped = sorted(u.id for u in all_units if u.id in human and not include_coded)
         store.set_setting("suggest.skipped_units", json.dumps({"version": version, "units": skipped}))
-    return SuggestReport(version, len(units), len(suggestions), len({s.unit_id for s in suggestions}))
+    leaves = [c.name for c in store.codebook().leaves]
+    modelled = set(model.codes) | set(model.exemplar_codes) | set(model.description_codes)
+    return SuggestReport(
+        version, len(units), len(suggestions), len({s.unit_id for s in suggestions}),
+        units_without={k: n for k, n in limited.rows_without.items() if n}, capped=limited.capped,
+        unreliable=unreliable, no_model=[c for c in leaves if c not in modelled], quality=quality,
+        warnings=_quality_warnings(model, quality, limits),
+    )
+
+
+def _encode_by_transcript(encoder_obj, units: list[_Unit], progress: Progress | None) -> np.ndarray:
+    """Embeddings of the units, one transcript at a time so a progress bar can follow."""
+    parts = []
+    for transcript, members in itertools.groupby(units, key=lambda u: u.transcript):  # a transcript's units are consecutive
+        parts.append(encoder_obj.encode([u.text for u in members]))
+        if progress:
+            progress(transcript)
+    return np.vstack(parts) if parts else np.zeros((0, 0), np.float32)
+
+
+def model_quality(store: Store, model: CodeModel) -> dict:
+    """The cross-validated kappa to judge the model by: the latest evaluation's, else the training's own."""
+    evaluation = store.latest_evaluation()
+    if evaluation and isinstance(evaluation.get("kappa"), (int, float)):
+        return {"kappa": float(evaluation["kappa"]), "source": "the latest 'qcassist evaluate'"}
+    cv = model.manifest.get("cv")
+    if cv:
+        return {"kappa": float(cv["kappa"]), "source": "cross-validation during training"}
+    return {"kappa": None, "source": "no classifier (too few examples per code)"}
+
+
+def _quality_warnings(model: CodeModel, quality: dict, limits: SuggestLimits) -> list[str]:
+    warnings = []
+    kappa = quality["kappa"]
+    if kappa is None:
+        warnings.append("no code has enough coded units for a classifier; every suggestion rests on similarity "
+                        "to a few examples. Code more units and train again.")
+    elif kappa < limits.weak_kappa:
+        warnings.append(f"the model is weak: cross-validated kappa {kappa:.2f} ({quality['source']}) is below "
+                        f"{limits.weak_kappa}, so many suggestions would be wrong. Only suggestions at p >= "
+                        f"{limits.weak_min_probability} are kept. Code more units and train again.")
+    few = {c: n for c, n in model.manifest["examples_per_code"].items() if 0 < n < limits.few_examples}
+    if few:
+        listed = ", ".join(f"{c} ({n})" for c, n in sorted(few.items(), key=lambda item: (item[1], item[0])))
+        warnings.append(f"{len(few)} code{'s' if len(few) > 1 else ''} with fewer than {limits.few_examples} coded "
+                        f"units, whose suggestions rest on too few examples: {listed}.")
+    return warnings
 
 
 def _options_of(model: CodeModel) -> TrainOptions:
@@ -280,10 +386,15 @@ def suggestion_rows(store: Store) -> list[dict]:
         unit = info[s.unit_id]
         rows.append({
             "unit_id": s.unit_id, "external_id": unit.external_id, "transcript": unit.transcript, "order": unit.order,
-            "code": s.code, "probability": round(s.probability, 4), "source": s.source, "model_version": s.model_version,
+            "code": s.code, "probability": _rounded(s.probability), "score": _rounded(s.score), "source": s.source,
+            "model_version": s.model_version,
             "rationale_unit_ids": " ".join(str(i) for i in s.rationale), "text": unit.text,
         })
     return rows
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
 
 
 # --- evaluate ----------------------------------------------------------------------

@@ -12,8 +12,10 @@ import pytest
 from irrCAC.raw import CAC
 from sklearn.metrics import cohen_kappa_score
 
-from qcassist.agreement import KAPPA_SCALE, agree, collect_ratings, interpret
-from qcassist.reliability import MISSING, cohen_kappa, fleiss_kappa, gwet_ac1, krippendorff_alpha, percent_agreement
+from qcassist.agreement import KAPPA_SCALE, agree, bootstrap_weights, collect_ratings, interpret
+from qcassist.reliability import (
+    MISSING, ItemTables, cohen_kappa, fleiss_kappa, gwet_ac1, krippendorff_alpha, percent_agreement, statistics_from_tables,
+)
 from qcassist.cli import main
 from qcassist.errors import QcaError
 from qcassist.ingest.coded import CodedColumns
@@ -74,6 +76,27 @@ def test_every_statistic_matches_its_reference_on_random_ratings(seed):
     assert fleiss_kappa(matrix) == pytest.approx(_irr(full).fleiss()["est"]["coefficient_value"], abs=1e-5)
 
 
+@pytest.mark.parametrize("coders", [2, 3])
+def test_bootstrap_from_summed_transcript_tables_equals_each_statistic_on_the_resampled_units(coders):
+    rng = np.random.default_rng(coders)
+    n_items, n_transcripts, q = 90, 9, 4
+    truth = rng.integers(0, q, size=n_items)
+    matrix = np.array([[t if rng.random() < 0.7 else rng.integers(0, q) for t in truth] for _ in range(coders)])
+    matrix[coders - 1, rng.choice(n_items, size=12, replace=False)] = MISSING  # one coder skipped some units
+    groups = rng.integers(0, n_transcripts, size=n_items)
+    weights = bootstrap_weights(n_transcripts, 40, seed=1)
+    fast = statistics_from_tables(ItemTables(matrix, groups, n_transcripts, q), weights)
+    reference = {"percent_agreement": lambda m: percent_agreement(m), "gwet_ac1": lambda m: gwet_ac1(m, q),
+                 "fleiss_kappa": lambda m: fleiss_kappa(m, q), "krippendorff_alpha": lambda m: krippendorff_alpha(m, q)}
+    if coders == 2:
+        reference["cohen_kappa"] = cohen_kappa
+    for round_, counts in enumerate(weights):
+        columns = np.concatenate([np.flatnonzero(groups == t) for t in range(n_transcripts) for _ in range(int(counts[t]))])
+        for name, compute in reference.items():
+            expected = compute(matrix[:, columns])
+            assert fast[name][round_] == pytest.approx(np.nan if expected is None else expected, abs=1e-9, nan_ok=True), name
+
+
 def test_cohen_kappa_worked_example():
     # 50 proposals read by two editors: yes/yes 20, yes/no 5, no/yes 10, no/no 15 → kappa 0.4
     a = [1] * 25 + [0] * 25
@@ -121,10 +144,10 @@ def _two_coders(tmp_path, disagree_every=4, n_transcripts=4):
 
 
 def test_agree_on_two_coders_matches_scikit_learn_on_the_same_units(tmp_path):
-    directory, rows, changed = _two_coders(tmp_path)
+    directory, rows, changed = _two_coders(tmp_path, n_transcripts=6)
     with Store.open(directory) as store:
         result = agree(store, ["ann", "ben"], bootstrap=200)
-    assert result.units == len(rows) and result.transcripts == 4
+    assert result.units == len(rows) and result.transcripts == 6
     expected = cohen_kappa_score([r["code"] for r in rows], [r["code"] for r in changed])
     assert result.statistics["cohen_kappa"]["value"] == pytest.approx(expected)
     assert result.statistics["percent_agreement"]["value"] == pytest.approx(
@@ -139,15 +162,15 @@ def test_agree_on_two_coders_matches_scikit_learn_on_the_same_units(tmp_path):
     assert first["kappa"] == pytest.approx(cohen_kappa_score(truth, guess))
 
 
-def test_bootstrap_is_reproducible_and_absent_with_one_transcript(tmp_path):
-    directory, _, _ = _two_coders(tmp_path)
+def test_bootstrap_is_reproducible_and_absent_with_fewer_than_five_transcripts(tmp_path):
+    directory, _, _ = _two_coders(tmp_path, n_transcripts=5)
     with Store.open(directory) as store:
         one = agree(store, ["ann", "ben"], bootstrap=100, seed=3).as_dict()
         two = agree(store, ["ann", "ben"], bootstrap=100, seed=3).as_dict()
-        single = agree(store, ["ann", "ben"], transcripts=["t0"], bootstrap=100)
-    assert one == two
-    assert single.statistics["cohen_kappa"]["ci"] is None and single.bootstrap == 0
-    assert any("one transcript" in note for note in single.notes)
+        four = agree(store, ["ann", "ben"], transcripts=["t0", "t1", "t2", "t3"], bootstrap=100)
+    assert one == two and one["statistics"]["cohen_kappa"]["ci"] is not None
+    assert four.statistics["cohen_kappa"]["ci"] is None and four.bootstrap == 0
+    assert any(note.startswith("no interval: fewer than 5 transcripts") for note in four.notes)
 
 
 def test_a_coder_who_skipped_a_transcript_is_missing_there_not_disagreeing(tmp_path):
@@ -157,10 +180,12 @@ def test_a_coder_who_skipped_a_transcript_is_missing_there_not_disagreeing(tmp_p
     with Store.open(directory) as store:
         import_coded(store, tmp_path / "cy.csv", coder="cy", columns=CodedColumns(order="order"))
         result = agree(store, ["ann", "ben", "cy"], bootstrap=0)
-        ratings = collect_ratings(store, ["ann", "cy"])
+        ratings = collect_ratings(store, ["ann", "ben", "cy"])
+        pair = collect_ratings(store, ["ann", "cy"])
     assert result.statistics["krippendorff_alpha"]["value"] == pytest.approx(1.0)
     assert result.statistics["percent_agreement"]["value"] == 1.0
     assert sum(label is None for label in ratings.labels["cy"]) == len(rows) - len(partial)
+    assert len(pair.units) == len(partial)  # units only ann judged compare nothing and are not counted
 
 
 def test_spans_cut_differently_are_aligned_by_overlap_and_unaligned_ones_counted(store, six_turns_file, hash_encoder, monkeypatch, tmp_path):
@@ -228,7 +253,9 @@ def test_units_suggest_skipped_because_people_coded_them_are_missing_for_the_mod
         import_coded(store, tmp_path / "ann.csv", coder="ann", columns=CodedColumns(order="order"), exclusive=True)
         train(store, encoder="tfidf")
         suggest(store)  # only the uncoded third
-        ratings = collect_ratings(store, ["ann", "model"])
+        with pytest.raises(QcaError, match=r"^the model judged none of the units ann coded .*'qcassist suggest --all'"):
+            collect_ratings(store, ["ann", "model"])
+        ratings = collect_ratings(store, ["ann", "model"], include_uncoded=True)
         coded = {c.unit_id for c in store.codings()}
     judged = [u.id for u, label in zip(ratings.units, ratings.labels["model"]) if label is not None]
     assert judged and not set(judged) & coded
@@ -395,3 +422,66 @@ def test_adjudication_screen_in_a_real_terminal(tmp_path):
         settled = store.codings(coders=["adjudicated"])
         assert sum(c.origin == "review" for c in settled) == 4  # three standing settlements, the last on two codes
         assert sum(c.origin == "human" for c in settled) == 36  # units ann and ben agree on, copied
+
+
+# --- which codings count, and the model's judged units ------------------------------------------
+
+
+def test_units_a_coder_reached_only_by_reviewing_count_only_with_origin_review_or_any(tmp_path):
+    from qcassist.model import Decision
+
+    rows = coded_rows(n_transcripts=5, per_code=4)
+    blank = [dict(r, code="") if i % 3 == 0 else r for i, r in enumerate(rows)]
+    for name in ("ann", "ben"):
+        write_coded_csv(tmp_path / f"{name}.csv", blank)
+    with Store.create(tmp_path / "p") as store:
+        for name in ("ann", "ben"):
+            import_coded(store, tmp_path / f"{name}.csv", coder=name, columns=CodedColumns(order="order"))
+        uncoded = [u.id for u in store.units() if u.id not in {c.unit_id for c in store.codings()}]
+        code = store.codebook().leaves[0].name
+        for unit_id in uncoded[:4]:  # ann accepts model suggestions on four units ben never coded
+            store.record_decision(Decision(unit_id, "accept", "ann", code, 0.9, "v1", (code,)))
+        store.record_decision(Decision(uncoded[4], "add", "ann", final_codes=(code,)))  # a settlement: no suggestion
+        direct = agree(store, ["ann", "ben"], bootstrap=0)
+        everything = agree(store, ["ann", "ben"], bootstrap=0, origin="any")
+        with pytest.raises(QcaError, match="no units in common"):  # ben reviewed nothing
+            collect_ratings(store, ["ann", "ben"], origin="review")
+    coded = sum(1 for r in blank if r["code"])
+    assert direct.units == coded + 1 and direct.origin == "human"  # the unprompted coding counts as direct
+    assert everything.units == coded + 5
+    assert everything.statistics["percent_agreement"]["value"] < direct.statistics["percent_agreement"]["value"]
+
+
+def test_the_in_sample_note_appears_only_when_the_model_judged_units_it_was_trained_on(tmp_path):
+    from qcassist.suggest import suggest, train
+
+    rows = coded_rows(n_transcripts=6, per_code=4)
+    first = {"t0", "t1", "t2"}
+    write_coded_csv(tmp_path / "ann.csv", [r for r in rows if r["transcript"] in first])
+    write_coded_csv(tmp_path / "ben.csv", [r for r in rows if r["transcript"] not in first])
+    with Store.create(tmp_path / "p") as store:
+        import_coded(store, tmp_path / "ann.csv", coder="ann", columns=CodedColumns(order="order"))
+        import_coded(store, tmp_path / "ben.csv", coder="ben", columns=CodedColumns(order="order"))
+        train(store, encoder="tfidf", coders=["ann"])
+        suggest(store, include_coded=True)
+        trained_on = agree(store, ["ann", "model"], bootstrap=0)
+        held_out = agree(store, ["ben", "model"], bootstrap=0)
+    assert any("in-sample" in note for note in trained_on.notes)
+    assert not any("in-sample" in note for note in held_out.notes)
+
+
+def test_agree_cli_with_no_shared_units_says_what_to_run_in_one_line(tmp_path, runner):
+    from qcassist.suggest import suggest, train
+
+    rows = coded_rows(n_transcripts=3, per_code=4)
+    for row in rows[::3]:
+        row["code"] = ""
+    write_coded_csv(tmp_path / "ann.csv", rows)
+    with Store.create(tmp_path / "p") as store:
+        import_coded(store, tmp_path / "ann.csv", coder="ann", columns=CodedColumns(order="order"), exclusive=True)
+        train(store, encoder="tfidf")
+        suggest(store)
+    result = runner.invoke(main, ["agree", "-p", str(tmp_path / "p"), "--coders", "ann,model"])
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1 and "qcassist suggest --all" in result.output
+    assert "qcassist evaluate" in result.output

@@ -166,10 +166,10 @@ def test_set_condensate_keeps_the_other_field_and_refuses_what_does_not_fit(stor
     set_condensate(store, "Being seen", quote_unit=coded["anna"])
     saved = store.condensates()["Being seen"]
     assert (saved.text, saved.quote_unit) == ("I was listened to.\nAnd believed.", coded["anna"])
-    with pytest.raises(QcaError, match="no code group or subgroup named 'Beign seen'. Did you mean 'Being seen'"):
+    with pytest.raises(QcaError, match="no code or code group named 'Beign seen' in the codebook. Did you mean 'Being seen'"):
         set_condensate(store, "Beign seen", text="x")
-    with pytest.raises(QcaError, match="'believed' is a code, not a code group.*'Being seen'"):
-        set_condensate(store, "believed", text="x")
+    with pytest.raises(QcaError, match=f"unit {coded['rent']} is not coded with 'believed'"):
+        set_condensate(store, "believed", quote_unit=coded["rent"])
     with pytest.raises(QcaError, match=f"unit {coded['rent']} is not coded under 'Being seen' \\(its codes: money\\)"):
         set_condensate(store, "Being seen", quote_unit=coded["rent"])
     with pytest.raises(QcaError, match="no unit 999"):
@@ -190,6 +190,47 @@ def test_markdown_and_docx_show_the_condensate_or_a_marked_place(store, coded, t
     assert "I was listened to and believed." in paragraphs
     assert '(write your condensate here; qcassist condense --set Reliability --text "...")' in paragraphs
     assert "Being seen" in paragraphs and "listened to (2)" in paragraphs
+
+
+def test_a_unit_counts_for_a_code_only_from_the_coders_who_gave_it(store, coded):
+    store.add_codings([Coding(coded["nurse"], "listened to", "bo")])  # anna: believed; bo: listened to
+    markdown = sheet_markdown(condense(store))
+    nurse = [line for line in markdown.splitlines() if f"unit {coded['nurse']} " in line]
+    assert any(line.startswith(f"- t1, P1, unit {coded['nurse']}") and "(coded by bo)" in line for line in nurse)
+    assert any("(coded by anna)" in line for line in nurse) and not any("anna, bo" in line for line in nurse)
+
+
+def test_an_adjudicated_coder_settles_the_units_it_covers(store, coded):
+    from qcassist.model import Decision
+
+    store.add_codings([Coding(coded["nurse"], "listened to", "bo"),  # anna said believed: a disagreement
+                       Coding(coded["bo"], "believed", "adjudicated")])  # agreed, copied to the adjudicator
+    store.record_decision(Decision(coded["nurse"], "add", "adjudicated", final_codes=("listened to",),
+                                   memo="adjudicated: anna=believed; bo=listened to"))
+    store.record_decision(Decision(coded["bike"], "reject", "adjudicated", memo="adjudicated: anna=listened to"))
+    sheet = condense(store)
+    section = _section(sheet, "Being seen")
+    assert sheet.settled == (("adjudicated", 3),)
+    assert "- Adjudication: adjudicated settled 3 units; there its codes stand instead of the coders'." in sheet_markdown(sheet)
+    nurse = next(p for p in section.passages if p.unit_id == coded["nurse"])
+    assert nurse.codes == ("listened to",) and nurse.coders == ("adjudicated",)
+    assert coded["bike"] not in {p.unit_id for p in section.passages}  # settled on no code
+    assert coded["anna"] in {p.unit_id for p in section.passages}  # not adjudicated: anna's coding stands
+    only_anna = _section(condense(store, coders=["anna"]), "Being seen")  # without the adjudicator: as coded
+    assert next(p for p in only_anna.passages if p.unit_id == coded["nurse"]).codes == ("believed",)
+
+
+def test_a_code_inside_a_group_takes_a_condensate_and_a_quotation(store, coded, tmp_path):
+    set_condensate(store, "believed", text="They believed me.", quote_unit=coded["nurse"])
+    sheet = condense(store)
+    note = _section(sheet, "Being seen").note_for("believed")
+    assert note.condensate == "They believed me." and note.quotation.unit_id == coded["nurse"]
+    markdown = sheet_markdown(sheet)
+    assert "*Condensate of believed:*\n\n> They believed me." in markdown
+    assert "*Quotation for believed (picked by the analyst):*" in markdown
+    write_docx(sheet, tmp_path / "sheet.docx")
+    paragraphs = [p.text for p in docx.Document(str(tmp_path / "sheet.docx")).paragraphs]
+    assert "Condensate of believed:" in paragraphs and "They believed me." in paragraphs
 
 
 # --- the command line ----------------------------------------------------------------
@@ -224,8 +265,8 @@ def test_cli_json_gives_the_saved_condensate_or_the_sheet(runner, project, coded
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--set", "Beign seen", "--text", "x"], "Error: no code group or subgroup named 'Beign seen'. Did you mean 'Being seen'?"),
-    (["--set", "believed", "--text", "x"], "Error: 'believed' is a code, not a code group or subgroup"),
+    (["--set", "Beign seen", "--text", "x"], "Error: no code or code group named 'Beign seen' in the codebook. Did you mean 'Being seen'?"),
+    (["--set", "believed", "--quote", "RENT"], "Error: unit"),
     (["--set", "Being seen", "--quote", "RENT"], "Error: unit"),
     (["--set", "Being seen", "--from-file", "missing.txt"], "missing.txt: cannot be read"),
     (["--text", "x"], "Error: --text, --from-file, --quote and --clear-quote go with --set CODE."),

@@ -38,17 +38,49 @@ def test_ece_is_between_zero_and_one_and_matches_its_bins(pairs):
 def test_auto_accept_tier_is_the_lowest_cut_reaching_the_precision():
     confidence = np.array([0.99, 0.95, 0.9, 0.8, 0.7, 0.6])
     correct = np.array([1, 1, 1, 1, 0, 0])
-    tier = auto_accept_tier(confidence, correct, precision=0.8)
-    assert tier == {"threshold": 0.7, "precision": pytest.approx(0.8), "coverage": pytest.approx(5 / 6)}
+    tier = auto_accept_tier(confidence, correct, precision=0.8, min_support=5)
+    assert tier == {"threshold": 0.7, "precision": pytest.approx(0.8), "coverage": pytest.approx(5 / 6), "reason": None}
 
 
 def test_auto_accept_tier_never_splits_equal_probabilities():
-    tier = auto_accept_tier(np.array([0.9, 0.8, 0.8]), np.array([1, 1, 0]), precision=0.9)
+    tier = auto_accept_tier(np.array([0.9, 0.8, 0.8]), np.array([1, 1, 0]), precision=0.9, min_support=1)
     assert tier["threshold"] == 0.9 and tier["coverage"] == pytest.approx(1 / 3)
 
 
 def test_auto_accept_tier_can_be_empty():
-    assert auto_accept_tier(np.array([0.9, 0.8]), np.array([0, 0]))["threshold"] is None
+    tier = auto_accept_tier(np.array([0.9, 0.8]), np.array([0, 0]))
+    assert tier["threshold"] is None and tier["reason"] == "no probability cut reaches precision 0.90"
+
+
+def test_no_auto_accept_tier_rests_on_a_handful_of_suggestions():
+    # 2% of the suggestions right at the top: precision 1.000, but on 6 of 300
+    confidence = np.r_[np.full(6, 0.97), np.linspace(0.8, 0.1, 294)]
+    correct = np.r_[np.ones(6), np.zeros(294)]
+    tier = auto_accept_tier(confidence, correct)
+    assert tier["threshold"] is None
+    assert tier["reason"] == ("precision 0.90 is reached at p >= 0.97 by only 6 suggestions, too few (fewer than 30) "
+                              "to rely on")
+
+
+def test_no_auto_accept_tier_at_saturated_probabilities():
+    # 36 of the 40 suggestions at p = 1.00 are right; every one below is wrong
+    confidence = np.r_[np.full(40, 1.0), np.linspace(0.9, 0.1, 260)]
+    correct = np.r_[np.ones(36), np.zeros(4), np.zeros(260)]
+    tier = auto_accept_tier(confidence, correct)
+    assert tier["threshold"] is None and tier["reason"].startswith("precision 0.90 is reached only at p = 1.00")
+
+
+def test_cross_validation_names_the_codes_it_leaves_out():
+    data = _training_set(per_code=6, n_transcripts=5)
+    labels = data.labels.copy()
+    rare = [i for i in range(len(labels)) if labels[i, 2]][3:]
+    labels[rare, 2] = 0
+    labels[rare, 0] = 1  # 'access' keeps 3 coded units: fewer than one per fold
+    from dataclasses import replace
+
+    result = summarize(cross_validate(replace(data, labels=labels), exclusive=True, folds=5))
+    assert result["dropped_codes"] == {"access": 3} and result["min_examples"] == 5
+    assert set(result["per_code"]) == {"trust", "money"}
 
 
 @pytest.mark.parametrize("exclusive", [True, False])

@@ -41,14 +41,18 @@ def test_one_bad_file_imports_nothing(project, six_turns_file, tmp_path):
     assert dump_database(project) == before
 
 
-def test_replacing_a_coded_transcript_is_refused(store, six_turns_file, fake_encoder):
+def test_replacing_a_coded_transcript_moves_its_codings_to_the_new_units(store, six_turns_file, fake_encoder):
     import_files(store, [six_turns_file])
     segment_project(store, options=SegmentOptions(strategy="turn"))
     store.save_codebook(Codebook((Code("trust"),)))
     store.add_coding(Coding(store.units()[0].id, "trust", "anna"))
     six_turns_file.write_text(SIX_TURNS.replace("hope", "faith"), encoding="utf-8")
-    with pytest.raises(ConflictError, match="1 codings"):
-        import_files(store, [six_turns_file], replace=True)
+    report = import_files(store, [six_turns_file], replace=True)
+    assert report.replaced == ["six_turns"] and len(report.carried) == 1
+    transcript = store.transcripts()[0]
+    [coding] = store.codings()
+    unit = next(u for u in store.units() if u.id == coding.unit_id)
+    assert "faith" in transcript.text and unit.text_in(transcript).startswith("My doctor sent a referral.")
 
 
 def test_segmenting_twice_skips_unless_resegment(store, six_turns_file, fake_encoder):
@@ -134,3 +138,141 @@ def test_cohesive_segmentation_centres_on_the_whole_project(store, six_turns_fil
     for transcript in store.transcripts():
         expected = segment(transcript, options=SegmentOptions(min_chars=0), nlp=nlp, encoder=fake_encoder, centre=centre)
         assert [(u.start, u.end) for u in store.units(transcript.id)] == [(u.start, u.end) for u in expected]
+
+
+# --- one transcript, any format ------------------------------------------------------
+
+SIX_TURNS_VTT = """WEBVTT
+
+00:00:01.000 --> 00:00:03.000
+<v Interviewer>How did you first meet the team?
+
+00:00:03.000 --> 00:00:06.000
+<v P1>My doctor sent a referral.
+
+00:00:06.000 --> 00:00:08.000
+<v P1>I did not expect much at first.
+
+00:00:08.000 --> 00:00:09.000
+<v Interviewer>What changed?
+
+00:00:09.000 --> 00:00:15.000
+<v P1>The nurse listened to me. She came back every week, even when I cancelled. Later we talked about money problems and the rent.
+
+00:00:15.000 --> 00:00:16.000
+<v Interviewer>Anything else?
+
+00:00:16.000 --> 00:00:17.000
+<v P1>I have hope now.
+"""
+
+
+def _six_turns_csv(path, rows=None):
+    import csv
+
+    rows = rows or [line.split(": ", 1) for line in SIX_TURNS.splitlines()]
+    with open(path, "w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["speaker", "text"])
+        writer.writerows(rows)
+    return path
+
+
+def test_the_same_turns_from_another_format_are_unchanged(store, six_turns_file, tmp_path):
+    import_files(store, [six_turns_file])
+    text = store.transcripts()[0].text
+    for other in (_six_turns_csv(tmp_path / "six_turns.csv"), tmp_path / "six_turns.vtt"):
+        if other.suffix == ".vtt":
+            other.write_text(SIX_TURNS_VTT, encoding="utf-8")
+        report = import_files(store, [other])
+        assert report.unchanged == ["six_turns"] and report.same_turns == ["six_turns"]
+        assert store.transcripts()[0].text == text
+
+
+def test_other_turns_are_refused_saying_what_differs(project, six_turns_file, tmp_path):
+    with Store.open(project) as store:
+        import_files(store, [six_turns_file])
+    before = dump_database(project)
+    rows = [line.split(": ", 1) for line in SIX_TURNS.splitlines()]
+    rows[3][0] = "P2"  # the long answer credited to someone else
+    other = _six_turns_csv(tmp_path / "six_turns.csv", rows)
+    with Store.open(project) as store, pytest.raises(ConflictError) as info:
+        import_files(store, [other])
+    message = str(info.value)
+    assert "\n" not in message
+    assert "same words, 1 turns differ (6 turns stored, 6 in this file): turn 4 speaker 'P1' vs 'P2'" in message
+    assert "--replace" in message
+    assert dump_database(project) == before
+
+
+def test_replace_adopts_new_turns_and_moves_codings_and_decisions_across_texts(store, six_turns_file, tmp_path):
+    from qcassist.decisions import decide
+
+    import_files(store, [six_turns_file])
+    segment_project(store, options=SegmentOptions(strategy="sentence"))
+    store.save_codebook(Codebook((Code("money"), Code("trust"))))
+    transcript = store.transcripts()[0]
+    money = next(u for u in store.units() if "money problems" in u.text_in(transcript))
+    start = transcript.text.index("money problems")
+    store.add_coding(Coding(money.id, "money", "anna", start=start, end=start + len("money problems")))
+    nurse = next(u for u in store.units() if "nurse listened" in u.text_in(transcript))
+    decide(store, nurse.id, "add", coder="anna", codes=["trust"])
+    rows = [line.split(": ", 1) for line in SIX_TURNS.splitlines()]
+    rows[3:4] = [["P1", "The nurse listened to me."], ["P2", "She came back every week, even when I cancelled. "
+                                                             "Later we talked about money problems and the rent."]]
+    report = import_files(store, [_six_turns_csv(tmp_path / "six_turns.csv", rows)], replace=True)
+    assert report.replaced == ["six_turns"] and report.moved_decisions == 1 and len(report.carried) == 2
+    [stored] = store.transcripts()
+    assert stored.id == transcript.id and len(stored.turns) == 7 and stored.turns[4].speaker == "P2"
+    units = {u.id: u for u in store.units()}
+    codings = {c.code: c for c in store.codings()}
+    assert stored.text[codings["money"].start:codings["money"].end] == "money problems"
+    assert "money problems" in units[codings["money"].unit_id].text_in(stored)
+    assert units[codings["trust"].unit_id].text_in(stored) == "The nurse listened to me."
+    assert units[store.decisions()[0].unit_id].text_in(stored) == "The nurse listened to me."
+
+
+def test_replace_that_would_lose_a_coding_names_it_and_changes_nothing(project, six_turns_file, tmp_path):
+    with Store.open(project) as store:
+        import_files(store, [six_turns_file])
+        segment_project(store, options=SegmentOptions(strategy="turn"))
+        store.save_codebook(Codebook((Code("hope"),)))
+        hope = next(u for u in store.units() if "hope" in u.text_in(store.transcripts()[0]))
+        store.add_coding(Coding(hope.id, "hope", "anna"))
+    before = dump_database(project)
+    rows = [line.split(": ", 1) for line in SIX_TURNS.splitlines()][:-1]
+    with Store.open(project) as store, pytest.raises(ConflictError) as info:
+        import_files(store, [_six_turns_csv(tmp_path / "six_turns.csv", rows)], replace=True)
+    assert "\n" not in str(info.value) and "coding 'hope' by anna on characters" in str(info.value)
+    assert dump_database(project) == before
+
+
+def test_cli_import_says_who_is_interviewer_and_that_other_renderings_are_the_same(runner, project, six_turns_file, tmp_path):
+    from qcassist.cli import main
+
+    first = runner.invoke(main, ["import", "-p", str(project), str(six_turns_file)])
+    assert first.exit_code == 0
+    assert "  six_turns: 2 speakers, 6 turns; interviewer: Interviewer\n" in first.output
+    again = runner.invoke(main, ["import", "-p", str(project), str(_six_turns_csv(tmp_path / "six_turns.csv"))])
+    assert again.output == ("Unchanged 1: six_turns\n"
+                            "  six_turns: same turns as stored (this file renders them differently); nothing changed.\n")
+
+
+def test_one_speakers_consecutive_rows_are_the_same_turn_as_one_paragraph(store, six_turns_file, tmp_path):
+    rows = [line.split(": ", 1) for line in SIX_TURNS.splitlines()]
+    rows[1:2] = [["P1", "My doctor sent a referral."], ["P1", "I did not expect much at first."]]
+    import_files(store, [_six_turns_csv(tmp_path / "six_turns.csv", rows)])
+    assert len(store.transcripts()[0].turns) == 7
+    report = import_files(store, [six_turns_file])
+    assert report.unchanged == ["six_turns"] and report.same_turns == ["six_turns"]
+
+
+def test_a_changed_turn_is_shown_where_its_text_parts(store, six_turns_file, tmp_path):
+    import_files(store, [six_turns_file])
+    rows = [line.split(": ", 1) for line in SIX_TURNS.splitlines()]
+    rows[3][1] = rows[3][1].replace("money problems", "money worries")
+    with pytest.raises(ConflictError) as info:
+        import_files(store, [_six_turns_csv(tmp_path / "six_turns.csv", rows)])
+    assert "different words, 1 turns differ" in str(info.value)
+    assert "turn 4 (P1) text '…out money problems and the rent.' vs '…out money worries and the rent.'" \
+        in str(info.value)

@@ -55,7 +55,7 @@ def coded_project(tmp_path_factory):
         codebook = files / "codebook.csv"
         codebook.write_text(f"code,parent,description\nCare,,\ntrust,Care,\nmoney,Care,\naccess,Care,\n\"{EVIL_CODE}\",,x\n",
                             encoding="utf-8")
-        rows = coded_rows(n_transcripts=4, per_code=6)
+        rows = coded_rows(n_transcripts=5, per_code=6)
         for row in rows:
             row["transcript"] = EVIL_TRANSCRIPT if row["transcript"] == "t3" else row["transcript"]
         for row in rows[::7]:
@@ -118,23 +118,32 @@ def test_the_report_changes_nothing_in_the_project(coded_project):
     assert dump_database(directory) == before
 
 
-def test_default_comparisons_are_all_people_then_each_against_the_model_where_it_judged_their_units(
-    coded_project, tmp_path, monkeypatch
-):
+def test_default_comparisons_are_the_people_then_every_person_against_the_model(coded_project, tmp_path, monkeypatch):
     import shutil
 
+    from qcassist.report import compare_coders
     from qcassist.suggest import suggest
 
     directory, _, _ = coded_project
-    with Store.open(directory) as store:
-        assert default_comparisons(store) == [("anna", "bo"), ("anna", "model"), ("bo", "model")]
     copy = tmp_path / "copy"
     shutil.copytree(directory, copy)
+    with Store.open(copy) as store:
+        assert default_comparisons(store) == [("anna", "bo"), ("anna", "model"), ("bo", "model")]
+        unit = store.codings(coders=["anna"])[0]
+        store.add_codings([Coding(unit.unit_id, unit.code, "adjudicated")])  # derived from anna and bo: not a person
+        store.record_decision(Decision(unit.unit_id, "add", "adjudicated", final_codes=(unit.code,),
+                                       memo="adjudicated: anna=x; bo=y"))
+        assert default_comparisons(store) == [("anna", "bo"), ("anna", "model"), ("bo", "model")]
+        assert "<td>Units decided by a reviewer</td><td class=\"num\">2</td>" in build_report(store, comparisons=[])
     encoder = HashEncoder()
     monkeypatch.setattr("qcassist.project.SentenceTransformerEncoder", lambda spec: encoder)
     with Store.open(copy) as store:
         suggest(store)  # coded units skipped: the model judged none of the people's units
-        assert default_comparisons(store) == [("anna", "bo")]
+        comparisons = compare_coders(store, default_comparisons(store), bootstrap=0)
+    assert [c.coders for c in comparisons] == [("anna", "bo"), ("anna", "model"), ("bo", "model")]
+    assert comparisons[0].result is not None
+    for skipped in comparisons[1:]:  # listed with the reason and what to run, not as figures on no shared unit
+        assert skipped.result is None and "qcassist suggest --all" in skipped.skipped
 
 
 def test_a_new_project_reports_what_is_missing(store):

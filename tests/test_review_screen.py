@@ -184,6 +184,7 @@ def test_a_busy_database_delays_a_decision_without_losing_it(tmp_path):
     finally:
         other.close()
     child.expect("Recorded: accept håp")
+    assert "Warning" not in child.before  # the wait is shown on the screen, not printed across it
     child.send("q")
     child.expect("1 decisions recorded")
     child.expect(pexpect.EOF)
@@ -216,7 +217,7 @@ def test_rationale_texts_come_from_every_transcript_when_the_queue_is_one_transc
     ids = norwegian_project(directory, second=[("Intervjuer", "Og du?"), ("Ola", "Jeg stolte på dem.")])
     with Store.open(directory) as store:
         cited = ids["Jeg stolte på dem."]
-        store.replace_suggestions([Suggestion(ids["Jeg fikk håp igjen."], "tillit", 0.7, "v1", "exemplar", (cited,))],
+        store.replace_suggestions([Suggestion(ids["Jeg fikk håp igjen."], "tillit", None, "v1", "exemplar", (cited,), score=0.7)],
                                   [ids["Jeg fikk håp igjen."]])
         (item,) = [i for i in review_queue(store, coder="ann", filters=QueueFilter(transcripts=("kari",)))
                    if i.unit_id == ids["Jeg fikk håp igjen."]]

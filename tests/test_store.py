@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qcassist.errors import ProjectError
-from qcassist.model import Code, Codebook, Coding, MeaningUnit, Transcript, Turn
+from qcassist.model import Code, Codebook, Coding, MeaningUnit, Suggestion, Transcript, Turn
 from qcassist.store import DB_NAME, SCHEMA_VERSION, Store
 
 
@@ -184,3 +184,29 @@ def test_a_version_3_project_keeps_its_codings_and_decision_links_through_the_sp
                                    Coding(1, "care", "bo", "human", start=7, end=12)])
         assert added == 2 and store.add_codings([Coding(1, "care", "ann", "review")]) == 0
         assert store.condensates() == {}
+
+
+def test_a_version_4_project_moves_similarities_out_of_the_probability_column(tmp_path):
+    from qcassist import schema
+
+    db = sqlite3.connect(tmp_path / DB_NAME, isolation_level=None)
+    db.execute("PRAGMA foreign_keys = ON")
+    for migration in schema.MIGRATIONS[:4]:
+        migration(db)
+    db.execute("PRAGMA user_version = 4")
+    db.execute("INSERT INTO transcripts (name, source_path, text, content_hash, imported_at) VALUES ('t', 's', 'P1: hi there', 'h', 'now')")
+    db.execute("INSERT INTO units (transcript_id, start, \"end\") VALUES (1, 4, 12)")
+    db.execute("INSERT INTO codes (name, position) VALUES ('care', 0), ('hope', 1)")
+    db.execute("INSERT INTO classifiers (version, created_at, encoder, manifest) VALUES ('v1', 'now', 'e', '{}')")
+    db.execute("INSERT INTO suggestions (unit_id, code, probability, model_version, source, created_at) VALUES "
+               "(1, 'care', 0.81, 'v1', 'classifier', 'now'), (1, 'hope', 0.97, 'v1', 'exemplar', 'now')")
+    db.close()
+    with Store.open(tmp_path) as store:
+        care, hope = store.suggestions()  # the calibrated one first, although the similarity is higher
+        assert (care.code, care.probability, care.score, care.shown) == ("care", 0.81, None, "p=0.81")
+        assert (hope.code, hope.probability, hope.score, hope.shown) == ("hope", None, 0.97, "sim=0.97")
+        with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+            store.replace_suggestions([Suggestion(1, "care", None, "v1", "classifier")], [1])
+        with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+            store.replace_suggestions([Suggestion(1, "hope", 0.5, "v1", "exemplar", score=0.5)], [1])
+        assert len(store.suggestions()) == 2

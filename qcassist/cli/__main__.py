@@ -1,5 +1,5 @@
 """``python -m qcassist.cli``: the same as the ``qcassist`` command."""
 
-from . import main
+from ..__main__ import run
 
-main(prog_name="qcassist")
+run()

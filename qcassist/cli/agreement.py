@@ -7,9 +7,10 @@ from pathlib import Path
 import click
 
 from ..adjudication import DISAGREEMENT_FIELDS, disagreements
-from ..agreement import DEFAULT_BOOTSTRAP, DEFAULT_MIN_OVERLAP, Agreement, agree
+from ..agreement import DEFAULT_BOOTSTRAP, DEFAULT_MIN_OVERLAP, DEFAULT_ORIGIN, ORIGINS, Agreement, agree, agreement_steps
 from ..store import Store
-from .base import echo_json, json_option, main, project_option, write_export
+from ..safe_output import write_output
+from .base import echo_json, force_option, json_option, main, progress_bar, project_option, raw_option, write_export
 
 
 def _names(value: str | None) -> tuple[str, ...]:
@@ -41,30 +42,42 @@ def comparison_options(func):
 @click.option("--reference", default=None, metavar="CODER", help="Reference for precision/recall and the confusion matrix (default: the first coder).")
 @click.option("--bootstrap", default=DEFAULT_BOOTSTRAP, show_default=True, help="Bootstrap rounds over transcripts for 95% CIs (0: none).")
 @click.option("--seed", default=0, show_default=True, help="Random seed of the bootstrap.")
+@click.option("--origin", type=click.Choice(ORIGINS), default=DEFAULT_ORIGIN, show_default=True,
+              help="Which codings of a person count: 'human' those they made directly (imported, hand-coded, "
+              "adjudicated), 'review' those made by reviewing suggestions, 'any' all.")
 def agree_cmd(project: Path, as_json: bool, coders: str, codes: str | None, transcripts: str | None, min_overlap: float,
-              include_uncoded: bool, reference: str | None, bootstrap: int, seed: int) -> None:
+              include_uncoded: bool, reference: str | None, bootstrap: int, seed: int, origin: str) -> None:
     """How far coders agree: percent agreement, Cohen's and Fleiss' kappa, Krippendorff's alpha, Gwet's AC1,
     per-code precision/recall/F1 and binary kappa/alpha, and a confusion matrix.
 
     \b
     Example:
       qcassist agree --coders anna,ben           two people
-      qcassist agree --coders adjudicated,model  the model against the adjudicated reference
+      qcassist agree --coders adjudicated,model  the model against the adjudicated reference,
+                                                 on the units it judged (after 'suggest --all')
 
-    Low agreement is a result, not an error: the exit code is 0 whenever the figures were computed.
+    Confidence intervals need at least 5 transcripts. Low agreement is a result, not an
+    error: the exit code is 0 whenever the figures were computed.
     """
     with Store.open(project) as store:
-        result = agree(store, _names(coders), codes=_names(codes), transcripts=_names(transcripts), reference=reference,
-                       min_overlap=min_overlap, include_uncoded=include_uncoded, bootstrap=bootstrap, seed=seed)
+        steps = agreement_steps(store, _names(codes)) if bootstrap else 0
+        with progress_bar(steps, "Agreement", enabled=not as_json) as step:
+            result = agree(store, _names(coders), codes=_names(codes), transcripts=_names(transcripts), reference=reference,
+                           min_overlap=min_overlap, include_uncoded=include_uncoded, origin=origin, bootstrap=bootstrap,
+                           seed=seed, progress=step)
     if as_json:
         echo_json(result.as_dict())
     else:
         click.echo(format_agreement(result))
 
 
+ORIGIN_WORDS = {"human": "direct codings only", "review": "reviewed codings only", "any": "direct and reviewed codings"}
+
+
 def format_agreement(result: Agreement) -> str:
     lines = [
         f"Coders: {', '.join(result.coders)} (reference {result.reference}) · {result.units} units in {result.transcripts} transcripts"
+        + f" · {ORIGIN_WORDS[result.origin]}"
         + (f" · 95% CI from {result.bootstrap} bootstrap rounds over transcripts" if result.bootstrap else ""),
     ]
     lost = {c: n for c, n in result.unaligned.items() if n}
@@ -106,8 +119,10 @@ def _interval(ci: list[float] | None) -> str:
 @click.option("--format", "fmt", type=click.Choice(["text", "csv", "jsonl"]), default="text", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option("--pending", is_flag=True, help="Only units not adjudicated yet.")
+@force_option
+@raw_option
 def disagreements_cmd(project: Path, coders: str, codes: str | None, transcripts: str | None, min_overlap: float,
-                      include_uncoded: bool, fmt: str, output: Path | None, pending: bool) -> None:
+                      include_uncoded: bool, fmt: str, output: Path | None, pending: bool, force: bool, raw: bool) -> None:
     """List the units where the chosen coders differ, with each coder's codes and the turns around them.
 
     Settle them with 'qcassist review --adjudicate --coders A,B'.
@@ -118,7 +133,8 @@ def disagreements_cmd(project: Path, coders: str, codes: str | None, transcripts
     if pending:
         found = [d for d in found if d.adjudicated is None]
     if fmt != "text":
-        write_export([d.as_row() for d in found], DISAGREEMENT_FIELDS, fmt, output, "disagreements")
+        write_export([d.as_row() for d in found], DISAGREEMENT_FIELDS, fmt, output, "disagreements", force=force, raw=raw,
+                     project=project)
         return
     lines = []
     for d in found:
@@ -133,7 +149,7 @@ def disagreements_cmd(project: Path, coders: str, codes: str | None, transcripts
     lines.append(f"{len(found)} disagreements ({sum(d.adjudicated is None for d in found)} not adjudicated).")
     text = "\n".join(lines)
     if output:
-        output.write_text(text + "\n", encoding="utf-8")
+        write_output(output, lambda out: out.write(text + "\n"), force=force, store_dir=project)
         click.echo(f"Wrote {len(found)} disagreements to {output}", err=True)
     else:
         click.echo(text)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,7 +13,8 @@ import click
 
 from .. import __version__
 from ..embed import DEFAULT_ENCODER
-from ..errors import QcaError
+from ..errors import describe_failure
+from ..safe_output import write_output, write_rows
 
 
 class UserError(click.ClickException):
@@ -20,12 +23,58 @@ class UserError(click.ClickException):
     exit_code = 2
 
 
+class InternalError(click.ClickException):
+    """A bug: one line without --debug, exit code 1."""
+
+    exit_code = 1
+
+
+class Interrupted(click.ClickException):
+    """Ctrl-C: one line, exit code 130 (128 + SIGINT) like other Unix tools."""
+
+    exit_code = 130
+
+
+INTERRUPTED = "interrupted; the step in progress was rolled back, and what was saved before it is kept."
+
+
 class QcaGroup(click.Group):
+    """The main group, and the CLI's one error path.
+
+    Anticipated failures (QcaError, sqlite, OSError, parser, Unicode and recursion errors)
+    become one ``Error:`` line and exit code 2; Ctrl-C one line and 130; anything else is
+    a bug: one line and exit code 1, or the traceback with ``qcassist --debug``.
+    """
+
     def invoke(self, ctx: click.Context):
+        debug = ctx.params.get("debug") or os.environ.get("QCASSIST_DEBUG") == "1"
         try:
             return super().invoke(ctx)
-        except QcaError as exc:
-            raise UserError(str(exc)) from None
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            if debug:
+                raise
+            raise Interrupted(INTERRUPTED) from None
+        except Exception as exc:
+            if debug or (isinstance(exc, OSError) and exc.errno == errno.EPIPE):
+                raise  # a closed pipe (qcassist units | head) is click's to handle quietly
+            message = describe_failure(exc, database=_last_database())
+            if message is None:
+                raise InternalError(f"internal error ({type(exc).__name__}: {_first_line(exc)}); "
+                                    "run with 'qcassist --debug ...' for the traceback and report it.") from None
+            raise UserError(message) from None
+
+
+def _last_database():
+    from ..store import opened_databases
+
+    return opened_databases[-1] if opened_databases else None
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).splitlines()
+    return lines[0][:200] if lines else "no message"
 
 
 def project_option(func):
@@ -47,15 +96,24 @@ def encoder_option(func):
     )(func)
 
 
-def write_export(rows: list[dict], fields, fmt: str, output: Path | None, noun: str) -> None:
-    """Rows as CSV/JSONL to a file (with a note on stderr) or to standard output."""
-    from ..project import write_rows
+def force_option(func):
+    return click.option("--force", is_flag=True,
+                        help="Replace the output file if it exists (never the project's own files).")(func)
 
+
+def raw_option(func):
+    return click.option("--raw", is_flag=True,
+                        help="CSV: write cells as they are. By default a text cell starting with = + - @ tab or "
+                        "carriage return gets a leading ' so spreadsheets do not run it as a formula.")(func)
+
+
+def write_export(rows: list[dict], fields, fmt: str, output: Path | None, noun: str, *, force: bool = False,
+                 raw: bool = False, project: Path | None = None) -> None:
+    """Rows as CSV/JSONL to a file (safely: see safe_output; with a note on stderr) or to standard output."""
     if output is None:
-        write_rows(rows, fields, fmt, sys.stdout)
+        write_rows(rows, fields, fmt, sys.stdout, raw=raw)
         return
-    with open(output, "w", encoding="utf-8", newline="") as out:
-        write_rows(rows, fields, fmt, out)
+    write_output(output, lambda out: write_rows(rows, fields, fmt, out, raw=raw), force=force, store_dir=project)
     click.echo(f"Wrote {len(rows)} {noun} to {output}", err=True)
 
 
@@ -80,13 +138,15 @@ def progress_bar(total: int, label: str, enabled: bool):
 
 @click.group(cls=QcaGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="qcassist")
-def main() -> None:
+@click.option("--debug", is_flag=True, help="Show the Python traceback of a failure (for bug reports).")
+def main(debug: bool) -> None:
     """qcassist: assisted qualitative coding of interview transcripts.
 
     \b
     A typical session:
       qcassist init -p study/                create a project directory
       qcassist import -p study/ interviews/*.txt
+      qcassist speakers -p study/            who is interviewer / participant (speakers set to change)
       qcassist segment -p study/             cut participant turns into meaning units
       qcassist units -p study/ --format csv -o units.csv
       qcassist codebook import -p study/ codebook.yaml

@@ -16,10 +16,13 @@ from ..seed import import_codebook, import_coded, import_spans
 from ..store import Store
 from ..project import write_rows
 from ..suggest import SUGGESTION_FIELDS, evaluate, suggest, suggestion_rows, train
-from .base import UserError, echo_json, write_export, encoder_option, json_option, main, project_option
+from ..suggest_limits import SuggestLimits
+from .base import (UserError, echo_json, encoder_option, force_option, json_option, main, progress_bar, project_option,
+                   raw_option, warn, write_export)
 
 EXPORT_FORMATS = ("csv", "jsonl")
 _DEFAULTS = TrainOptions()
+_LIMITS = SuggestLimits()
 
 
 def _default_coder() -> str:
@@ -212,25 +215,60 @@ def train_cmd(project: Path, as_json: bool, encoder: str, c: float, balanced: bo
 @json_option
 @model_encoder_option
 @click.option("--all", "include_coded", is_flag=True, help="Also suggest for units people already coded.")
+@click.option("--cap-factor", default=_LIMITS.cap_factor, show_default=True, type=click.FloatRange(min=0),
+              help="Suggest a code on at most this many times its share of the seed units (0: no cap).")
+@click.option("--min-kappa", default=_LIMITS.min_code_kappa, show_default=True, type=float,
+              help="Leave out codes whose cross-validated kappa is below this (the model does about as well as "
+              "chance on them); lower it to see them anyway.")
 @click.option("--format", "fmt", type=click.Choice(("summary",) + EXPORT_FORMATS), default="summary", show_default=True,
               help="What to print after storing the suggestions.")
-def suggest_cmd(project: Path, as_json: bool, encoder: str | None, include_coded: bool, fmt: str) -> None:
+def suggest_cmd(project: Path, as_json: bool, encoder: str | None, include_coded: bool, cap_factor: float,
+                min_kappa: float, fmt: str) -> None:
     """Suggest codes for uncoded units with the latest model and store them for review.
 
-    Each suggestion carries a probability (calibrated for the classifier; a
-    similarity for codes with few or no examples) and the 3 most similar
-    human-coded units as its rationale. Units below every code's threshold get none.
+    \b
+    Each suggestion carries either a calibrated probability (the classifier:
+    of suggestions at p=0.80 about 8 in 10 are right) or a similarity score
+    (codes with few or no examples: not a probability), its source, and the 3
+    most similar human-coded units as its rationale. A suggestion is made only
+    above its code's threshold, for codes the model tells apart better than
+    chance, and for at most --cap-factor times the code's share of the seed
+    units. The summary says how many units got none, and why; a weak model
+    (cross-validated kappa below 0.4) or codes with fewer than 8 examples get
+    a warning.
     """
+    limits = SuggestLimits(cap_factor=cap_factor, min_code_kappa=min_kappa)
     with Store.open(project) as store:
-        report = suggest(store, encoder=encoder, include_coded=include_coded)
+        with progress_bar(len(store.transcripts()), "Suggesting", not as_json and fmt == "summary") as tick:
+            report = suggest(store, encoder=encoder, include_coded=include_coded, limits=limits, progress=tick)
         rows = suggestion_rows(store) if fmt != "summary" else []
+    warn(report.warnings)
     if as_json:
         echo_json(report.as_dict())
     elif fmt != "summary":
         write_rows(rows, SUGGESTION_FIELDS, fmt, sys.stdout)
     else:
-        click.echo(f"Model {report.model_version}: {report.suggestions} suggestions for "
-                   f"{report.units_with_suggestion} of {report.units} units.")
+        _echo_suggest_summary(report, limits)
+
+
+def _echo_suggest_summary(report, limits: SuggestLimits) -> None:
+    click.echo(f"Model {report.model_version}: {report.suggestions} suggestions for "
+               f"{report.units_with_suggestion} of {report.units} units.")
+    without = report.units - report.units_with_suggestion
+    if without:
+        reasons = {"below threshold": "below every code's threshold",
+                   "capped": f"lost theirs to a code's cap (--cap-factor {limits.cap_factor:g})",
+                   "below the weak-model floor": f"below p = {limits.weak_min_probability:g} (weak model)",
+                   "unreliable code": f"proposed only codes left out for kappa below {limits.min_code_kappa:g}"}
+        parts = [f"{n} {reasons[reason]}" for reason, n in report.units_without.items()]
+        click.echo(f"No suggestion for {without} units: {'; '.join(parts)}.")
+    for code, cap in report.capped.items():
+        click.echo(f"  capped: {code} on {cap['kept']} of its {cap['candidates']} candidate units")
+    if report.unreliable:
+        listed = ", ".join(f"{code} (kappa {kappa:.2f})" for code, kappa in report.unreliable.items())
+        click.echo(f"  not suggested, the model does about as well as chance on them: {listed}")
+    if report.no_model:
+        click.echo(f"  no model (no coded units, no description): {', '.join(report.no_model)}")
 
 
 @main.command("evaluate")
@@ -244,8 +282,11 @@ def evaluate_cmd(project: Path, as_json: bool, encoder: str, c: float, balanced:
                  folds: int, no_learning_curve: bool) -> None:
     """Cross-validate the classifier on the human codings, grouped by transcript.
 
-    Prints per-code precision/recall/F1, macro-F1, Cohen's kappa, the expected
-    calibration error, the auto-accept tier (precision >= 0.90) and a learning curve.
+    Prints per-code precision/recall/F1 (and which codes were left out for having
+    fewer coded units than folds), macro-F1, Cohen's kappa, the expected calibration
+    error, the auto-accept tier (the lowest probability at which suggestions are right
+    90% of the time; none when that rests on fewer than 30 suggestions or on p = 1.00)
+    and a learning curve.
     """
     with Store.open(project) as store:
         result = evaluate(store, encoder=encoder, options=_train_options(c, balanced, min_examples), folds=folds,
@@ -258,6 +299,9 @@ def evaluate_cmd(project: Path, as_json: bool, encoder: str, c: float, balanced:
     click.echo(f"{'code':<24} {'precision':>9} {'recall':>7} {'F1':>6} {'support':>8}")
     for code, m in result["per_code"].items():
         click.echo(f"{code[:24]:<24} {m['precision']:>9.3f} {m['recall']:>7.3f} {m['f1']:>6.3f} {m['support']:>8}")
+    if result.get("dropped_codes"):
+        listed = ", ".join(f"{code} ({n})" for code, n in result["dropped_codes"].items())
+        click.echo(f"left out, fewer than {result['min_examples']} coded units (one per fold) to cross-validate: {listed}")
     click.echo(f"macro-F1 {result['macro_f1']:.3f}   kappa {result['kappa']:.3f} ({result['kappa_kind']})   "
                f"ECE {result['ece']:.3f}")
     tier = result["auto_accept"]
@@ -265,10 +309,10 @@ def evaluate_cmd(project: Path, as_json: bool, encoder: str, c: float, balanced:
         click.echo(f"auto-accept tier: probability >= {tier['threshold']:.2f} gives precision {tier['precision']:.3f} "
                    f"on {tier['coverage']:.0%} of suggestions")
     else:
-        click.echo("auto-accept tier: no probability cut reaches precision 0.90")
+        click.echo(f"auto-accept tier: none; {tier.get('reason') or 'no probability cut reaches precision 0.90'}")
     for point in result.get("learning_curve", []):
         click.echo(f"  learning curve {str(point['per_code']):>4} per code: macro-F1 {point['macro_f1']:.3f}  "
-                   f"kappa {point['kappa']:.3f}")
+                   f"kappa {point['kappa']:.3f}  ECE {point['ece']:.3f}")
 
 
 # --- export ------------------------------------------------------------------------
@@ -285,8 +329,11 @@ def export() -> None:
 @click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="csv", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write to this file instead of standard output.")
-def export_suggestions(project: Path, fmt: str, output: Path | None) -> None:
-    """Stored suggestions: unit id, external id, transcript, order, code, probability, source, rationale ids."""
+@force_option
+@raw_option
+def export_suggestions(project: Path, fmt: str, output: Path | None, force: bool, raw: bool) -> None:
+    """Stored suggestions: unit id, external id, transcript, order, code, probability (calibrated, classifier
+    only), score (similarity, for codes with few or no examples), source, model version, rationale ids, text."""
     with Store.open(project) as store:
         rows = suggestion_rows(store)
-    write_export(rows, SUGGESTION_FIELDS, fmt, output, "suggestions")
+    write_export(rows, SUGGESTION_FIELDS, fmt, output, "suggestions", force=force, raw=raw, project=project)

@@ -12,7 +12,7 @@ from ..project import UNIT_FIELDS, UNIT_FORMATS, import_files, project_status, s
 from ..refi import import_qdc, import_qdpx
 from ..segment import STRATEGIES, SegmentOptions
 from ..store import DB_NAME, Store
-from .base import UserError, write_export, echo_json, progress_bar, warn, encoder_option, json_option, main, project_option
+from .base import UserError, force_option, raw_option, write_export, echo_json, progress_bar, warn, encoder_option, json_option, main, project_option
 from .interop import echo_refi_import
 
 
@@ -38,9 +38,11 @@ def init(project: Path, as_json: bool) -> None:
 @json_option
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--interviewer", "interviewers", multiple=True, metavar="NAME",
-              help="Speaker label of an interviewer (repeatable). Without it, labels like Interviewer/I/Q/Moderator "
-              "are interviewers, or else the speaker who asks most questions.")
-@click.option("--replace", is_flag=True, help="Replace a transcript of the same name whose content has changed.")
+              help="Speaker label of an interviewer (repeatable); also sets the roles of a transcript already imported. "
+              "Without it, labels like Interviewer/I/Q/Moderator/The Chair are interviewers, or else the speaker who "
+              "asks most (two speakers) or mostly hands the floor on (meetings).")
+@click.option("--replace", is_flag=True, help="Adopt the turns of a transcript already imported whose turns differ "
+              "(e.g. a better .csv of the same meeting); codings and review decisions move to the new units.")
 @click.option("--speaker-column", default="speaker", show_default=True, help="CSV/JSONL: column with the speaker.")
 @click.option("--text-column", default="text", show_default=True, help="CSV/JSONL: column with what was said.")
 @click.option("--transcript-column", default="transcript", show_default=True,
@@ -51,9 +53,11 @@ def init(project: Path, as_json: bool) -> None:
               help=".qdpx: put TEXT before every coder name from the file (e.g. 'nvivo-'), to keep them apart.")
 @click.option("--strategy", type=click.Choice(STRATEGIES), default="cohesive", show_default=True,
               help=".qdpx: how its sources are cut into meaning units (as 'qcassist segment').")
+@click.option("--sources-dir", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
+              metavar="DIR", help=".qdpx: read sources the project keeps outside the file from DIR (only from there).")
 @encoder_option
 def import_(project: Path, as_json: bool, files, interviewers, replace, speaker_column, text_column,
-            transcript_column, start_column, end_column, coder_prefix, strategy, encoder) -> None:
+            transcript_column, start_column, end_column, coder_prefix, strategy, sources_dir, encoder) -> None:
     """Import transcript FILES into the project, or a REFI-QDA project or codebook.
 
     \b
@@ -69,8 +73,9 @@ def import_(project: Path, as_json: bool, files, interviewers, replace, speaker_
       .qdc        a REFI-QDA codebook (qcassist import qdc FILE.qdc)
 
     Text may be UTF-8 (with or without BOM), UTF-16 with BOM, or Windows-1252
-    (with a warning). Importing the same file again changes nothing. If any file
-    fails, nothing is imported.
+    (with a warning). Importing the same conversation again, from any format,
+    changes nothing; with other turns it is refused (saying which turns differ)
+    unless --replace. If any file fails, nothing is imported.
     """
     refi = _refi_file(files)
     if refi is not None:
@@ -80,19 +85,38 @@ def import_(project: Path, as_json: bool, files, interviewers, replace, speaker_
                 result = import_qdc(store, file)
             else:
                 result = import_qdpx(store, file, coder_prefix=coder_prefix, interviewers=tuple(interviewers),
-                                     options=SegmentOptions(strategy=strategy), encoder=encoder)
+                                     options=SegmentOptions(strategy=strategy), encoder=encoder,
+                                     sources_dir=sources_dir)
         echo_refi_import(result, as_json)
         return
     columns = ColumnMap(speaker_column, text_column, transcript_column, start_column, end_column)
     with Store.open(project) as store:
-        report = import_files(store, files, interviewers=interviewers, columns=columns, replace=replace)
+        report = import_files(store, files, interviewers=interviewers, columns=columns, replace=replace, encoder=encoder)
     warn(report.warnings)
     if as_json:
         echo_json(report.as_dict())
         return
+    echo_import(report)
+
+
+def echo_import(report) -> None:
+    """What an import did, per transcript: speakers, turns and who was taken for the interviewer."""
     for label, names in (("Imported", report.added), ("Replaced", report.replaced), ("Unchanged", report.unchanged)):
         if names:
             click.echo(f"{label} {len(names)}: {', '.join(names)}")
+    for name in report.same_turns:
+        click.echo(f"  {name}: same turns as stored (this file renders them differently); nothing changed.")
+    for name, summary in report.speakers.items():
+        asked = ", ".join(summary["interviewers"]) or "none (every speaker is a participant)"
+        click.echo(f"  {name}: {summary['speakers']} speakers, {summary['turns']} turns; interviewer: {asked}")
+    for name, speakers in report.roles_changed.items():
+        click.echo(f"  {name}: new role for {', '.join(speakers)}")
+    for note in report.notes:
+        click.echo(f"  {note}")
+    if report.carried or report.moved_decisions:
+        click.echo(f"Moved {len(report.carried)} codings and {report.moved_decisions} review decisions to the new units.")
+    if report.speakers:
+        click.echo("Check or change roles with 'qcassist speakers' and 'qcassist speakers set NAME --role ROLE'.")
 
 
 _REFI_KINDS = ("qdpx", "qdc")
@@ -122,7 +146,8 @@ def _refi_file(files) -> tuple[str, Path] | None:
               "sentence; turn: one unit per turn.")
 @click.option("--transcript", "transcripts", multiple=True, metavar="NAME", help="Only these transcripts (repeatable).")
 @click.option("--resegment", is_flag=True,
-              help="Redo transcripts that already have units. Codings move to the new unit that overlaps most.")
+              help="Redo transcripts that already have units. Codings and review decisions move to the new unit "
+              "that overlaps most; if one would have no unit, nothing changes.")
 @click.option("--language", default="en", show_default=True, help="spaCy language code for sentence splitting (e.g. nb, de).")
 @click.option("--spacy-model", default=None, metavar="NAME", help="An installed spaCy pipeline to use instead (e.g. en_core_web_sm).")
 @click.option("--role", "roles", multiple=True, type=click.Choice(["participant", "interviewer", "other"]),
@@ -163,6 +188,8 @@ def segment(project: Path, as_json: bool, encoder: str, strategy: str, transcrip
             f"Moved coding {move['code']!r} ({move['coder']}) in {move['transcript']} from characters "
             f"{move['old_unit'][0]}-{move['old_unit'][1]} to unit {move['new_unit_id']} ({move['new_unit'][0]}-{move['new_unit'][1]})"
         )
+    if report.moved_decisions:
+        click.echo(f"Moved {report.moved_decisions} review decisions with their units (the history is kept).")
 
 
 @main.command()
@@ -172,7 +199,9 @@ def segment(project: Path, as_json: bool, encoder: str, strategy: str, transcrip
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write to this file instead of standard output.")
 @click.option("--transcript", "transcripts", multiple=True, metavar="NAME", help="Only these transcripts (repeatable).")
-def units(project: Path, fmt: str, output: Path | None, transcripts) -> None:
+@force_option
+@raw_option
+def units(project: Path, fmt: str, output: Path | None, transcripts, force: bool, raw: bool) -> None:
     """List or export meaning units (id, transcript, speaker, offsets, text)."""
     with Store.open(project) as store:
         rows = unit_rows(store, transcripts)
@@ -184,7 +213,7 @@ def units(project: Path, fmt: str, output: Path | None, transcripts) -> None:
             click.echo(f"{row['unit_id']:>5}  {row['transcript']}  {row['speaker']}  "
                        f"[{row['start']}:{row['end']}]  {text[:100]}{'…' if len(text) > 100 else ''}")
         return
-    write_export(rows, UNIT_FIELDS, fmt, output, "units")
+    write_export(rows, UNIT_FIELDS, fmt, output, "units", force=force, raw=raw, project=project)
 
 
 @main.command()

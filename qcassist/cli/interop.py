@@ -8,7 +8,7 @@ import click
 
 from ..refi import RefiImportReport, export_qdc, export_qdpx
 from ..store import Store
-from .base import echo_json, json_option, project_option, warn
+from .base import echo_json, force_option, json_option, project_option, warn
 from .coding import export
 
 
@@ -20,29 +20,37 @@ from .coding import export
               help="Also export the model's suggestions, attributed to a User 'qcassist model VERSION' with the "
               "probability in each selection's description.")
 @click.option("--coder", "coders", multiple=True, metavar="NAME", help="Only this coder's codings (repeatable).")
-def export_qdpx_command(project: Path, as_json: bool, file: Path, include_suggestions: bool, coders) -> None:
+@force_option
+def export_qdpx_command(project: Path, as_json: bool, file: Path, include_suggestions: bool, coders, force: bool) -> None:
     """Write the project as a REFI-QDA project FILE (.qdpx) for NVivo, ATLAS.ti, MAXQDA or QualCoder.
 
     Transcripts become text sources, the codebook keeps its groups (not codable),
     every coder becomes a User, and each coded span a selection with its codes.
+    Review memos become Notes linked from a selection over their unit, and
+    condensates Notes linked from their code group. The file is written to a
+    temporary file and renamed into place; an existing FILE is replaced only with
+    --force, and the project's own files (database, models, cache) never are.
     """
     with Store.open(project) as store:
-        report = export_qdpx(store, file, include_suggestions=include_suggestions, coders=coders or None)
+        report = export_qdpx(store, file, include_suggestions=include_suggestions, coders=coders or None,
+                             force=force)
     if as_json:
         echo_json(report.as_dict())
         return
     click.echo(f"Wrote {file}: {report.sources} sources, {report.codes} codes, {report.users} users, "
-               f"{report.codings} codings" + (f", {report.suggestions} suggestions" if include_suggestions else "") + ".")
+               f"{report.codings} codings" + (f", {report.suggestions} suggestions" if include_suggestions else "")
+               + (f", {report.notes} notes (memos and condensates)" if report.notes else "") + ".")
 
 
 @export.command("qdc")
 @project_option
 @json_option
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-def export_qdc_command(project: Path, as_json: bool, file: Path) -> None:
+@force_option
+def export_qdc_command(project: Path, as_json: bool, file: Path, force: bool) -> None:
     """Write the codebook alone as a REFI-QDA codebook FILE (.qdc)."""
     with Store.open(project) as store:
-        report = export_qdc(store, file)
+        report = export_qdc(store, file, force=force)
     if as_json:
         echo_json(report.as_dict())
         return
@@ -60,8 +68,9 @@ def echo_refi_import(report, as_json: bool) -> None:
     if not isinstance(report, RefiImportReport):
         click.echo(f"Imported codebook {report.path}: {codes}.")
         return
+    missing = f", {len(report.sources_missing)} not in the file (skipped)" if report.sources_missing else ""
     click.echo(f"Imported {report.path}: {len(report.sources_added)} sources added, {len(report.sources_reused)} "
-               f"already in the project; {codes}; {len(report.users)} users; {report.codings_added} codings "
+               f"already in the project{missing}; {codes}; {len(report.users)} users; {report.codings_added} codings "
                f"from {report.selections} selections.")
     if report.users:
         click.echo(f"Coders: {', '.join(report.users)}")

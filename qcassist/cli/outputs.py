@@ -16,7 +16,8 @@ from ..exports import CODING_FIELDS, check_names, coding_rows, filtered_decision
 from ..model import Condensate
 from ..project import UNIT_FIELDS, unit_rows
 from ..store import Store
-from .base import UserError, echo_json, json_option, main, project_option, write_export
+from ..safe_output import check_output_path, write_output, write_output_file
+from .base import UserError, echo_json, force_option, json_option, main, project_option, raw_option, write_export
 from .coding import EXPORT_FORMATS, export, model_encoder_option
 
 
@@ -40,6 +41,8 @@ def format_option(func):
 
 
 def output_option(func):
+    """-o FILE with --force (an existing FILE is refused without it) and --raw (CSV formulas left as they are)."""
+    func = raw_option(force_option(func))
     return click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
                         help="Write to this file instead of standard output.")(func)
 
@@ -57,30 +60,33 @@ def output_option(func):
 @coders_option
 @model_encoder_option
 @click.option("--set", "set_code", metavar="CODE", default=None,
-              help="Save the condensate or the illustrative quotation of this code group or subgroup.")
+              help="Save the condensate or the illustrative quotation of this code group, subgroup or code.")
 @click.option("--text", default=None, help="With --set: the condensate, your artificial quotation.")
 @click.option("--from-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="With --set: read the condensate from this text file.")
 @click.option("--quote", "quote_unit", type=int, default=None, metavar="UNIT_ID",
-              help="With --set: the unit to show as the illustrative quotation (one coded under the group).")
+              help="With --set: the unit to show as the illustrative quotation (one coded under the group or code).")
 @click.option("--clear-quote", is_flag=True, help="With --set: forget the picked quotation; propose the most central again.")
+@force_option
 def condense_cmd(project: Path, as_json: bool, output: Path | None, docx_path: Path | None, coders, encoder: str | None,
                  set_code: str | None, text: str | None, from_file: Path | None, quote_unit: int | None,
-                 clear_quote: bool) -> None:
+                 clear_quote: bool, force: bool) -> None:
     """Write the condensation sheet (Markdown, .docx), or save a condensate with --set.
 
     \b
     Systematic text condensation (Malterud): for each group and subgroup the sheet lists
     the units people coded under it (human and reviewed codings), how many of the
     participants they come from, a proposed illustrative quotation (the most central
-    unit, unless you picked one) and your condensate, or a marked place for it.
-    qcassist never writes condensates.
+    unit, unless you picked one) and your condensate, or a marked place for it. A unit
+    counts for a code from the coders who gave it that code; where 'adjudicated' settled
+    a unit, its codes stand for that unit. qcassist never writes condensates.
 
     \b
       qcassist condense -o sheet.md --docx sheet.docx
       qcassist condense --set "Being seen" --text "I was asked what I wanted ..."
       qcassist condense --set "Being seen" --from-file being-seen.txt
       qcassist condense --set "Being seen" --quote 12
+      qcassist condense --set believed --text "They believed me ..."   a single code
     """
     editing = text is not None or from_file is not None or quote_unit is not None or clear_quote
     if editing and set_code is None:
@@ -90,6 +96,9 @@ def condense_cmd(project: Path, as_json: bool, output: Path | None, docx_path: P
     if from_file is not None:
         text = read_condensate_file(from_file)
     with Store.open(project) as store:
+        for path in (output, docx_path):  # refused before --set changes anything
+            if path is not None:
+                check_output_path(path, force=force, store_dir=project)
         if set_code is not None:
             saved = set_condensate(store, set_code, text=text, quote_unit=quote_unit, clear_quote=clear_quote)
             _echo_saved(saved, as_json)
@@ -97,10 +106,10 @@ def condense_cmd(project: Path, as_json: bool, output: Path | None, docx_path: P
                 return  # with -o or --docx the sheet is written too, with the new condensate
         sheet = condense(store, encoder=encoder, coders=coders)
     if docx_path is not None:
-        write_docx(sheet, docx_path)
+        write_output_file(docx_path, lambda partial: write_docx(sheet, partial), force=force, store_dir=project)
         click.echo(f"Wrote the condensation sheet ({len(sheet.sections)} groups and subgroups) to {docx_path}", err=True)
     if output is not None:
-        output.write_text(sheet_markdown(sheet), encoding="utf-8")
+        write_output(output, lambda out: out.write(sheet_markdown(sheet)), force=force, store_dir=project)
         click.echo(f"Wrote the condensation sheet ({len(sheet.sections)} groups and subgroups) to {output}", err=True)
     if set_code is None and as_json:
         echo_json(sheet.as_dict())
@@ -124,12 +133,12 @@ def _echo_saved(saved: Condensate, as_json: bool) -> None:
 @format_option
 @output_option
 @transcripts_option
-def export_units(project: Path, fmt: str, output: Path | None, transcripts) -> None:
+def export_units(project: Path, fmt: str, output: Path | None, force: bool, raw: bool, transcripts) -> None:
     """Meaning units: unit_id, transcript, order, speaker, role, start, end, start_time, text."""
     with Store.open(project) as store:
         check_names("transcript", transcripts, (t.name for t in store.transcripts()))
         rows = unit_rows(store, transcripts)
-    write_export(rows, UNIT_FIELDS, fmt, output, "units")
+    write_export(rows, UNIT_FIELDS, fmt, output, "units", force=force, raw=raw, project=project)
 
 
 @export.command("codings")
@@ -138,7 +147,7 @@ def export_units(project: Path, fmt: str, output: Path | None, transcripts) -> N
 @output_option
 @coders_option
 @transcripts_option
-def export_codings(project: Path, fmt: str, output: Path | None, coders, transcripts) -> None:
+def export_codings(project: Path, fmt: str, output: Path | None, force: bool, raw: bool, coders, transcripts) -> None:
     """Codings with their exact span text, code path, coder and origin.
 
     Columns: coding_id, unit_id, external_id, transcript, speaker, start, end (the
@@ -147,7 +156,7 @@ def export_codings(project: Path, fmt: str, output: Path | None, coders, transcr
     """
     with Store.open(project) as store:
         rows = coding_rows(store, coders=coders, transcripts=transcripts)
-    write_export(rows, CODING_FIELDS, fmt, output, "codings")
+    write_export(rows, CODING_FIELDS, fmt, output, "codings", force=force, raw=raw, project=project)
 
 
 @export.command("decisions")
@@ -156,11 +165,11 @@ def export_codings(project: Path, fmt: str, output: Path | None, coders, transcr
 @output_option
 @coders_option
 @transcripts_option
-def export_decisions(project: Path, fmt: str, output: Path | None, coders, transcripts) -> None:
+def export_decisions(project: Path, fmt: str, output: Path | None, force: bool, raw: bool, coders, transcripts) -> None:
     """Review decisions, oldest first (an undo is its own row that reverses another)."""
     with Store.open(project) as store:
         rows = filtered_decision_rows(store, coders=coders, transcripts=transcripts)
-    write_export(rows, DECISION_FIELDS, fmt, output, "decisions")
+    write_export(rows, DECISION_FIELDS, fmt, output, "decisions", force=force, raw=raw, project=project)
 
 
 @export.command("codebook")
@@ -168,13 +177,19 @@ def export_decisions(project: Path, fmt: str, output: Path | None, coders, trans
 @click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS + ("json", "yaml")), default="csv", show_default=True,
               help="csv/jsonl: one row a code (code, parent, level, description, path); json/yaml: the tree, re-importable.")
 @output_option
-def export_codebook(project: Path, fmt: str, output: Path | None) -> None:
-    """The codebook: code groups, subgroups and codes with their descriptions (re-importable)."""
+def export_codebook(project: Path, fmt: str, output: Path | None, force: bool, raw: bool) -> None:
+    """The codebook: code groups, subgroups and codes with their descriptions (re-importable).
+
+    A CSV with neutralised formulas (a code named '=x' written as "'=x") reads back with
+    the quote; use --raw, or json/yaml, for a file to import again.
+    """
     with Store.open(project) as store:
         book = store.codebook()
     if fmt in EXPORT_FORMATS:
-        write_export(codebook_rows(book), CODEBOOK_FIELDS, fmt, output, "codes")
+        write_export(codebook_rows(book), CODEBOOK_FIELDS, fmt, output, "codes", force=force, raw=raw, project=project)
         return
-    write_codebook(book, fmt, output if output is not None else sys.stdout)
-    if output is not None:
-        click.echo(f"Wrote {len(book.codes)} codes to {output}", err=True)
+    if output is None:
+        write_codebook(book, fmt, sys.stdout)
+        return
+    write_output(output, lambda out: write_codebook(book, fmt, out), force=force, store_dir=project)
+    click.echo(f"Wrote {len(book.codes)} codes to {output}", err=True)

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import click
 
-from ..report import write_report
+from ..report import build_report, default_comparisons
+from ..safe_output import check_output_path, write_output
 from ..store import Store
-from .base import UserError, main, project_option
+from .base import UserError, force_option, main, progress_bar, project_option
 
 
 def _comparisons(values: tuple[str, ...]) -> list[tuple[str, ...]] | None:
@@ -30,10 +31,12 @@ def _comparisons(values: tuple[str, ...]) -> list[tuple[str, ...]] | None:
               help="Where to write the HTML file.  [default: report.html in the project directory]")
 @click.option("--coders", multiple=True, metavar="A,B",
               help="Coders to compare for agreement, comma-separated (repeatable for several comparisons; 'model' is "
-              "the model's suggestions). Default: all human coders together, and each of them against the model.")
+              "the model's suggestions). Default: the people together (not 'adjudicated'), and each person against "
+              "the model on the units both judged.")
 @click.option("--bootstrap", default=1000, show_default=True, type=click.IntRange(min=0),
               help="Bootstrap resamples of transcripts for the agreement confidence intervals (0: none).")
-def report_cmd(project: Path, output: Path | None, coders: tuple[str, ...], bootstrap: int) -> None:
+@force_option
+def report_cmd(project: Path, output: Path | None, coders: tuple[str, ...], bootstrap: int, force: bool) -> None:
     """Write a report on the project as one HTML file that opens offline.
 
     \b
@@ -42,7 +45,12 @@ def report_cmd(project: Path, output: Path | None, coders: tuple[str, ...], boot
     and review progress.
     """
     comparisons = _comparisons(coders)
+    owned = output is None  # the default report.html in the project is qcassist's: replaced without --force
+    path = output or project / "report.html"
     with Store.open(project) as store:
-        path = write_report(store, output or store.directory / "report.html", comparisons=comparisons,
-                            bootstrap=bootstrap)
+        check_output_path(path, force=force, store_dir=project, owned=owned)  # before the slow part
+        count = len(comparisons if comparisons is not None else default_comparisons(store))
+        with progress_bar(count, "Agreement for the report", enabled=True) as step:
+            page = build_report(store, comparisons=comparisons, bootstrap=bootstrap, progress=step)
+    write_output(path, lambda out: out.write(page), force=force, store_dir=project, owned=owned)
     click.echo(str(path))

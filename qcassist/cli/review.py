@@ -11,7 +11,7 @@ from ..adjudication import ADJUDICATED, apply_adjudication_file, copy_agreed, di
 from ..decisions import DECISION_FIELDS, QueueFilter, apply_decisions_file, decision_rows, review_queue
 from ..review.order import DEFAULT_STRATEGY, STRATEGIES
 from ..store import Store
-from .base import UserError, echo_json, write_export, json_option, main, project_option
+from .base import UserError, echo_json, force_option, raw_option, write_export, json_option, main, project_option
 from .coding import EXPORT_FORMATS, _default_coder
 
 
@@ -137,8 +137,10 @@ def decisions() -> None:
 @project_option
 @click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="csv", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None)
-def decisions_export(project: Path, fmt: str, output: Path | None) -> None:
+@force_option
+@raw_option
+def decisions_export(project: Path, fmt: str, output: Path | None, force: bool, raw: bool) -> None:
     """Every decision, oldest first (undo appears as its own row that reverses another)."""
     with Store.open(project) as store:
         rows = decision_rows(store)
-    write_export(rows, DECISION_FIELDS, fmt, output, "decisions")
+    write_export(rows, DECISION_FIELDS, fmt, output, "decisions", force=force, raw=raw, project=project)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..model import Transcript
+from .decode import check_input_file
 from .docx import read_docx
 from .subtitles import read_subtitles
 from .table import ColumnMap, read_table
@@ -23,13 +24,25 @@ SUFFIXES: dict[str, str] = {
     ".csv": "table", ".tsv": "table", ".jsonl": "table", ".ndjson": "table",
 }
 
-__all__ = ["SUFFIXES", "ColumnMap", "ReadResult", "parse_labelled_text", "read_transcripts"]
+__all__ = ["SUFFIXES", "ColumnMap", "ReadResult", "describe_turns", "parse_labelled_text", "read_transcripts"]
 
 
 @dataclass(frozen=True, slots=True)
 class ReadResult:
     transcripts: list[Transcript]
     warnings: tuple[str, ...]
+
+    @property
+    def found(self) -> tuple[str, ...]:
+        """One line per transcript saying what the reader found: 'name: 3 speakers, 42 turns'."""
+        return tuple(describe_turns(t) for t in self.transcripts)
+
+
+def describe_turns(transcript: Transcript) -> str:
+    """'name: 3 speakers, 42 turns', for import summaries."""
+    speakers = len({turn.speaker for turn in transcript.turns})
+    turns = len(transcript.turns)
+    return f"{transcript.name}: {speakers} speaker{'s' * (speakers != 1)}, {turns} turn{'s' * (turns != 1)}"
 
 
 def read_transcripts(
@@ -48,6 +61,7 @@ def read_transcripts(
     if kind is None:
         known = ", ".join(sorted(SUFFIXES))
         raise InputError(str(path), f"unknown file type {path.suffix or '(none)'!r}; qcassist reads {known}.")
+    check_input_file(path)
     if kind == "table":
         transcripts, warnings = read_table(path, columns=columns, interviewers=interviewers)
         return ReadResult(transcripts, warnings)

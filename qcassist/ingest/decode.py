@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import codecs
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
+
+DEFAULT_MAX_INPUT_MB = 200
+MAX_INPUT_ENV = "QCASSIST_MAX_INPUT_MB"
 
 # (mark, codec that keeps error positions relative to the whole file, name we report)
 _BOMS = (
@@ -81,8 +86,66 @@ def _check_text(text: str, path: str) -> str:
 
 def read_text(path: str | Path) -> DecodedText:
     """Read and decode a text file, raising InputError naming the file on any failure."""
+    return decode_bytes(read_input_bytes(path), path)
+
+
+def max_input_bytes() -> int:
+    """The largest input file read: ``QCASSIST_MAX_INPUT_MB`` megabytes, 200 unless set."""
+    value = os.environ.get(MAX_INPUT_ENV, "").strip()
     try:
-        data = Path(path).read_bytes()
+        megabytes = float(value) if value else DEFAULT_MAX_INPUT_MB
+    except ValueError:
+        megabytes = -1.0
+    if not 0 < megabytes < float("inf"):
+        raise InputError(MAX_INPUT_ENV, f"{value!r} is not a positive number of megabytes.")
+    return int(megabytes * 1024 * 1024)
+
+
+def check_input_file(path: str | Path) -> None:
+    """Refuse what is not a regular file of readable size, before any reader opens it.
+
+    A FIFO would block the reader forever and a link to /dev/zero would read until memory
+    runs out, so only regular files (or links to them) are read, up to ``max_input_bytes``.
+    """
+    try:
+        info = os.stat(path)
     except OSError as exc:
         raise InputError(str(path), f"cannot be read ({exc.strerror}).") from None
-    return decode_bytes(data, path)
+    _check_stat(info, path)
+
+
+def read_input_bytes(path: str | Path) -> bytes:
+    """The bytes of a regular file, refusing pipes, devices and files over the size limit."""
+    try:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused just below
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise InputError(str(path), f"cannot be read ({exc.strerror}).") from None
+    with os.fdopen(fd, "rb") as file:
+        limit = _check_stat(os.fstat(file.fileno()), path)
+        try:
+            data = file.read(limit + 1)
+        except OSError as exc:
+            raise InputError(str(path), f"cannot be read ({exc.strerror}).") from None
+    if len(data) > limit:  # it grew after the size check
+        raise _too_large(path, limit)
+    return data
+
+
+def _check_stat(info: os.stat_result, path: str | Path) -> int:
+    if stat.S_ISDIR(info.st_mode):
+        raise InputError(str(path), "is a directory; pass the transcript files (e.g. DIR/*.txt).")
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(str(path), "is not a regular file (a pipe, device or socket); qcassist reads only regular files.")
+    limit = max_input_bytes()
+    if info.st_size > limit:
+        raise _too_large(path, limit)
+    return limit
+
+
+def _too_large(path: str | Path, limit: int) -> InputError:
+    return InputError(
+        str(path),
+        f"is larger than the {limit / 1024 / 1024:g} MB limit for one input file; "
+        f"split it, or raise the limit with the environment variable {MAX_INPUT_ENV}.",
+    )

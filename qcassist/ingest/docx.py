@@ -7,17 +7,26 @@ The text is then parsed like a plain-text transcript, with table speakers known.
 
 from __future__ import annotations
 
+import io
 import zipfile
 from dataclasses import replace
 from pathlib import Path
 
 from ..errors import InputError
 from ..model import Transcript
+from .decode import read_input_bytes
 from .text import parse_labelled_text
 from .turns import TIMESTAMP
 
 _HEADER_WORDS = {"speaker", "name", "person", "text", "transcript", "utterance", "time", "timestamp"}
 MAX_SPEAKER_CHARS = 40
+# a .docx is a zip: these are checked on the declared sizes before anything is decompressed
+# (reading stops at the declared size, so a member cannot expand past it)
+MAX_DOCX_MEMBER_MB = 50
+MAX_DOCX_TOTAL_MB = 200
+MAX_DOCX_RATIO = 100  # expanded / compressed, for members over 1 MB
+MAX_DOCX_MEMBERS = 10_000
+_MB = 1024 * 1024
 
 
 def read_docx(path: str | Path, *, interviewers: tuple[str, ...] = ()) -> tuple[Transcript, tuple[str, ...]]:
@@ -27,13 +36,19 @@ def read_docx(path: str | Path, *, interviewers: tuple[str, ...] = ()) -> tuple[
     from docx.table import Table
     from docx.text.paragraph import Paragraph
 
+    from lxml import etree
+
     path = Path(path)
-    if path.stat().st_size == 0:
+    data = read_input_bytes(path)
+    if not data:
         raise InputError(str(path), "the file is empty; nothing to import.")
+    check_zip_sizes(data, path)
     try:
-        document = docx.Document(str(path))
-    except (zipfile.BadZipFile, PackageNotFoundError, KeyError, ValueError, OSError) as exc:
-        raise InputError(str(path), f"is not a readable .docx file ({type(exc).__name__}: {exc}).") from None
+        document = docx.Document(io.BytesIO(data))
+    except etree.LxmlError as exc:
+        raise InputError(str(path), f"is not a readable .docx file (its XML is malformed: {_one_line(exc)}).") from None
+    except (zipfile.BadZipFile, PackageNotFoundError, KeyError, ValueError, OSError, EOFError) as exc:
+        raise InputError(str(path), f"is not a readable .docx file ({type(exc).__name__}: {_one_line(exc)}).") from None
     lines: list[str] = []
     speakers: set[str] = set()
     for block in document.element.body.iterchildren():
@@ -78,3 +93,30 @@ def _table_lines(table, speakers: set[str]) -> list[str]:
         else:
             lines.append(stamp + " ".join(cells))
     return lines
+
+
+def check_zip_sizes(data: bytes, path: str | Path) -> None:
+    """Refuse a zip bomb: too many members, or members (or all of them) that expand too far."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        raise InputError(str(path), f"is not a readable .docx file ({type(exc).__name__}: {_one_line(exc)}).") from None
+    if len(members) > MAX_DOCX_MEMBERS:
+        raise InputError(str(path), f"has {len(members)} parts, more than the {MAX_DOCX_MEMBERS} a .docx may have.")
+    total = 0
+    for member in members:
+        total += member.file_size
+        ratio = member.file_size / max(member.compress_size, 1)
+        if member.file_size > MAX_DOCX_MEMBER_MB * _MB or (member.file_size > _MB and ratio > MAX_DOCX_RATIO):
+            raise InputError(
+                str(path),
+                f"part {member.filename!r} expands to {member.file_size / _MB:.0f} MB from {member.compress_size / _MB:.1f} MB "
+                f"(limits: {MAX_DOCX_MEMBER_MB} MB a part, {MAX_DOCX_RATIO}:1 compression); refused as a possible zip bomb.",
+            )
+    if total > MAX_DOCX_TOTAL_MB * _MB:
+        raise InputError(str(path), f"expands to {total / _MB:.0f} MB, over the {MAX_DOCX_TOTAL_MB} MB limit for a .docx.")
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())

@@ -16,16 +16,16 @@ from pathlib import Path
 from ..errors import InputError
 from ..model import Transcript
 from .decode import read_text
-from .text import is_speaker_label
+from .labels import colon_label_at, is_plain_label, looks_like_a_name
 from .turns import TextBuilder, build_transcript, parse_clock
 
 _TIMING = re.compile(
     r"^\s*((?:\d+:)?\d{1,2}:\d{2}[.,]\d{1,3})\s*-->\s*((?:\d+:)?\d{1,2}:\d{2}[.,]\d{1,3})(?:\s+.*)?$"
 )
-_VOICE = re.compile(r"<v(?:\.[^\s>]+)*\s+([^>]+)>")
-_TAG = re.compile(r"</?[^>]+>")
-_PREFIX = re.compile(r"^([^\W\d_][\w.'’()\- ]{0,40}?)\s*:\s+")
-MAX_LABEL_WORDS = 5
+# a tag cannot contain "<", so each tag search stops at the next one: linear on "<<<<…" and "<v.a.a.a…"
+_TAG = re.compile(r"<[^<>]*>")
+_VOICE = re.compile(r"v(?:\.[^\s.]+)*\s+(.+)", re.DOTALL)  # inside a tag: v, classes, whitespace, the name
+_SPACES = re.compile(r"\s+")
 
 
 def read_subtitles(path: str | Path, *, interviewers: tuple[str, ...] = ()) -> tuple[Transcript, tuple[str, ...]]:
@@ -55,21 +55,18 @@ def read_subtitles(path: str | Path, *, interviewers: tuple[str, ...] = ()) -> t
 
 
 def _confirm_prefix_speakers(cues: list[tuple]) -> list[tuple]:
-    """A "Name: " prefix is a speaker if it starts two or more cues (Zoom repeats names), is a
-    role word, or is capitalized like a name ("Anna Berg"); otherwise, as in "and I said: yes",
-    the colon belongs to the words."""
-    counts = Counter(prefix for _, _, _, _, prefix in cues if prefix)
+    """A "Name: " prefix is a speaker if it looks like a name (capitalised words, a title, a role
+    word: see labels.py) or is short and starts two or more cues (Zoom repeats display names,
+    lowercase ones too); otherwise, as in "and I said: yes", the colon belongs to the words."""
+    counts = Counter(prefix[0] for _, _, _, _, prefix in cues if prefix)
     confirmed = []
     for voice, words, start, end, prefix in cues:
-        if prefix and voice is None:
-            if is_speaker_label(prefix, counts[prefix], set()) or _looks_like_a_name(prefix):
-                voice, words = prefix, words[_PREFIX.match(words).end() :]
+        if prefix and voice is None and (
+            looks_like_a_name(prefix[0]) or (counts[prefix[0]] >= 2 and is_plain_label(prefix[0]))
+        ):
+            voice, words = prefix[0], words[prefix[1] :].lstrip()
         confirmed.append((voice, words, start, end))
     return confirmed
-
-
-def _looks_like_a_name(label: str) -> bool:
-    return all(word[:1].isupper() or word[:1].isdigit() for word in label.split())
 
 
 def _parse_cues(text: str, path: str):
@@ -110,13 +107,18 @@ def _skip_block(lines: list[str], i: int) -> int:
     return i
 
 
-def _speaker_and_words(body: str) -> tuple[str | None, str, str | None]:
-    """(voice-tag speaker, words, a "Name:" prefix candidate); the prefix stays in the words."""
-    voice = _VOICE.search(body)
-    speaker = html.unescape(voice.group(1)).strip() if voice else None
+def _speaker_and_words(body: str) -> tuple[str | None, str, tuple[str, int] | None]:
+    """(voice-tag speaker, words, a "Name:" prefix candidate and where the words after it start);
+    the prefix stays in the words until it is confirmed."""
+    speaker = None
+    for tag in _TAG.finditer(body):
+        voice = _VOICE.fullmatch(tag.group()[1:-1])
+        if voice:
+            speaker = html.unescape(voice.group(1)).strip() or None
+            break
     words = html.unescape(_TAG.sub("", body)).strip()  # WebVTT escapes &, < and > as &amp; &lt; &gt;
-    words = re.sub(r"\s+", " ", words).strip()
-    prefix = _PREFIX.match(words) if speaker is None else None
-    if prefix and len(prefix.group(1).split()) <= MAX_LABEL_WORDS:
-        return None, words, prefix.group(1).strip()
-    return speaker, words, None
+    words = _SPACES.sub(" ", words).strip()
+    prefix = colon_label_at(words, 0) if speaker is None else None
+    if prefix and prefix[1] >= len(words):
+        prefix = None  # "Anna:" and nothing said: the words are the label itself
+    return speaker, words, prefix

@@ -5,12 +5,12 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
 from typing import TypeVar
 
+from ..errors import BusyError
 from ..store import Store
 
-BUSY_RETRY = 0.3  # seconds between tries while another command holds the database
+BUSY_RETRY = 0.3  # seconds between tries when a statement outside a transaction meets the lock
 T = TypeVar("T")
 
 
@@ -21,31 +21,28 @@ def is_busy(exc: sqlite3.OperationalError) -> bool:
 
 
 def committed(write: Callable[[], T], store: Store, notify: Callable[[str], None]) -> T:
-    """Run one store write until it commits; while another command holds the database, say so and retry.
+    """Run one store write until it commits; while another command holds the database, say so on screen.
 
-    The key's decision is never dropped and never shown as recorded before it is.
+    The key's decision is never dropped and never shown as recorded before it is: the
+    store waits for the lock and reports each wait here, and when it gives up (after
+    QCASSIST_LOCK_WAIT seconds) this tries again.
     """
     started = time.monotonic()
-    with _short_busy_timeout(store):
+
+    def waiting(_: float = 0.0) -> None:
+        notify(f"The project is busy (another qcassist command is writing); saving… {time.monotonic() - started:.0f} s")
+
+    previous, store.on_busy = store.on_busy, waiting
+    try:
         while True:
             try:
                 return write()
-            except sqlite3.OperationalError as exc:
+            except BusyError:
+                waiting()
+            except sqlite3.OperationalError as exc:  # a statement outside a transaction met the lock
                 if not is_busy(exc):
                     raise
-                if store.db.in_transaction:  # a failed COMMIT leaves the transaction open
-                    store.db.execute("ROLLBACK")
-            waited = time.monotonic() - started
-            notify(f"The project is busy (another qcassist command is writing); saving… {waited:.0f} s")
-            time.sleep(BUSY_RETRY)
-
-
-@contextmanager
-def _short_busy_timeout(store: Store):
-    """sqlite waits at most briefly per try, so the screen can say it is waiting instead of freezing."""
-    before = store.db.execute("PRAGMA busy_timeout").fetchone()[0]
-    store.db.execute("PRAGMA busy_timeout = 250")
-    try:
-        yield
+                waiting()
+                time.sleep(BUSY_RETRY)
     finally:
-        store.db.execute(f"PRAGMA busy_timeout = {int(before)}")
+        store.on_busy = previous

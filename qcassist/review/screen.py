@@ -193,7 +193,7 @@ def _suggestion_line(number: int, suggestion: Suggestion, action: str | None, pi
     mark, said = _DONE.get(action or "", ("·", ""))
     kind = "" if suggestion.source == "classifier" else f" ({suggestion.source} similarity)"
     label = f"{number + 1}" if number < 9 else " "
-    text = f"{'›' if picked else ' '}{label} {mark} {suggestion.code}  p={suggestion.probability:.2f}{kind}"
+    text = f"{'›' if picked else ' '}{label} {mark} {suggestion.code}  {suggestion.shown}{kind}"
     if said:
         text += f"  {said}"
     text = fit(text, width)

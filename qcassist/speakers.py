@@ -1,0 +1,71 @@
+"""Speakers and their roles: list them, set them, keep them the same for one person.
+
+A turn's role decides whether it yields meaning units (``segment --role``, participant
+by default). Roles are stored on the turns; a role set for the whole project with
+``set_role`` is also remembered (setting ``speakers.roles``, person key → role) and
+applied to transcripts imported later, so one person keeps one role.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+
+from .codebook import did_you_mean
+from .embed import DEFAULT_ENCODER
+from .errors import QcaError
+from .ingest.roles import person_key, with_roles
+from .model import ROLES
+from .project import ROLE_SETTING, project_encoder, project_roles, select_transcripts
+from .resegment import RoleReport, change_roles
+from .store import Store
+
+
+def speaker_rows(store: Store, transcripts: Sequence[str] = ()) -> list[dict]:
+    """One row per speaker label per transcript: role, turns and words, in order of first turn."""
+    rows = []
+    for transcript in select_transcripts(store, transcripts):
+        found: dict[str, dict] = {}
+        for turn in transcript.turns:
+            row = found.setdefault(turn.speaker, {
+                "transcript": transcript.name, "speaker": turn.speaker, "role": turn.role, "turns": 0, "words": 0,
+            })
+            row["turns"] += 1
+            row["words"] += len(transcript.turn_text(turn).split())
+        rows.extend(found.values())
+    return rows
+
+
+def set_role(
+    store: Store,
+    name: str,
+    role: str,
+    *,
+    transcripts: Sequence[str] = (),
+    encoder: str = DEFAULT_ENCODER,
+    progress: Callable[[str], None] | None = None,
+) -> RoleReport:
+    """Give speaker ``name`` (any label variant of that person) ``role`` in some or all transcripts.
+
+    Segmented transcripts are re-segmented with their recorded options so that the
+    right turns yield units; codings and review decisions move as with
+    ``segment --resegment``, and if one would have no unit nothing is changed.
+    """
+    if role not in ROLES:
+        raise QcaError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}.")
+    key = person_key(name)
+    chosen = select_transcripts(store, transcripts)
+    labels = {t.speaker for transcript in chosen for t in transcript.turns}
+    if not any(person_key(label) == key for label in labels):
+        where = f"transcripts {', '.join(transcripts)}" if transcripts else "the project"
+        raise QcaError(f"no speaker {name!r} in {where}.{did_you_mean(name, sorted(labels))} "
+                       "List them with 'qcassist speakers'.")
+    updated = {t.id: with_roles(t, {key: role}) for t in chosen}
+    report = change_roles(store, chosen, updated, encoder_for=lambda spec: project_encoder(store, spec),
+                          encoder=encoder, progress=progress)
+    if not transcripts:
+        with store.transaction():
+            store.set_setting(ROLE_SETTING, json.dumps(dict(project_roles(store), **{key: role}), sort_keys=True))
+    return report
+
+

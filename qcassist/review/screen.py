@@ -191,7 +191,7 @@ _DONE = {"accept": ("✓", "accepted"), "reject": ("✗", "rejected"), "recode":
 
 def _suggestion_line(number: int, suggestion: Suggestion, action: str | None, picked: bool, width: int) -> str:
     mark, said = _DONE.get(action or "", ("·", ""))
-    kind = "" if suggestion.source == "classifier" else f" ({suggestion.source} similarity)"
+    kind = "" if suggestion.source == "classifier" else f" ({suggestion.source})"  # sim= already says similarity
     label = f"{number + 1}" if number < 9 else " "
     text = f"{'›' if picked else ' '}{label} {mark} {suggestion.code}  {suggestion.shown}{kind}"
     if said:

@@ -352,3 +352,15 @@ def test_a_decisions_file_row_that_is_not_an_object_or_names_no_suggestion_is_on
         with pytest.raises(InputError, match=r"missing.csv, line 2.*no suggestion for code 'økonomi' to accept"):
             apply_decisions_file(store, missing, coder="ann")
     assert dump_database(directory) == before
+
+
+def test_quitting_the_review_discards_an_unfinished_retraining(reviewed):
+    from qcassist.review.retrain import BackgroundRetrainer
+
+    before = dump_database(reviewed)
+    retrainer = BackgroundRetrainer(reviewed, 1, "ann", "sequential")
+    assert retrainer.after_decision(1) is None and retrainer.busy  # a round started; it takes seconds
+    assert retrainer.close() is True
+    assert not retrainer.busy
+    time.sleep(0.5)
+    assert dump_database(reviewed) == before

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from dataclasses import replace as _dataclass_replace
 from pathlib import Path
+from weakref import WeakKeyDictionary
 
 from .embed import DEFAULT_ENCODER, TFIDF_ENCODER, CachedEncoder, Encoder, SentenceTransformerEncoder, TfidfEncoder
 from .errors import ConflictError, QcaError
@@ -273,17 +274,41 @@ def project_encoder(store: Store, spec: str = DEFAULT_ENCODER) -> Encoder:
     return CachedEncoder(encoder, store.cache_dir / "embeddings.sqlite")
 
 
+# Fitted in this process and not saved yet, per open store (see _project_tfidf).
+_unsaved_tfidf: WeakKeyDictionary[Store, TfidfEncoder] = WeakKeyDictionary()
+
+
 def _project_tfidf(store: Store) -> TfidfEncoder:
-    """TF-IDF/LSA fitted once on the project's participant speech and kept in the project."""
+    """TF-IDF/LSA fitted once on the project's participant speech and kept in the project.
+
+    A new fit is saved with the command's next write, just before it commits: a command
+    that fails before then leaves no encoders/ folder behind, and nothing the project
+    records (units' encoder, a model's manifest) names an encoder it does not hold.
+    """
     directory = store.directory / "encoders" / "tfidf-lsa"
+    if store in _unsaved_tfidf:
+        return _unsaved_tfidf[store]
     if (directory / "encoder.json").exists():
         return TfidfEncoder.load(directory)
     texts = [t.turn_text(turn) for t in store.transcripts() for turn in t.participant_turns]
     if not texts:
         raise QcaError("the TF-IDF encoder is fitted on the project's transcripts; import some first.")
     encoder = TfidfEncoder().fit(texts)
-    encoder.save(directory)
+    _unsaved_tfidf[store] = encoder
+    store.before_commit("tfidf-encoder", lambda: _save_tfidf(store, encoder, directory))
     return encoder
+
+
+def _save_tfidf(store: Store, encoder: TfidfEncoder, directory: Path) -> None:
+    """Save the fitted encoder, unless another command saved the same one meanwhile; ConflictError if theirs differs."""
+    if not (directory / "encoder.json").exists():
+        encoder.save(directory)  # if another command renames its folder into place first, theirs is kept
+    if TfidfEncoder.load(directory).id != encoder.id:
+        raise ConflictError(
+            f"{directory}: another qcassist command saved the project's TF-IDF encoder, fitted on other transcripts, "
+            "while this one was running; nothing was changed. Run the command again."
+        )
+    _unsaved_tfidf.pop(store, None)
 
 
 # --- segment -----------------------------------------------------------------------

@@ -13,7 +13,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -44,6 +44,7 @@ class Store(CodingTables):
         self.directory = directory
         self.db = db
         self._depth = 0
+        self._before_commit: dict[str, Callable[[], None]] = {}
 
     # --- opening -----------------------------------------------------------------
 
@@ -142,12 +143,30 @@ class Store(CodingTables):
             raise
         else:
             try:
+                self._run_before_commit()
                 self.db.execute("COMMIT")
             except sqlite3.OperationalError as exc:
                 self._rollback()
                 raise ProjectError(sqlite_failure(exc, self.path)) from exc
+            except BaseException:
+                self._rollback()
+                raise
         finally:
             self._depth = 0
+
+    def before_commit(self, key: str, action: Callable[[], None]) -> None:
+        """Run ``action`` in the next write transaction just before it commits (once per ``key``; kept until one commits).
+
+        For files that belong with what the transaction records (a fitted TF-IDF encoder):
+        a command that fails first leaves none behind; one that cannot write them commits nothing.
+        """
+        self._before_commit[key] = action
+
+    def _run_before_commit(self) -> None:
+        while self._before_commit:
+            key, action = next(iter(self._before_commit.items()))
+            action()
+            del self._before_commit[key]
 
     def _begin(self) -> None:
         """BEGIN IMMEDIATE, waiting for another command's write to finish (with a notice) rather than failing."""

@@ -318,9 +318,11 @@ def suggest(
     ]
     with store.transaction():
         store.replace_suggestions(suggestions, [u.id for u in units])
-        # which units the model did not judge, so agreement counts it as missing there, not as "no code"
+        # which units the model judged (suggested or not) and skipped: agreement counts it as missing on every
+        # other unit (skipped as coded, or imported or re-cut since), not as "no code"
         skipped = sorted(u.id for u in all_units if u.id in human and not include_coded)
-        store.set_setting("suggest.skipped_units", json.dumps({"version": version, "units": skipped}))
+        judged = sorted(u.id for u in units)
+        store.set_setting("suggest.skipped_units", json.dumps({"version": version, "units": skipped, "judged": judged}))
     leaves = [c.name for c in store.codebook().leaves]
     modelled = set(model.codes) | set(model.exemplar_codes) | set(model.description_codes)
     return SuggestReport(

@@ -17,6 +17,7 @@ from pathlib import Path
 from .errors import ProjectError
 from .model import Code, Codebook, MeaningUnit, Suggestion, Transcript, Turn
 from .schema import MIGRATIONS, SCHEMA_VERSION
+from .store_codebook import CodebookTables
 from .store_coding import CodingTables, now
 
 DB_NAME = "qcassist.db"
@@ -27,7 +28,7 @@ BUSY_TIMEOUT_MS = 10_000
 __all__ = ["Store", "now", "DB_NAME"]
 
 
-class Store(CodingTables):
+class Store(CodingTables, CodebookTables):
     """An open project. Use ``Store.create`` or ``Store.open``; close it, or use it as a context manager."""
 
     def __init__(self, directory: Path, db: sqlite3.Connection):

@@ -130,7 +130,8 @@ def _check_examples(data: TrainingSet) -> None:
         raise QcaError(
             f"code {single[0]!r} has only one coded unit"
             + (f" (also: {', '.join(single[1:])})" if len(single) > 1 else "")
-            + "; code at least two units with it, or remove it from the codebook, then train again."
+            + f"; code at least two units with it, merge it into another code ('qcassist codebook merge {single[0]!r} --into CODE')"
+            + f" or remove it ('qcassist codebook remove {single[0]!r} --drop-codings'), then train again."
         )
     if sum(1 for n in counts.values() if n >= 2) < 2:
         raise QcaError(f"training needs at least two codes with two or more coded units each; found {counts}.")

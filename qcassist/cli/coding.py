@@ -47,7 +47,7 @@ def model_encoder_option(func):
 
 @main.group()
 def codebook() -> None:
-    """Import, show and export the codebook (code groups → subgroups → codes)."""
+    """Import, show and change the codebook (code groups → subgroups → codes): rename, merge, remove, move."""
 
 
 @codebook.command("import")
@@ -94,6 +94,97 @@ def codebook_show(project: Path, fmt: str) -> None:
         count = f"  [{counts.get(row['code'], 0)}]" if row["level"] == "code" else ""
         description = f" — {row['description']}" if row["description"] else ""
         click.echo(f"{'  ' * depth}{row['code']}{count}{description}")
+
+
+@codebook.command("rename")
+@project_option
+@json_option
+@click.argument("old")
+@click.argument("new")
+def codebook_rename(project: Path, as_json: bool, old: str, new: str) -> None:
+    """Rename code (or group) OLD to NEW; its codings, suggestions and condensate follow.
+
+    Review decisions keep the name they were recorded with and are read as NEW.
+    """
+    from ..codebook_edit import rename_code
+
+    with Store.open(project) as store:
+        edit = rename_code(store, old, new)
+    _echo_edit(edit, as_json, f"Renamed {old!r} to {new!r}")
+
+
+@codebook.command("merge")
+@project_option
+@json_option
+@click.argument("sources", nargs=-1, required=True)
+@click.option("--into", "into", required=True, metavar="CODE", help="The code that takes in the others.")
+def codebook_merge(project: Path, as_json: bool, sources: tuple[str, ...], into: str) -> None:
+    """Merge the SOURCES codes into one code and remove them.
+
+    \b
+    Their codings, suggestions, condensates and child codes move to the --into code;
+    a unit a coder coded with both keeps one coding.
+      qcassist codebook merge 'felt heard' 'listened to' --into 'being heard'
+    """
+    from ..codebook_edit import merge_codes
+
+    with Store.open(project) as store:
+        edit = merge_codes(store, sources, into)
+    _echo_edit(edit, as_json, f"Merged {', '.join(repr(s) for s in edit.codes)} into {into!r}")
+
+
+@codebook.command("remove")
+@project_option
+@json_option
+@click.argument("code")
+@click.option("--drop-codings", is_flag=True, help="Also delete the code's codings (refused without it when it has any).")
+def codebook_remove(project: Path, as_json: bool, code: str, drop_codings: bool) -> None:
+    """Remove CODE and its suggestions (a group only when no codes are left under it)."""
+    from ..codebook_edit import remove_code
+
+    with Store.open(project) as store:
+        edit = remove_code(store, code, drop_codings=drop_codings)
+    _echo_edit(edit, as_json, f"Removed {code!r}")
+
+
+@codebook.command("move")
+@project_option
+@json_option
+@click.argument("code")
+@click.option("--under", "group", default=None, metavar="GROUP", help="The group to move CODE (and its codes) under.")
+@click.option("--top", is_flag=True, help="Make CODE a top-level group.")
+def codebook_move(project: Path, as_json: bool, code: str, group: str | None, top: bool) -> None:
+    """Move CODE, with any codes under it, under another GROUP (as its last code) or to the top."""
+    from ..codebook_edit import move_code
+
+    if (group is None) == (not top):
+        raise UserError("say where to: --under GROUP or --top.")
+    with Store.open(project) as store:
+        edit = move_code(store, code, under=group)
+    _echo_edit(edit, as_json, f"Moved {code!r} {'under ' + repr(group) if group else 'to the top'}")
+
+
+def _echo_edit(edit, as_json: bool, done: str) -> None:
+    if as_json:
+        echo_json(edit.as_dict())
+        return
+    parts = []
+    if edit.codings_moved:
+        parts.append(f"{edit.codings_moved} codings carried over")
+    if edit.codings_merged:
+        parts.append(f"{edit.codings_merged} kept once (the unit already had the code)")
+    if edit.codings_dropped:
+        parts.append(f"{edit.codings_dropped} codings deleted")
+    if edit.suggestions:
+        parts.append(f"{edit.suggestions} suggestions {'deleted' if edit.change == 'remove' else 'carried over'}")
+    if edit.decisions:
+        parts.append(f"{edit.decisions} review decisions now read the new name" if edit.change != "remove"
+                     else f"{edit.decisions} review decisions about it stay in the history only")
+    if edit.children_moved:
+        parts.append(f"codes moved with it: {', '.join(edit.children_moved)}")
+    click.echo(f"{done}" + (f": {'; '.join(parts)}." if parts else "."))
+    if edit.stale_model:
+        click.echo(f"Model {edit.stale_model} knows the old codes: run 'qcassist train' before 'qcassist suggest'.")
 
 
 # --- importing human codings -------------------------------------------------------

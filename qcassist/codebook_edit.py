@@ -173,7 +173,7 @@ def _new_name(name: str) -> str:
 
 def _arg(name: str) -> str:
     """A code name as the user would type it in a shell."""
-    return name if name.replace("-", "").replace("_", "").isalnum() else f"'{name}'"
+    return name if name.replace("-", "").replace("_", "").isalnum() else f'"{name}"'
 
 
 def _stale_model(store: Store, gone: set[str]) -> str | None:

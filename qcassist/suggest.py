@@ -130,8 +130,8 @@ def _check_examples(data: TrainingSet) -> None:
         raise QcaError(
             f"code {single[0]!r} has only one coded unit"
             + (f" (also: {', '.join(single[1:])})" if len(single) > 1 else "")
-            + f"; code at least two units with it, merge it into another code ('qcassist codebook merge {single[0]!r} --into CODE')"
-            + f" or remove it ('qcassist codebook remove {single[0]!r} --drop-codings'), then train again."
+            + f"; code at least two units with it, merge it into another code (qcassist codebook merge \"{single[0]}\" --into CODE)"
+            + f" or remove it (qcassist codebook remove \"{single[0]}\" --drop-codings), then train again."
         )
     if sum(1 for n in counts.values() if n >= 2) < 2:
         raise QcaError(f"training needs at least two codes with two or more coded units each; found {counts}.")
@@ -218,9 +218,13 @@ def load_latest_model(store: Store) -> CodeModel:
     version, _ = latest
     directory = store.directory / "classifiers" / version
     try:
-        return CodeModel.load(directory)
+        model = CodeModel.load(directory)
     except (OSError, ValueError, KeyError) as exc:
         raise ModelError(f"{directory}: saved model is unreadable ({exc}); run 'qcassist train' again.") from None
+    gone = sorted(set(model.all_codes) - {c.name for c in store.codebook().codes})
+    if gone:  # renamed, merged or removed since (qcassist codebook ...)
+        raise ModelError(f"model {version} knows codes no longer in the codebook ({', '.join(gone)}); run 'qcassist train' again.")
+    return model
 
 
 # --- suggest -----------------------------------------------------------------------

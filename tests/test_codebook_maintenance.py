@@ -199,3 +199,25 @@ def test_cli_rename_merge_remove_move(runner, coded):
     assert result.exit_code == 2 and result.output == "Error: unknown code 'mony'. Did you mean 'money'?\n"
     result = runner.invoke(main, ["codebook", "remove", *p, "money"])
     assert result.exit_code == 2 and result.output.count("\n") == 1 and "--drop-codings" in result.output
+
+
+@pytest.mark.usefixtures("fake_encoder")
+def test_suggest_with_a_model_older_than_a_rename_asks_to_train_again(store, tmp_path):
+    from qcassist.ingest.coded import CodedColumns
+    from qcassist.seed import import_coded
+    from qcassist.suggest import ModelError, suggest, train
+    from tests.conftest import coded_rows, write_coded_csv
+
+    rows = coded_rows(n_transcripts=3, per_code=4)
+    for row in rows[::5]:
+        row["code"] = ""
+    write_coded_csv(tmp_path / "seed.csv", rows)
+    import_coded(store, tmp_path / "seed.csv", coder="anna", columns=CodedColumns(order="order"))
+    version = train(store).version
+    edit = rename_code(store, "money", "finances")
+    assert edit.stale_model == version
+    with pytest.raises(ModelError, match=r"knows codes no longer in the codebook \(money\); run 'qcassist train' again"):
+        suggest(store)
+    train(store)
+    assert {s.code for s in store.suggestions()} <= {"trust", "finances", "access"}
+    assert suggest(store).suggestions > 0

@@ -221,3 +221,9 @@ def test_suggest_with_a_model_older_than_a_rename_asks_to_train_again(store, tmp
     train(store)
     assert {s.code for s in store.suggestions()} <= {"trust", "finances", "access"}
     assert suggest(store).suggestions > 0
+
+
+@pytest.mark.parametrize("command", ["rename", "merge", "remove", "move"])
+def test_every_codebook_command_has_help(runner, command):
+    result = runner.invoke(main, ["codebook", command, "--help"])
+    assert result.exit_code == 0 and "--project" in result.output and "--json" in result.output

@@ -102,8 +102,9 @@ def codebook_show(project: Path, fmt: str) -> None:
 @click.argument("old")
 @click.argument("new")
 def codebook_rename(project: Path, as_json: bool, old: str, new: str) -> None:
-    """Rename code (or group) OLD to NEW; its codings, suggestions and condensate follow.
+    """Rename code or group OLD to NEW; what was coded with it follows.
 
+    Codings, suggestions, its condensate and the codes under it go along.
     Review decisions keep the name they were recorded with and are read as NEW.
     """
     from ..codebook_edit import rename_code
@@ -119,7 +120,7 @@ def codebook_rename(project: Path, as_json: bool, old: str, new: str) -> None:
 @click.argument("sources", nargs=-1, required=True)
 @click.option("--into", "into", required=True, metavar="CODE", help="The code that takes in the others.")
 def codebook_merge(project: Path, as_json: bool, sources: tuple[str, ...], into: str) -> None:
-    """Merge the SOURCES codes into one code and remove them.
+    """Merge the SOURCES codes into the --into code and remove them.
 
     \b
     Their codings, suggestions, condensates and child codes move to the --into code;
@@ -139,7 +140,10 @@ def codebook_merge(project: Path, as_json: bool, sources: tuple[str, ...], into:
 @click.argument("code")
 @click.option("--drop-codings", is_flag=True, help="Also delete the code's codings (refused without it when it has any).")
 def codebook_remove(project: Path, as_json: bool, code: str, drop_codings: bool) -> None:
-    """Remove CODE and its suggestions (a group only when no codes are left under it)."""
+    """Remove CODE (with --drop-codings if it has codings; a group only when empty).
+
+    Its suggestions and condensate go with it; review decisions about it stay in the history.
+    """
     from ..codebook_edit import remove_code
 
     with Store.open(project) as store:
@@ -154,7 +158,7 @@ def codebook_remove(project: Path, as_json: bool, code: str, drop_codings: bool)
 @click.option("--under", "group", default=None, metavar="GROUP", help="The group to move CODE (and its codes) under.")
 @click.option("--top", is_flag=True, help="Make CODE a top-level group.")
 def codebook_move(project: Path, as_json: bool, code: str, group: str | None, top: bool) -> None:
-    """Move CODE, with any codes under it, under another GROUP (as its last code) or to the top."""
+    """Move CODE and the codes under it under GROUP (as its last code), or to the top."""
     from ..codebook_edit import move_code
 
     if (group is None) == (not top):

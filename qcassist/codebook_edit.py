@@ -135,7 +135,8 @@ def move_code(store: Store, name: str, *, under: str | None) -> CodebookEdit:
     with store.transaction():
         store.save_codebook(Codebook(tree_order(others + (moved,)), book.exclusive))
         store.log_code_change({"change": "move", "code": name, "from": code.parent, "into": under, "at": now()})
-    return CodebookEdit("move", (name,), under)
+    # a code that now holds others is no longer one to assign
+    return CodebookEdit("move", (name,), under, stale_model=_stale_model(store, {under}) if under else None)
 
 
 def _check_merge_levels(store: Store, book: Codebook, sources: Sequence[str], into: str, usage: dict) -> None:

@@ -221,9 +221,10 @@ def load_latest_model(store: Store) -> CodeModel:
         model = CodeModel.load(directory)
     except (OSError, ValueError, KeyError) as exc:
         raise ModelError(f"{directory}: saved model is unreadable ({exc}); run 'qcassist train' again.") from None
-    gone = sorted(set(model.all_codes) - {c.name for c in store.codebook().codes})
-    if gone:  # renamed, merged or removed since (qcassist codebook ...)
-        raise ModelError(f"model {version} knows codes no longer in the codebook ({', '.join(gone)}); run 'qcassist train' again.")
+    gone = sorted(set(model.all_codes) - {c.name for c in store.codebook().leaves})
+    if gone:  # renamed, merged, removed or made a group since (qcassist codebook ...)
+        raise ModelError(f"model {version} suggests codes the codebook no longer has to assign ({', '.join(gone)}); "
+                         "run 'qcassist train' again.")
     return model
 
 

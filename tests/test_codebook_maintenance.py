@@ -188,7 +188,7 @@ def test_cli_rename_merge_remove_move(runner, coded):
     p = ["-p", str(project)]
     result = runner.invoke(main, ["codebook", "rename", *p, "trust", "confidence"])
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines()[0] == "Renamed 'trust' to 'confidence': 1 codings carried over; 1 suggestions carried over."
+    assert result.output.splitlines()[0] == "Renamed 'trust' to 'confidence': 1 coding carried over; 1 suggestion carried over."
     assert "run 'qcassist train' before 'qcassist suggest'" in result.output
     result = runner.invoke(main, ["codebook", "merge", *p, "distrust", "--into", "confidence", "--json"])
     assert json.loads(result.output)["codings_merged"] == 1
@@ -216,7 +216,7 @@ def test_suggest_with_a_model_older_than_a_rename_asks_to_train_again(store, tmp
     version = train(store).version
     edit = rename_code(store, "money", "finances")
     assert edit.stale_model == version
-    with pytest.raises(ModelError, match=r"knows codes no longer in the codebook \(money\); run 'qcassist train' again"):
+    with pytest.raises(ModelError, match=r"no longer has to assign \(money\); run 'qcassist train' again"):
         suggest(store)
     train(store)
     assert {s.code for s in store.suggestions()} <= {"trust", "finances", "access"}

@@ -174,21 +174,26 @@ def _echo_edit(edit, as_json: bool, done: str) -> None:
         return
     parts = []
     if edit.codings_moved:
-        parts.append(f"{edit.codings_moved} codings carried over")
+        parts.append(f"{_count(edit.codings_moved, 'coding')} carried over")
     if edit.codings_merged:
-        parts.append(f"{edit.codings_merged} kept once (the unit already had the code)")
+        parts.append(f"{_count(edit.codings_merged, 'coding')} kept once (the unit already had the code)")
     if edit.codings_dropped:
-        parts.append(f"{edit.codings_dropped} codings deleted")
+        parts.append(f"{_count(edit.codings_dropped, 'coding')} deleted")
     if edit.suggestions:
-        parts.append(f"{edit.suggestions} suggestions {'deleted' if edit.change == 'remove' else 'carried over'}")
+        parts.append(f"{_count(edit.suggestions, 'suggestion')} {'deleted' if edit.change == 'remove' else 'carried over'}")
     if edit.decisions:
-        parts.append(f"{edit.decisions} review decisions now read the new name" if edit.change != "remove"
-                     else f"{edit.decisions} review decisions about it stay in the history only")
+        decisions = _count(edit.decisions, "review decision")
+        parts.append(f"{decisions} now read the new name" if edit.change != "remove"
+                     else f"{decisions} about it stay in the history only")
     if edit.children_moved:
         parts.append(f"codes moved with it: {', '.join(edit.children_moved)}")
     click.echo(f"{done}" + (f": {'; '.join(parts)}." if parts else "."))
     if edit.stale_model:
         click.echo(f"Model {edit.stale_model} knows the old codes: run 'qcassist train' before 'qcassist suggest'.")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 # --- importing human codings -------------------------------------------------------

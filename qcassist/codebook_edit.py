@@ -105,7 +105,7 @@ def remove_code(store: Store, name: str, *, drop_codings: bool = False) -> Codeb
     usage = store.code_usage(name)
     if usage["codings"] and not drop_codings:
         raise ConflictError(
-            f"{name!r} has {usage['codings']} codings; pass --drop-codings to delete them with the code, "
+            f"{name!r} has {_codings(usage['codings'])}; pass --drop-codings to delete them with the code, "
             f"or merge it into another code ('qcassist codebook merge {_arg(name)} --into CODE')."
         )
     with store.transaction():
@@ -127,7 +127,7 @@ def move_code(store: Store, name: str, *, under: str | None) -> CodebookEdit:
         if book.get(under) in book.leaves:
             coded = store.code_usage(under)["codings"]
             if coded:
-                raise QcaError(f"{under!r} has {coded} codings; a code with codings cannot hold other codes.")
+                raise QcaError(f"{under!r} has {_codings(coded)}; a code with codings cannot hold other codes.")
     if code.parent == under:
         raise QcaError(f"{name!r} is already {'under ' + repr(under) if under else 'at the top'}.")
     moved = Code(code.name, under, code.description)
@@ -150,7 +150,7 @@ def _check_merge_levels(store: Store, book: Codebook, sources: Sequence[str], in
         if groups and coded:
             raise QcaError(f"{groups[0]!r} holds codes and {coded[0]!r} has codings; merge them separately.")
     elif coded:
-        raise QcaError(f"{into!r} is a group; {coded[0]!r} has {usage[coded[0]]['codings']} codings, which belong on "
+        raise QcaError(f"{into!r} is a group; {coded[0]!r} has {_codings(usage[coded[0]]['codings'])}, which belong on "
                        f"a code. Merge into one of the codes under {into!r}, or move {coded[0]!r} under it instead.")
 
 
@@ -170,6 +170,10 @@ def _new_name(name: str) -> str:
     if "\n" in name or "\r" in name:
         raise QcaError(f"code name {name!r} spans several lines; a code name is one line.")
     return name
+
+
+def _codings(n: int) -> str:
+    return f"{n} coding{'' if n == 1 else 's'}"
 
 
 def _arg(name: str) -> str:

@@ -147,7 +147,7 @@ def test_remove_a_coded_code_needs_drop_codings(coded):
     project, ids = coded
     before = dump_database(project)
     with Store.open(project) as store:
-        with pytest.raises(QcaError, match="'trust' has 1 codings; pass --drop-codings"):
+        with pytest.raises(QcaError, match="'trust' has 1 coding; pass --drop-codings"):
             remove_code(store, "trust")
         with pytest.raises(QcaError, match="holds 2 codes"):
             remove_code(store, "relations")
@@ -178,7 +178,7 @@ def test_move_under_itself_or_its_descendant_is_refused(coded):
             move_code(store, "relations", under="trust")
         with pytest.raises(QcaError, match="under itself"):
             move_code(store, "relations", under="relations")
-        with pytest.raises(QcaError, match="has 1 codings"):
+        with pytest.raises(QcaError, match="has 1 coding;"):
             move_code(store, "access", under="money")
     assert dump_database(project) == before
 

@@ -227,3 +227,20 @@ def test_suggest_with_a_model_older_than_a_rename_asks_to_train_again(store, tmp
 def test_every_codebook_command_has_help(runner, command):
     result = runner.invoke(main, ["codebook", command, "--help"])
     assert result.exit_code == 0 and "--project" in result.output and "--json" in result.output
+
+
+def test_each_decision_follows_only_the_changes_made_after_it(coded):
+    project, ids = coded
+    with Store.open(project) as store:
+        first = next(s for s in store.suggestions() if s.unit_id == ids[2] and s.code == "trust")
+        decide(store, ids[2], "reject", coder="bo", suggestion=first)
+        rename_code(store, "trust", "confidence")
+        store.save_codebook(Codebook((*store.codebook().codes, Code("trust", "relations"))))
+        store.replace_suggestions([Suggestion(ids[3], "trust", 0.5, "v1", "classifier")], [ids[3]])
+        second = next(s for s in store.suggestions() if s.unit_id == ids[3])
+        decide(store, ids[3], "reject", coder="bo", suggestion=second)
+        rename_code(store, "trust", "belief")  # the new 'trust' only
+        merge_codes(store, ["confidence"], "distrust")
+        assert [d.suggested_code for d in store.decisions()] == ["distrust", "belief"]
+        assert store.negatives() == {(ids[2], "distrust"), (ids[3], "belief")}
+        assert [c["change"] for c in store.code_changes()] == ["rename", "rename", "merge"]

@@ -65,12 +65,17 @@ def merge_codes(store: Store, sources: Sequence[str], into: str) -> CodebookEdit
     only codes on it.
     """
     book = store.codebook()
-    _known(book, into)
     sources = tuple(dict.fromkeys(sources))
     if not sources:
         raise QcaError(f"name at least one code to merge into {into!r}.")
     for source in sources:
         _known(book, source)
+    if book.get(into) is None and book.codes:
+        raise QcaError(
+            f"unknown code {into!r}.{did_you_mean(into, [c.name for c in book.codes])} To merge into a new code, "
+            f"rename one of them first: 'qcassist codebook rename {_arg(sources[0])} {_arg(into)}'."
+        )
+    for source in sources:
         if source == into:
             raise QcaError(f"cannot merge {into!r} into itself.")
         if source in book.path(into):

@@ -140,6 +140,8 @@ def test_merge_into_its_own_descendant_or_itself_is_refused(coded):
             merge_codes(store, ["trust"], "trust")
         with pytest.raises(QcaError, match="is a group"):
             merge_codes(store, ["money"], "relations")
+        with pytest.raises(QcaError, match="""rename one of them first: 'qcassist codebook rename money "money matters"'"""):
+            merge_codes(store, ["money", "access"], "money matters")
     assert dump_database(project) == before
 
 

@@ -93,7 +93,8 @@ def merge_codes(store: Store, sources: Sequence[str], into: str) -> CodebookEdit
             edit.suggestions += counts["suggestions"]
             edit.decisions += usage[source]["decisions"]
         store.log_code_change({"change": "merge", "codes": list(sources), "into": into, "at": now()})
-    edit.stale_model = _stale_model(store, set(sources))
+    # with codes moved under it, the target is a group now, no longer a code to assign
+    edit.stale_model = _stale_model(store, set(sources) | ({into} if edit.children_moved else set()))
     return edit
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from .errors import BusyError, ProjectError, sqlite_failure, warn_user
 from .model import Code, Codebook, MeaningUnit, Suggestion, Transcript, Turn
 from .schema import MIGRATIONS, SCHEMA_VERSION
+from .store_codebook import CodebookTables
 from .store_coding import CodingTables, now
 
 DB_NAME = "qcassist.db"
@@ -37,7 +38,7 @@ opened_databases: list[Path] = []
 __all__ = ["Store", "now", "DB_NAME"]
 
 
-class Store(CodingTables):
+class Store(CodingTables, CodebookTables):
     """An open project. Use ``Store.create`` or ``Store.open``; close it, or use it as a context manager."""
 
     def __init__(self, directory: Path, db: sqlite3.Connection):

@@ -130,7 +130,8 @@ def _check_examples(data: TrainingSet) -> None:
         raise QcaError(
             f"code {single[0]!r} has only one coded unit"
             + (f" (also: {', '.join(single[1:])})" if len(single) > 1 else "")
-            + "; code at least two units with it, or remove it from the codebook, then train again."
+            + f"; code at least two units with it, merge it into another code (qcassist codebook merge \"{single[0]}\" --into CODE)"
+            + f" or remove it (qcassist codebook remove \"{single[0]}\" --drop-codings), then train again."
         )
     if sum(1 for n in counts.values() if n >= 2) < 2:
         raise QcaError(f"training needs at least two codes with two or more coded units each; found {counts}.")
@@ -249,6 +250,10 @@ def load_latest_model(store: Store) -> CodeModel:
             (model.manifest.get("cv") or {}).get("per_code_kappa", {})):
         raise ModelError(f"{directory / 'manifest.json'}: its examples or kappas per code are not numbers; "
                          "retrain with 'qcassist train'.")
+    gone = sorted(set(model.all_codes) - {c.name for c in store.codebook().leaves})
+    if gone:  # renamed, merged, removed or made a group since (qcassist codebook ...)
+        raise ModelError(f"model {version} suggests codes the codebook no longer has to assign ({', '.join(gone)}); "
+                         "run 'qcassist train' again.")
     return model
 
 

@@ -72,7 +72,7 @@ def codebook_rows(codebook: Codebook) -> list[dict[str, str]]:
     """One dict a code, in tree order: code, parent, level (group/subgroup/code), description, path."""
     parents = {c.parent for c in codebook.codes}
     rows = []
-    for code in _tree_order(codebook.codes):
+    for code in tree_order(codebook.codes):
         path = codebook.path(code.name)
         if code.name not in parents:
             level = "code"
@@ -274,7 +274,7 @@ def _checked_codes(entries: list[_Entry], path: str) -> tuple[Code, ...]:
             path, problem,
             line=at.line, field="parent" if at.line is not None else f"{at.field}.parent",
         )
-    return _tree_order(tuple(Code(e.name, e.parent, e.description) for e in entries))
+    return tree_order(tuple(Code(e.name, e.parent, e.description) for e in entries))
 
 
 def _find_cycle(parent_of: dict[str, str | None]) -> list[str]:
@@ -292,7 +292,7 @@ def _find_cycle(parent_of: dict[str, str | None]) -> list[str]:
     return []
 
 
-def _tree_order(codes: tuple[Code, ...]) -> tuple[Code, ...]:
+def tree_order(codes: tuple[Code, ...]) -> tuple[Code, ...]:
     """Codes depth-first from the top groups, siblings in their given order."""
     names = {c.name for c in codes}
     children: dict[str | None, list[Code]] = {}

@@ -1,7 +1,9 @@
 """Workflows over a project: what each CLI command does, callable from Python.
 
 Each function does its slow, fallible work (reading files, encoding) first and then
-writes everything in one transaction, so a failure leaves the store as it was.
+writes everything in one transaction, so a failure leaves the store as it was. Another
+command may write between the planning and that transaction, so each write first
+re-checks, under the write lock, what its plan assumed (``_unchanged_since``).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from dataclasses import replace as _dataclass_replace
 from pathlib import Path
+from weakref import WeakKeyDictionary
 
 from .embed import DEFAULT_ENCODER, TFIDF_ENCODER, CachedEncoder, Encoder, SentenceTransformerEncoder, TfidfEncoder
 from .errors import ConflictError, QcaError
@@ -18,7 +21,9 @@ from .ingest import ColumnMap, read_transcripts
 from .ingest.roles import consistent_roles, interviewers_of, names_a_person, person_key, with_roles
 from .model import Transcript
 from .reconcile import compare_turns
-from .resegment import Change, apply_plan, change_roles, encoder_spec, moved_decisions, plan_units, stored_options
+from .resegment import (
+    Change, UnitPlan, apply_plan, change_roles, encoder_spec, held_work, moved_decisions, plan_units, stored_options,
+)
 from .segment import SegmentOptions
 from .store import Store
 
@@ -78,12 +83,13 @@ def import_files(
     if not interviewers:
         incoming, notes = _project_roles_applied(store, incoming)
         report.notes.extend(notes)
-    added, role_updates, replacements = [], {}, []
+    added, role_updates, replacements, planned_on = [], {}, [], {}
     for transcript in incoming:
         existing = store.transcript_by_name(transcript.name)
         if existing is None:
             added.append(transcript)
             continue
+        planned_on[existing.id] = (existing, _transcript_state(store, existing))
         comparison = compare_turns(existing, transcript)
         if comparison.same:
             report.unchanged.append(transcript.name)
@@ -101,6 +107,11 @@ def import_files(
             replacements.append((existing, _dataclass_replace(transcript, id=existing.id)))
     plans = _replacement_plans(store, replacements, encoder)
     with store.transaction():
+        added = _still_new(store, added, report)
+        for existing, state in planned_on.values():
+            _unchanged_since(store, existing, state)
+        for plan in plans:
+            _work_unchanged_since(store, plan)
         for transcript in added:
             store.add_transcript(transcript)
             report.added.append(transcript.name)
@@ -124,6 +135,64 @@ def import_files(
             "interviewers": interviewers_of(transcript),
         }
     return report
+
+
+# --- re-checks under the write lock ----------------------------------------------------
+# Planning (reading files, cutting units) runs outside the write transaction so that other
+# commands are not kept waiting; these checks, run inside it, refuse a plan whose
+# premises another command changed meanwhile, before anything is written.
+
+_MEANWHILE = "while this command was running; nothing was changed. Run the command again"
+
+
+def _transcript_state(store: Store, transcript: Transcript) -> tuple:
+    """What a plan over a stored transcript rests on: its text, its speakers' roles, its units."""
+    return transcript.content_hash, _roles(transcript), tuple(sorted(u.id for u in store.units(transcript.id)))
+
+
+def _stored_state(store: Store, transcript_id: int) -> tuple | None:
+    """The state of a transcript as stored now; None once deleted."""
+    try:
+        return _transcript_state(store, store.transcript(transcript_id))
+    except KeyError:
+        return None
+
+
+def _unchanged_since(store: Store, transcript: Transcript, state: tuple) -> None:
+    """ConflictError unless the stored transcript is still as it was when the plan was made."""
+    if _stored_state(store, transcript.id) != state:
+        raise ConflictError(f"transcript {transcript.name!r}: another qcassist command changed its text, roles or "
+                            f"units {_MEANWHILE}.")
+
+
+def _work_unchanged_since(store: Store, plan: UnitPlan) -> None:
+    """ConflictError if codings or review decisions on the transcript's units came or went since the plan."""
+    if held_work(store, plan.transcript.id) != plan.held:
+        raise ConflictError(f"transcript {plan.transcript.name!r}: another qcassist command changed the codings or "
+                            f"review decisions on its units {_MEANWHILE}.")
+
+
+def _still_new(store: Store, added: list[Transcript], report: ImportReport) -> list[Transcript]:
+    """The planned additions still absent from the project; one imported meanwhile as the same turns is unchanged."""
+    still = []
+    for transcript in added:
+        stored = store.transcript_by_name(transcript.name)
+        if stored is None:
+            still.append(transcript)
+        elif compare_turns(stored, transcript).same and _roles(stored) == _roles(transcript):
+            report.unchanged.append(transcript.name)
+            if stored.content_hash != transcript.content_hash:
+                report.same_turns.append(transcript.name)
+        else:
+            raise ConflictError(
+                f"{transcript.source_path}: another qcassist command imported a transcript named {transcript.name!r}, "
+                f"with other turns or roles, {_MEANWHILE} to compare them (--replace adopts this file's turns)."
+            )
+    return still
+
+
+def _roles(transcript: Transcript) -> tuple[tuple[str, str], ...]:
+    return tuple((turn.speaker, turn.role) for turn in transcript.turns)
 
 
 def _read_all(paths, interviewers, columns, report: ImportReport) -> list[Transcript]:
@@ -205,17 +274,41 @@ def project_encoder(store: Store, spec: str = DEFAULT_ENCODER) -> Encoder:
     return CachedEncoder(encoder, store.cache_dir / "embeddings.sqlite")
 
 
+# Fitted in this process and not saved yet, per open store (see _project_tfidf).
+_unsaved_tfidf: WeakKeyDictionary[Store, TfidfEncoder] = WeakKeyDictionary()
+
+
 def _project_tfidf(store: Store) -> TfidfEncoder:
-    """TF-IDF/LSA fitted once on the project's participant speech and kept in the project."""
+    """TF-IDF/LSA fitted once on the project's participant speech and kept in the project.
+
+    A new fit is saved with the command's next write, just before it commits: a command
+    that fails before then leaves no encoders/ folder behind, and nothing the project
+    records (units' encoder, a model's manifest) names an encoder it does not hold.
+    """
     directory = store.directory / "encoders" / "tfidf-lsa"
+    if store in _unsaved_tfidf:
+        return _unsaved_tfidf[store]
     if (directory / "encoder.json").exists():
         return TfidfEncoder.load(directory)
     texts = [t.turn_text(turn) for t in store.transcripts() for turn in t.participant_turns]
     if not texts:
         raise QcaError("the TF-IDF encoder is fitted on the project's transcripts; import some first.")
     encoder = TfidfEncoder().fit(texts)
-    encoder.save(directory)
+    _unsaved_tfidf[store] = encoder
+    store.before_commit("tfidf-encoder", lambda: _save_tfidf(store, encoder, directory))
     return encoder
+
+
+def _save_tfidf(store: Store, encoder: TfidfEncoder, directory: Path) -> None:
+    """Save the fitted encoder, unless another command saved the same one meanwhile; ConflictError if theirs differs."""
+    if not (directory / "encoder.json").exists():
+        encoder.save(directory)  # if another command renames its folder into place first, theirs is kept
+    if TfidfEncoder.load(directory).id != encoder.id:
+        raise ConflictError(
+            f"{directory}: another qcassist command saved the project's TF-IDF encoder, fitted on other transcripts, "
+            "while this one was running; nothing was changed. Run the command again."
+        )
+    _unsaved_tfidf.pop(store, None)
 
 
 # --- segment -----------------------------------------------------------------------
@@ -250,21 +343,40 @@ def segment_project(
     """
     chosen = select_transcripts(store, transcripts)
     report = SegmentReport()
-    todo = []
+    todo, planned_on = [], {}
     for transcript in chosen:
-        if store.units(transcript.id) and not resegment:
+        state = _transcript_state(store, transcript)
+        if state[2] and not resegment:
             report.skipped.append(transcript.name)
         else:
             todo.append(Change(transcript, transcript, options))
+            planned_on[transcript.id] = state
     encoder_obj = project_encoder(store, encoder) if options.strategy == "cohesive" and todo else None
     plans = plan_units(store, todo, encoder=encoder_obj, why="segmentation", progress=progress,
                        hint="Include those speakers' turns (--role) or keep the current units.")
     with store.transaction():
+        plans = _segment_plans_still_due(store, plans, planned_on, resegment, report)
         for plan in plans:
             report.carried.extend(apply_plan(store, plan))
             report.moved_decisions += moved_decisions(plan)
             report.segmented[plan.transcript.name] = len(plan.units)
     return report
+
+
+def _segment_plans_still_due(store: Store, plans: list[UnitPlan], planned_on: dict, resegment: bool,
+                             report: SegmentReport) -> list[UnitPlan]:
+    """Under the write lock: a transcript another command segmented meanwhile is skipped, as it would have been a
+    moment later (unless ``resegment``); one changed otherwise is refused."""
+    due = []
+    for plan in plans:
+        now = _stored_state(store, plan.transcript.id)
+        if not resegment and now is not None and now[2]:
+            report.skipped.append(plan.transcript.name)
+            continue
+        _unchanged_since(store, plan.transcript, planned_on[plan.transcript.id])
+        _work_unchanged_since(store, plan)
+        due.append(plan)
+    return due
 
 
 def select_transcripts(store: Store, names: Sequence[str]) -> list[Transcript]:

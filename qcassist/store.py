@@ -21,6 +21,7 @@ from pathlib import Path
 from .errors import BusyError, ProjectError, sqlite_failure, warn_user
 from .model import Code, Codebook, MeaningUnit, Suggestion, Transcript, Turn
 from .schema import MIGRATIONS, SCHEMA_VERSION
+from .store_codebook import CodebookTables
 from .store_coding import CodingTables, now
 
 DB_NAME = "qcassist.db"
@@ -37,13 +38,14 @@ opened_databases: list[Path] = []
 __all__ = ["Store", "now", "DB_NAME"]
 
 
-class Store(CodingTables):
+class Store(CodingTables, CodebookTables):
     """An open project. Use ``Store.create`` or ``Store.open``; close it, or use it as a context manager."""
 
     def __init__(self, directory: Path, db: sqlite3.Connection):
         self.directory = directory
         self.db = db
         self._depth = 0
+        self._before_commit: dict[str, Callable[[], None]] = {}
         # called with the seconds waited while another command holds the database (the review screen
         # shows it on screen); None: one notice on standard error
         self.on_busy: Callable[[float], None] | None = None
@@ -145,12 +147,30 @@ class Store(CodingTables):
             raise
         else:
             try:
+                self._run_before_commit()
                 self.db.execute("COMMIT")
             except sqlite3.OperationalError as exc:
                 self._rollback()
                 raise ProjectError(sqlite_failure(exc, self.path)) from exc
+            except BaseException:
+                self._rollback()
+                raise
         finally:
             self._depth = 0
+
+    def before_commit(self, key: str, action: Callable[[], None]) -> None:
+        """Run ``action`` in the next write transaction just before it commits (once per ``key``; kept until one commits).
+
+        For files that belong with what the transaction records (a fitted TF-IDF encoder):
+        a command that fails first leaves none behind; one that cannot write them commits nothing.
+        """
+        self._before_commit[key] = action
+
+    def _run_before_commit(self) -> None:
+        while self._before_commit:
+            key, action = next(iter(self._before_commit.items()))
+            action()
+            del self._before_commit[key]
 
     def _begin(self) -> None:
         """BEGIN IMMEDIATE, waiting for another command's write to finish (with a notice) rather than failing."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -16,6 +16,8 @@ from datetime import datetime, timezone
 from .model import Coding, Condensate, Decision
 
 _CODING_COLUMNS = "c.unit_id, c.code, c.coder, c.origin, c.created_at, c.id, c.span_start, c.span_end"
+_DECISION_COLUMNS = ("d.unit_id, d.action, d.coder, d.suggested_code, d.probability, d.model_version, d.final_codes,"
+                     " d.memo, d.reverses, d.created_at, d.id")
 _INSERT_CODING = (
     "INSERT OR IGNORE INTO codings (unit_id, code, coder, origin, created_at, span_start, span_end) VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
@@ -27,6 +29,7 @@ def now() -> str:
 
 class CodingTables:
     db: sqlite3.Connection
+    current_code_names: Callable[[Iterable[Decision]], list[Decision]]  # provided by store_codebook's mixin
 
     def transaction(self) -> AbstractContextManager[None]:  # provided by Store
         raise NotImplementedError
@@ -95,27 +98,31 @@ class CodingTables:
         return stored
 
     def decisions(self, *, coder: str | None = None) -> list[Decision]:
-        sql = ("SELECT unit_id, action, coder, suggested_code, probability, model_version, final_codes, memo, reverses,"
-               " created_at, id FROM decisions")
+        sql = f"SELECT {_DECISION_COLUMNS} FROM decisions d"
         args: tuple = ()
         if coder is not None:
             sql += " WHERE coder = ?"
             args = (coder,)
         rows = self.db.execute(sql + " ORDER BY id", args).fetchall()
-        return [Decision(u, a, c, s, p, m, tuple(json.loads(f)), memo, r, t, i) for u, a, c, s, p, m, f, memo, r, t, i in rows]
+        return self.current_code_names(_decision(row) for row in rows)  # the rows keep the names as recorded; see store_codebook
 
     def negatives(self) -> set[tuple[int, str]]:
-        """(unit, code) pairs a reviewer rejected (reject, or recode away), not undone, not since coded."""
+        """(unit, code) pairs a reviewer rejected (reject, or recode away), not undone, not since coded.
+
+        Codes are read through the codebook's later renames and merges (``current_code_names``).
+        """
         rows = self.db.execute(
-            """
-            SELECT d.unit_id, d.suggested_code FROM decisions d
+            f"""
+            SELECT {_DECISION_COLUMNS} FROM decisions d
             WHERE d.action IN ('reject', 'recode') AND d.suggested_code IS NOT NULL
               AND NOT EXISTS (SELECT 1 FROM decisions u WHERE u.action = 'undo' AND u.reverses = d.id)
-              AND NOT EXISTS (SELECT 1 FROM codings c WHERE c.unit_id = d.unit_id AND c.code = d.suggested_code
-                              AND c.origin IN ('human', 'review'))
+            ORDER BY d.id
             """
         ).fetchall()
-        return {(unit_id, code) for unit_id, code in rows}
+        rejected = self.current_code_names(_decision(row) for row in rows)
+        coded = set(self.db.execute("SELECT unit_id, code FROM codings WHERE origin IN ('human', 'review')").fetchall())
+        return {(d.unit_id, d.suggested_code) for d in rejected
+                if d.suggested_code is not None and (d.unit_id, d.suggested_code) not in coded}
 
     # --- condensates ---------------------------------------------------------------
 
@@ -138,6 +145,12 @@ class CodingTables:
         """Coding id → id of the review decision that made it (codings from files have none)."""
         rows = self.db.execute("SELECT id, decision_id FROM codings WHERE decision_id IS NOT NULL").fetchall()
         return dict(rows)
+
+
+def _decision(row: tuple) -> Decision:
+    unit_id, action, coder, suggested, probability, version, final, memo, reverses, created, decision_id = row
+    return Decision(unit_id, action, coder, suggested, probability, version, tuple(json.loads(final)), memo, reverses,
+                    created, decision_id)
 
 
 def _coding_row(coding: Coding, created: str) -> tuple:

@@ -130,7 +130,8 @@ def _check_examples(data: TrainingSet) -> None:
         raise QcaError(
             f"code {single[0]!r} has only one coded unit"
             + (f" (also: {', '.join(single[1:])})" if len(single) > 1 else "")
-            + "; code at least two units with it, or remove it from the codebook, then train again."
+            + f"; code at least two units with it, merge it into another code (qcassist codebook merge \"{single[0]}\" --into CODE)"
+            + f" or remove it (qcassist codebook remove \"{single[0]}\" --drop-codings), then train again."
         )
     if sum(1 for n in counts.values() if n >= 2) < 2:
         raise QcaError(f"training needs at least two codes with two or more coded units each; found {counts}.")
@@ -249,6 +250,10 @@ def load_latest_model(store: Store) -> CodeModel:
             (model.manifest.get("cv") or {}).get("per_code_kappa", {})):
         raise ModelError(f"{directory / 'manifest.json'}: its examples or kappas per code are not numbers; "
                          "retrain with 'qcassist train'.")
+    gone = sorted(set(model.all_codes) - {c.name for c in store.codebook().leaves})
+    if gone:  # renamed, merged, removed or made a group since (qcassist codebook ...)
+        raise ModelError(f"model {version} suggests codes the codebook no longer has to assign ({', '.join(gone)}); "
+                         "run 'qcassist train' again.")
     return model
 
 
@@ -318,9 +323,11 @@ def suggest(
     ]
     with store.transaction():
         store.replace_suggestions(suggestions, [u.id for u in units])
-        # which units the model did not judge, so agreement counts it as missing there, not as "no code"
+        # which units the model judged (suggested or not) and skipped: agreement counts it as missing on every
+        # other unit (skipped as coded, or imported or re-cut since), not as "no code"
         skipped = sorted(u.id for u in all_units if u.id in human and not include_coded)
-        store.set_setting("suggest.skipped_units", json.dumps({"version": version, "units": skipped}))
+        judged = sorted(u.id for u in units)
+        store.set_setting("suggest.skipped_units", json.dumps({"version": version, "units": skipped, "judged": judged}))
     leaves = [c.name for c in store.codebook().leaves]
     modelled = set(model.codes) | set(model.exemplar_codes) | set(model.description_codes)
     return SuggestReport(

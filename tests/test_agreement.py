@@ -485,3 +485,29 @@ def test_agree_cli_with_no_shared_units_says_what_to_run_in_one_line(tmp_path, r
     assert result.exit_code == 2
     assert result.output.count("\n") == 1 and "qcassist suggest --all" in result.output
     assert "qcassist evaluate" in result.output
+
+
+def test_units_imported_after_the_last_suggest_are_not_judged_by_the_model(tmp_path):
+    """'model' judged exactly the units the last suggest ran on, suggested or not (issue 11, item 5)."""
+    from qcassist.suggest import suggest, train
+    from qcassist.suggest_limits import SuggestLimits
+
+    rows = coded_rows(n_transcripts=4, per_code=4)
+    write_coded_csv(tmp_path / "ann.csv", [r for r in rows if r["transcript"] != "t3"])
+    write_coded_csv(tmp_path / "later.csv", [r for r in rows if r["transcript"] == "t3"])
+    with Store.create(tmp_path / "p") as store:
+        import_coded(store, tmp_path / "ann.csv", coder="ann", columns=CodedColumns(order="order"))
+        train(store, encoder="tfidf")
+        suggest(store, include_coded=True, limits=SuggestLimits(cap_factor=0.5))  # each code on at most half its share
+        ran_on = {u.id for u in store.units()}
+        recorded = json.loads(store.setting("suggest.skipped_units"))
+        without_suggestion = ran_on - {s.unit_id for s in store.suggestions()}
+        import_coded(store, tmp_path / "later.csv", coder="ann", columns=CodedColumns(order="order"))
+        later = {u.id for u in store.units()} - ran_on
+        ratings = collect_ratings(store, ["ann", "model"])
+        result = agree(store, ["ann", "model"], bootstrap=0)
+    assert recorded["judged"] == sorted(ran_on) and later and without_suggestion
+    judged = {u.id: label for u, label in zip(ratings.units, ratings.labels["model"]) if label is not None}
+    assert set(judged) == ran_on  # every unit ann coded before; none of t3's
+    assert all(judged[unit] == frozenset() for unit in without_suggestion)  # judged as "no code"
+    assert result.units == len(ran_on)

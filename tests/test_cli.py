@@ -108,3 +108,48 @@ def test_cp1252_file_imports_with_a_warning(runner, project, tmp_path):
     result = runner.invoke(main, ["import", "-p", str(project), str(path)])
     assert result.exit_code == 0
     assert "Warning:" in result.output and "cp1252" in result.output
+
+
+def test_units_takes_transcripts_like_the_other_commands(runner, project, six_turns_file, tmp_path):
+    other = tmp_path / "other.txt"
+    other.write_text("Interviewer: Hi?\nP2: Fine thanks.\n", encoding="utf-8")
+    runner.invoke(main, ["import", "-p", str(project), str(six_turns_file), str(other)])
+    runner.invoke(main, ["segment", "-p", str(project), "--strategy", "turn"])
+
+    def transcripts(*args):
+        result = runner.invoke(main, ["units", "-p", str(project), "--format", "csv", *args])
+        assert result.exit_code == 0, result.output
+        return {row["transcript"] for row in csv.DictReader(io.StringIO(result.output))}
+
+    assert transcripts("--transcripts", "other") == {"other"}
+    assert transcripts("--transcripts", "other,six_turns") == {"other", "six_turns"}
+    assert transcripts("--transcript", "six_turns") == {"six_turns"}  # the old spelling still works
+    assert "--transcript " not in runner.invoke(main, ["units", "--help"]).output
+
+
+def test_next_command_works_without_qcassist_on_path(monkeypatch, tmp_path):
+    from qcassist.cli.corpus import qcassist_command
+
+    script = tmp_path / "venv bin" / "qcassist"
+    script.parent.mkdir()
+    script.write_text("#!/bin/sh\n", encoding="utf-8")
+    monkeypatch.setattr("sys.argv", [str(script), "demo"])
+    assert qcassist_command(which=lambda name: None) == f"'{script}'"
+    assert qcassist_command(which=lambda name: str(script)) == "qcassist"
+    monkeypatch.setattr("sys.argv", [str(tmp_path / "__main__.py"), "demo"])  # python -m qcassist
+    monkeypatch.setattr("sys.executable", str(tmp_path / "venv bin" / "python"))
+    assert qcassist_command(which=lambda name: "/usr/bin/qcassist") == f"'{script}'"
+    monkeypatch.setattr("sys.executable", str(tmp_path / "python3"))
+    assert qcassist_command(which=lambda name: None) == f"{tmp_path / 'python3'} -m qcassist"
+
+
+def test_demo_run_again_says_what_the_project_already_holds(runner, tmp_path):
+    project = tmp_path / "demo"
+    first = runner.invoke(main, ["demo", "-p", str(project), "--encoder", "tfidf"])
+    assert first.exit_code == 0, first.output
+    assert "Seeded 12 human codings" in first.output
+    again = runner.invoke(main, ["demo", "-p", str(project), "--encoder", "tfidf"])
+    assert again.exit_code == 0, again.output
+    assert "Seeded 0" not in again.output
+    assert "already set up here: kept its 12 seed codings" in again.output
+    assert "review -p" in again.output.splitlines()[-1]

@@ -276,3 +276,47 @@ def test_a_changed_turn_is_shown_where_its_text_parts(store, six_turns_file, tmp
     assert "different words, 1 turns differ" in str(info.value)
     assert "turn 4 (P1) text '…out money problems and the rent.' vs '…out money worries and the rent.'" \
         in str(info.value)
+
+
+# --- the project's TF-IDF encoder is saved only with a successful write (issue 15) ---
+
+
+def test_segment_that_fails_after_fitting_tfidf_leaves_no_encoder_folder(project, six_turns_file, monkeypatch):
+    with Store.open(project) as store:
+        import_files(store, [six_turns_file])
+    before = dump_database(project)
+
+    def refused(*_args, **_kwargs):
+        raise ConflictError("refused after the encoder was fitted")
+
+    monkeypatch.setattr("qcassist.project.plan_units", refused)
+    with Store.open(project) as store, pytest.raises(ConflictError, match="refused after"):
+        segment_project(store, encoder="tfidf")
+    assert not (project / "encoders").exists() and dump_database(project) == before
+    monkeypatch.undo()
+    with Store.open(project) as store:
+        segment_project(store, encoder="tfidf")
+        recorded = store.segmentation(store.transcripts()[0].id)["encoder"]
+    from qcassist.embed import TfidfEncoder
+
+    assert TfidfEncoder.load(project / "encoders" / "tfidf-lsa").id == recorded
+
+
+def test_tfidf_encoder_saved_by_another_command_meanwhile_is_a_conflict(project, six_turns_file, monkeypatch):
+    from qcassist.embed import TfidfEncoder
+    import qcassist.project as project_module
+
+    with Store.open(project) as store:
+        import_files(store, [six_turns_file])
+    before = dump_database(project)
+    folder = project / "encoders" / "tfidf-lsa"
+    real = project_module.plan_units
+
+    def other_fit_saved_meanwhile(*args, **kwargs):
+        TfidfEncoder(dimension=4).fit(["other words here", "and other texts", "fitted elsewhere"]).save(folder)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(project_module, "plan_units", other_fit_saved_meanwhile)
+    with Store.open(project) as store, pytest.raises(ConflictError, match="fitted on other transcripts"):
+        segment_project(store, encoder="tfidf")
+    assert dump_database(project) == before

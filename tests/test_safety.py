@@ -518,3 +518,29 @@ def test_a_read_only_project_folder_is_named_as_such(runner, evil_project):
     finally:
         subprocess.run(["chattr", "-i", str(evil_project)], check=False)
     assert "its folder is read-only" in line and "restore it from a backup" not in line
+
+
+def test_a_train_that_fails_after_fitting_tfidf_leaves_no_encoder_folder(runner, project, tmp_path, monkeypatch):
+    """Failed commands leave no encoders/tfidf-lsa/ behind (issue 15): the encoder is saved with the write."""
+    from qcassist.ingest.coded import CodedColumns
+    from qcassist.seed import import_coded
+
+    from .conftest import coded_rows, write_coded_csv
+
+    path = tmp_path / "seed.csv"
+    write_coded_csv(path, coded_rows(n_transcripts=3, per_code=4))
+    with Store.open(project) as store:
+        import_coded(store, path, coder="anna", columns=CodedColumns(order="order"))
+    before = dump_database(project)
+
+    def refused(*_args, **_kwargs):
+        raise QcaError("refused after the encoder was fitted")
+
+    monkeypatch.setattr("qcassist.suggest.train_model", refused)
+    line = _one_error_line(_run(runner, "train", "-p", project, "--encoder", "tfidf"))
+    assert "refused after" in line
+    assert not (project / "encoders").exists() and dump_database(project) == before
+    assert not (project / "classifiers").exists() or not any((project / "classifiers").iterdir())
+    monkeypatch.undo()
+    assert _run(runner, "train", "-p", project, "--encoder", "tfidf").exit_code == 0
+    assert (project / "encoders" / "tfidf-lsa" / "encoder.json").exists()

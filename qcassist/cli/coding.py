@@ -1,4 +1,4 @@
-"""Commands for coding: codebook, import-coded, import-spans, train, suggest, evaluate, export."""
+"""Commands for coding: import-coded, import-spans, train, suggest, evaluate, export."""
 
 from __future__ import annotations
 
@@ -9,10 +9,8 @@ from pathlib import Path
 import click
 
 from ..classify import TrainOptions
-from ..codebook import FORMATS as CODEBOOK_FORMATS
-from ..codebook import codebook_rows, write_codebook
 from ..ingest.coded import CodedColumns
-from ..seed import import_codebook, import_coded, import_spans
+from ..seed import import_coded, import_spans
 from ..store import Store
 from ..project import write_rows
 from ..suggest import SUGGESTION_FIELDS, evaluate, suggest, suggestion_rows, train
@@ -43,60 +41,6 @@ def model_encoder_option(func):
         help="Sentence encoder: 'default' (packaged all-MiniLM-L6-v2), 'tfidf', or a sentence-transformers "
         "name/path. Default: the one the project's model was trained with.",
     )(func)
-
-
-# --- codebook ----------------------------------------------------------------------
-
-
-@main.group()
-def codebook() -> None:
-    """Import, show and export the codebook (code groups → subgroups → codes)."""
-
-
-@codebook.command("import")
-@project_option
-@json_option
-@click.argument("file", type=click.Path(path_type=Path))
-@click.option("--exclusive/--multi-label", default=None,
-              help="Each unit gets one code (exclusive) or may get several (multi-label). Default: from the file, else multi-label.")
-def codebook_import(project: Path, as_json: bool, file: Path, exclusive: bool | None) -> None:
-    """Add or update codes from FILE (.csv with code, parent, description columns; .json; .yaml).
-
-    Codes already in the project but not in FILE are kept.
-    """
-    with Store.open(project) as store:
-        report = import_codebook(store, file, exclusive=exclusive)
-    if as_json:
-        echo_json(report.as_dict())
-        return
-    click.echo(f"Added {len(report.added)} codes, updated {len(report.updated)}; "
-               f"{'exclusive (one code per unit)' if report.exclusive else 'multi-label'}.")
-
-
-@codebook.command("show")
-@project_option
-@click.option("--format", "fmt", type=click.Choice(("tree",) + CODEBOOK_FORMATS), default="tree", show_default=True,
-              help="tree: readable; csv/json/yaml: for other tools (re-importable).")
-def codebook_show(project: Path, fmt: str) -> None:
-    """Show the codebook with the number of human codings per code."""
-    with Store.open(project) as store:
-        book = store.codebook()
-        counts: dict[str, int] = {}
-        for coding in store.codings():
-            if coding.origin != "model":
-                counts[coding.code] = counts.get(coding.code, 0) + 1
-    if fmt != "tree":
-        write_codebook(book, fmt, sys.stdout)
-        return
-    if not book.codes:
-        click.echo("The codebook is empty; add codes with 'qcassist codebook import FILE'.")
-        return
-    click.echo(f"Codebook ({'exclusive' if book.exclusive else 'multi-label'}):")
-    for row in codebook_rows(book):
-        depth = row["path"].count(" > ")
-        count = f"  [{counts.get(row['code'], 0)}]" if row["level"] == "code" else ""
-        description = f" — {row['description']}" if row["description"] else ""
-        click.echo(f"{'  ' * depth}{row['code']}{count}{description}")
 
 
 # --- importing human codings -------------------------------------------------------

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shlex
+import shutil
+import sys
 from pathlib import Path
 
 import click
@@ -198,13 +201,16 @@ def segment(project: Path, as_json: bool, encoder: str, strategy: str, transcrip
               help="table: readable listing; csv / jsonl: every field, for spreadsheets and scripts.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write to this file instead of standard output.")
-@click.option("--transcript", "transcripts", multiple=True, metavar="NAME", help="Only these transcripts (repeatable).")
+@click.option("--transcripts", "transcripts", multiple=True, metavar="T1,T2",
+              help="Only these transcripts (comma-separated or repeated). Default: all.")
+@click.option("--transcript", "transcript", multiple=True, hidden=True)  # the old spelling, still accepted
 @force_option
 @raw_option
-def units(project: Path, fmt: str, output: Path | None, transcripts, force: bool, raw: bool) -> None:
+def units(project: Path, fmt: str, output: Path | None, transcripts, transcript, force: bool, raw: bool) -> None:
     """List or export meaning units (id, transcript, speaker, offsets, text)."""
+    names = tuple(n.strip() for value in (*transcripts, *transcript) for n in value.split(",") if n.strip())
     with Store.open(project) as store:
-        rows = unit_rows(store, transcripts)
+        rows = unit_rows(store, names)
     if fmt == "table":
         if output is not None:
             raise UserError("--output needs --format csv or jsonl.")
@@ -263,7 +269,26 @@ def demo(project: Path, as_json: bool, encoder: str) -> None:
         click.echo(f"[{row['transcript']} #{row['order']} {row['speaker']}] {row['text']}")
     transcripts = len(report.imported.added) + len(report.imported.unchanged)
     click.echo(f"\n{len(rows)} meaning units from {transcripts} transcripts written to {report.units_csv}.")
-    click.echo(f"Seeded {report.seed_codings} human codings; model {report.model_version} suggested "
-               f"{report.suggestions} codes for {report.units_with_suggestion} units.")
+    if report.rerun:
+        seeded = (f"The demo project was already set up here: kept its {report.seed_codings_in_project} seed codings "
+                  f"and any review done in it (delete {project} for a fresh start)")
+    else:
+        seeded = f"Seeded {report.seed_codings} human codings"
+    click.echo(f"{seeded}; model {report.model_version} suggested {report.suggestions} codes for "
+               f"{report.units_with_suggestion} units.")
     click.echo(f"Condensation sheet: {report.sheet}; report: {report.report}")
-    click.echo(f"Next: qcassist review -p {project}   (or: qcassist status -p {project})")
+    command, where = qcassist_command(), shlex.quote(str(project))
+    click.echo(f"Next: {command} review -p {where}   (or: {command} status -p {where})")
+
+
+def qcassist_command(which=shutil.which) -> str:
+    """How to run this qcassist from the user's shell: the bare name only when that finds this very one."""
+    script = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path()
+    if script.name != "qcassist" or not script.is_file():
+        script = Path(sys.executable).with_name("qcassist")  # run as 'python -m qcassist': the venv's script
+    on_path = which("qcassist")
+    if on_path and script.is_file() and Path(on_path).resolve() == script.resolve():
+        return "qcassist"
+    if script.is_file():
+        return shlex.quote(str(script))
+    return f"{shlex.quote(sys.executable)} -m qcassist"

@@ -38,11 +38,18 @@ class DemoReport:
     units_with_suggestion: int
     sheet: Path
     report: Path
+    seed_codings_in_project: int = 0  # more than seed_codings when the demo ran here before
+
+    @property
+    def rerun(self) -> bool:
+        """The demo project was already set up: nothing new was imported or seeded."""
+        return not self.imported.added and self.seed_codings < self.seed_codings_in_project
 
     def as_dict(self) -> dict:
         return {
             "import": self.imported.as_dict(), "segment": self.segmented.as_dict(), "units_csv": str(self.units_csv),
-            "seed_codings": self.seed_codings, "model_version": self.model_version,
+            "seed_codings": self.seed_codings, "seed_codings_in_project": self.seed_codings_in_project,
+            "model_version": self.model_version,
             "suggestions": self.suggestions, "units_with_suggestion": self.units_with_suggestion,
             "condensation_sheet": str(self.sheet), "report": str(self.report),
         }
@@ -64,10 +71,12 @@ def run_demo(directory: str | Path, *, encoder: str = DEFAULT_ENCODER, progress:
             write_units(unit_rows(store), "csv", out)
         import_codebook(store, _folder() / "codebook.yaml")
         seeded = import_spans(store, _folder() / "seed_spans.csv", coder=SEED_CODER)
+        # a re-run keeps the project (and any review done in it) and reports what it already holds
+        seed_total = len(store.codings(coders=[SEED_CODER]))
         trained = train(store, encoder=encoder)
         suggested = suggest(store)
         sheet = Path(directory) / "condensation.md"
         sheet.write_text(sheet_markdown(condense(store, encoder=encoder)), encoding="utf-8")
         report = write_report(store, Path(directory) / "report.html")
     return DemoReport(imported, segmented, out_path, seeded.codings_added, trained.version,
-                      suggested.suggestions, suggested.units_with_suggestion, sheet, report)
+                      suggested.suggestions, suggested.units_with_suggestion, sheet, report, seed_total)

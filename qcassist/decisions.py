@@ -83,11 +83,12 @@ def review_queue(
     units' embeddings; without a classifier they fall back as ``review.order`` says.
     """
     from .review.order import order_candidates
+    from .themes import theme_suggestions  # adopted themes' units wait here until decided (themes/adopt.py)
 
     settled = settled_units(store, coder)
     skipped = {d.unit_id for d in store.decisions(coder=coder) if d.action == "skip"}
     by_unit: dict[int, list[Suggestion]] = defaultdict(list)
-    for suggestion in store.suggestions():
+    for suggestion in [*store.suggestions(), *theme_suggestions(store)]:
         if filters.codes and suggestion.code not in filters.codes:
             continue
         if not filters.min_probability <= suggestion.strength <= filters.max_probability:

@@ -64,10 +64,10 @@ def themes(ctx: click.Context, project: Path, transcripts, speakers, uncoded_onl
     code groups where the themes form them; and the units that fit no theme. Changes
     nothing in the project. Adopt a theme as a code with 'qcassist themes adopt'.
     """
-    ctx.obj = {"project": project}
-    if ctx.invoked_subcommand is not None:
-        return
     options = _options(transcripts, speakers, uncoded_only, min_size, min_words, language, encoder, seed)
+    if ctx.invoked_subcommand is not None:
+        ctx.obj = {"project": project, "options": options}  # 'themes -p DIR --min-size 8 adopt ...' works too
+        return
     with Store.open(project) as store:
         run = find_themes(store, options)
 
@@ -88,13 +88,15 @@ def themes(ctx: click.Context, project: Path, transcripts, speakers, uncoded_onl
 
 @themes.command("adopt")
 @click.argument("theme_id", required=False)
+@click.option("--project", "-p", "project", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Project directory (holds qcassist.db). Default: the one given to 'themes', else the current directory.")
 @click.option("--as", "name", default=None, metavar="NAME", help="The new code's name.")
 @click.option("--under", default=None, metavar="GROUP", help="Put the code under this code group (made if new).")
 @click.option("--from", "draft", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
               help="Adopt every theme an edited YAML draft (themes --format yaml) still names, with its names and groups.")
 @selection_options
 @click.pass_context
-def adopt_cmd(ctx: click.Context, theme_id: str | None, name: str | None, under: str | None, draft: Path | None, transcripts,
+def adopt_cmd(ctx: click.Context, theme_id: str | None, project: Path | None, name: str | None, under: str | None, draft: Path | None, transcripts,
               speakers, uncoded_only: bool, min_size: int, min_words: int, language, encoder, seed: int) -> None:
     """Adopt a theme as a code: its units become suggestions (source 'theme') to accept or reject in review.
 
@@ -105,7 +107,9 @@ def adopt_cmd(ctx: click.Context, theme_id: str | None, name: str | None, under:
     if theme_id is not None and not name:
         raise UserError(f"give theme {theme_id} a code name with --as NAME.")
     options = _options(transcripts, speakers, uncoded_only, min_size, min_words, language, encoder, seed)
-    with Store.open(ctx.obj["project"]) as store:
+    if options == ThemeOptions():
+        options = ctx.obj["options"]  # given before 'adopt', or the defaults
+    with Store.open(project or ctx.obj["project"]) as store:
         if draft is not None:
             adoptions = adopt_from_draft(store, draft, options=options)
         else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import numpy as np
@@ -233,3 +234,18 @@ def test_labels_use_the_languages_stop_words():
 def test_theme_options_are_checked():
     with pytest.raises(QcaError, match="--min-size must be at least 2"):
         ThemeOptions(min_size=1)
+
+
+def test_report_lists_adopted_themes_and_their_review(project, topics):
+    from qcassist.report import build_report
+
+    with Store.open(project) as store:
+        assert "No themes adopted" in build_report(store, bootstrap=10)
+        adopt(store, "T1", name="money")
+        item = review_queue(store, coder="anna")[0]
+        decide(store, item.unit_id, "reject", coder="anna", suggestion=item.suggestions[0])
+        page = build_report(store, bootstrap=10)
+        units = len(theme_suggestions(store))
+    assert "Preliminary themes" in page and "<td>money</td>" in page
+    row = re.search(r"<tr><td>money</td>.*?</tr>", page).group(0)
+    assert [int(n) for n in re.findall(r'<td class="num">(\d+)</td>', row)] == [units, 0, 1, units - 1]

@@ -15,6 +15,12 @@ to the meeting's other topic names ("label names topic").
     .venv/bin/python benchmarks/themes_qmsum.py --meetings 24 --encoder tfidf
     .venv/bin/python benchmarks/themes_qmsum.py --meetings 24 --encoder default   # MiniLM, cached in /tmp
     .venv/bin/python benchmarks/themes_qmsum.py --pooled                          # ES meetings pooled
+    .venv/bin/python benchmarks/themes_qmsum.py --scale 100000                    # time + peak RSS, synthetic
+    .venv/bin/python benchmarks/themes_qmsum.py --annomi                          # AnnoMI client units vs topic
+
+``--scale N`` times clustering and labelling of N synthetic units (384-d embeddings around
+60 topic centres, as the cache would hand them over; 12-word texts from each topic's
+words) — the themes step without the encoder, whose cost is the cache's.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from qcassist.themes import NO_THEME, ClusterOptions, cluster  # noqa: E402
 from qcassist.themes.labels import ANNOTATION, content_words, distinctive_terms, stop_words  # noqa: E402
 
 QMSUM = Path("/work/shared/datasets/qmsum/train")
+CLUSTER: dict = {}  # ClusterOptions other than the product's defaults (--max-share)
 
 
 def meeting(path: Path) -> tuple[list[str], list[int], list[str]]:
@@ -87,6 +94,16 @@ def lda(texts: list[str], k: int, seed: int) -> np.ndarray:
     return LatentDirichletAllocation(n_components=k, random_state=seed).fit_transform(counts).argmax(axis=1)
 
 
+def annomi(path: Path) -> tuple[str, list[str], np.ndarray, list[str]]:
+    """AnnoMI's client utterances pooled over transcripts; gold = the session's topic (e.g. smoking cessation)."""
+    import csv
+
+    with open(path, encoding="utf-8", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["interlocutor"] == "client"]
+    names = sorted({r["topic"] for r in rows})
+    return "AnnoMI client", [r["utterance_text"] for r in rows], np.array([names.index(r["topic"]) for r in rows]), names
+
+
 def make_encoder(name: str, texts: list[str]):
     if name == "tfidf":
         return TfidfEncoder().fit(texts)
@@ -103,7 +120,7 @@ def run(groups: list[tuple[str, list[str], np.ndarray, list[str]]], encoder_name
         vectors = encoder.encode(texts)
         k = len(topics)
         include = content_words(texts) >= min_words if min_words else None
-        found = cluster(vectors, ClusterOptions(min_size=min_size), include=include)
+        found = cluster(vectors, ClusterOptions(min_size=min_size, **CLUSTER), include=include)
         rows["themes"].append(scores(found.labels, gold, k))
         rows["kmeans (themes' k)"].append(scores(KMeans(max(2, len(found.centroids)), random_state=0, n_init=10).fit_predict(vectors), gold, k))
         rows["kmeans (gold k)"].append(scores(KMeans(k, random_state=0, n_init=10).fit_predict(vectors), gold, k))
@@ -118,15 +135,48 @@ def run(groups: list[tuple[str, list[str], np.ndarray, list[str]]], encoder_name
     return {"rows": rows, "named": named, "examples": examples}
 
 
+def scale(n: int, seed: int = 0) -> None:
+    rng = np.random.default_rng(seed)
+    topics, dimension = 60, 384
+    centres = rng.normal(size=(topics, dimension))
+    topic = rng.integers(topics, size=n)
+    vectors = (centres[topic] + 1.2 * rng.normal(size=(n, dimension))).astype(np.float32)
+    vocabulary = [f"w{t}x{j}" for t in range(topics) for j in range(30)]
+    texts = [" ".join(vocabulary[t * 30 + j] if rng.random() < 0.5 else "common" for j in rng.integers(30, size=12)) for t in topic]
+    started = time.perf_counter()
+    found = cluster(vectors, ClusterOptions(min_size=5), include=content_words(texts) >= 3)
+    clustered = time.perf_counter() - started
+    distinctive_terms(texts, found.labels, len(found.centroids))
+    total = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    mask = found.labels != NO_THEME
+    print(f"{n} units, 60 synthetic topics: {len(found.centroids)} themes, {int((~mask).sum())} fit none; "
+          f"V-measure {v_measure_score(topic[mask], found.labels[mask]):.3f} on the themed units")
+    print(f"clustering {clustered:.1f} s, with labels {total:.1f} s; peak RSS {peak:.0f} MiB (embeddings alone "
+          f"{vectors.nbytes / 2**20:.0f} MiB)")
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--meetings", type=int, default=24, help="Meetings to use (every 162/N-th, sorted by name).")
     parser.add_argument("--encoder", default="tfidf", help="tfidf (fitted per meeting) or a sentence-transformers name / 'default'.")
     parser.add_argument("--min-size", type=int, default=5)
-    parser.add_argument("--min-words", type=int, default=0, help="Units with fewer content words fit no theme (0: all clustered).")
+    parser.add_argument("--min-words", type=int, default=3, help="Units with fewer content words fit no theme (0: all clustered).")
     parser.add_argument("--pooled", action="store_true", help="Also pool the chosen ES (product design) meetings into one set.")
     parser.add_argument("--samples", type=int, default=3, help="Labels per meeting printed for hand-checking.")
+    parser.add_argument("--annomi", nargs="?", const="/work/shared/datasets/annomi/AnnoMI-simple.dev.csv", default=None,
+                        help="Instead: AnnoMI's client units pooled, against each session's topic.")
+    parser.add_argument("--scale", type=int, default=0, help="Instead: time themes for this many synthetic units.")
+    parser.add_argument("--tolerance", type=float, default=None, help="ClusterOptions.tolerance (default: the product's).")
+    parser.add_argument("--max-share", type=float, default=None, help="ClusterOptions.max_share (default: the product's).")
     args = parser.parse_args(argv)
+    if args.tolerance is not None:
+        CLUSTER["tolerance"] = args.tolerance
+    if args.max_share is not None:
+        CLUSTER["max_share"] = args.max_share
+    if args.scale:
+        scale(args.scale)
+        return
     paths = sorted(QMSUM.glob("*.json"))
     step = max(1, len(paths) // args.meetings)
     chosen = paths[::step][: args.meetings]
@@ -135,7 +185,9 @@ def main(argv=None) -> None:
     for path in chosen:
         texts, gold, names = meeting(path)
         groups.append((path.stem, texts, np.array(gold), names))
-    if args.pooled:
+    if args.annomi:
+        groups = [annomi(Path(args.annomi))]
+    elif args.pooled:
         es = [g for g in groups if g[0].startswith("ES")]
         offset, texts, gold, names = 0, [], [], []
         for _, t, g, n in es:

@@ -98,6 +98,7 @@ class ThemeRun:
     participants: int  # N, as condense counts them
     parameters: dict
     adopted_fits: tuple[AdoptedFit, ...] = field(default=())
+    too_short: int = 0  # of the unthemed: units with fewer than min_words content words
 
     def theme(self, theme_id: str) -> Theme:
         for theme in self.themes:
@@ -130,7 +131,8 @@ def find_themes(store: Store, options: ThemeOptions = ThemeOptions(), *, cluster
     vectors = np.asarray(encoder.encode([u.text for u in units]), dtype=np.float64)
     cluster_options = cluster_options or ClusterOptions(min_size=options.min_size, seed=options.seed)
     language = options.language or project_language(store)
-    found = cluster(vectors, cluster_options, include=content_words([u.text for u in units], language) >= options.min_words)
+    include = content_words([u.text for u in units], language) >= options.min_words
+    found = cluster(vectors, cluster_options, include=include)
     parameters = {"options": asdict(options), "language": language, "encoder": encoder.id, "encoder_spec": spec,
                   "clustering": asdict(cluster_options), "units": len(units), "silhouette": round(found.silhouette, 4)}
     run_id = _run_id(parameters, [u.id for u in units])
@@ -139,7 +141,8 @@ def find_themes(store: Store, options: ThemeOptions = ThemeOptions(), *, cluster
     chosen = [t for t in store.transcripts() if not options.transcripts or t.name in options.transcripts]
     _, total, _ = participants_of(store, chosen)  # N: everyone in the transcripts grouped
     fits = adopted_fits(store, units, vectors)
-    return ThemeRun(run_id, themes, groups, unthemed, len(units), total, parameters | {"run_id": run_id}, fits)
+    return ThemeRun(run_id, themes, groups, unthemed, len(units), total, parameters | {"run_id": run_id}, fits,
+                    too_short=int((~include).sum()))
 
 
 def select_units(store: Store, options: ThemeOptions) -> list[_Unit]:

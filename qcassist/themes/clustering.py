@@ -27,6 +27,8 @@ class ClusterOptions:
     direct_limit: int = 3000  # above this many units, cluster micro-cluster centres instead of units
     micro: int = 300
     silhouette_sample: int = 3000
+    tolerance: float = 0.1  # take the fewest clusters whose silhouette is within this share of the best
+    max_share: float = 0.5  # a cut whose largest cluster holds more than this share of the units is not considered
     seed: int = 0
 
 
@@ -94,7 +96,7 @@ def _best_cut(x, points, owner, weights, tree, options: ClusterOptions) -> tuple
     n = len(x)
     rng = np.random.default_rng(options.seed)
     sample = np.sort(rng.choice(n, size=options.silhouette_sample, replace=False)) if n > options.silhouette_sample else np.arange(n)
-    best: tuple[float, np.ndarray] | None = None
+    cuts: list[tuple[float, np.ndarray]] = []
     largest_k = min(options.max_themes, len(points) - 1, n // max(1, options.min_size))
     xs = x[sample]
     distances = np.clip(1.0 - xs @ xs.T, 0.0, 2.0)  # at most silhouette_sample², computed once for every cut
@@ -104,17 +106,19 @@ def _best_cut(x, points, owner, weights, tree, options: ClusterOptions) -> tuple
         labels = point_labels[owner]
         sizes = np.bincount(labels)
         big = sizes >= options.min_size
-        if big.sum() < 2:
+        if big.sum() < 2 or sizes.max() > options.max_share * n:
             continue
         kept = big[labels[sample]]
         if len(np.unique(labels[sample][kept])) < 2:
             continue
         score = float(silhouette_score(distances[np.ix_(kept, kept)], labels[sample][kept], metric="precomputed"))
-        if best is None or score > best[0] + 1e-12:
-            best = (score, labels)
-    if best is None:
+        cuts.append((score, labels))
+    if not cuts:
         return np.zeros(n, dtype=int), 0.0
-    return best[1], best[0]
+    best = max(score for score, _ in cuts)
+    # cuts come fewest clusters first: the first within tolerance of the best (the best itself at tolerance 0)
+    score, labels = next((s, l) for s, l in cuts if s >= best - options.tolerance * abs(best) - 1e-12)
+    return labels, score
 
 
 def _finish(x: np.ndarray, raw: np.ndarray, score: float, min_size: int) -> Clustering:

@@ -66,7 +66,8 @@ def listing(run: ThemeRun, *, quotes: int = 3) -> str:
                 who = f"{q.transcript}, {q.speaker}" if q.speaker else q.transcript
                 lines.append(f"{indent}    “{_short(q.text)}” ({who}; unit {q.unit_id})")
     if run.unthemed:
-        lines += ["", f"Fit no theme: {len(run.unthemed)} units (listed in --format csv)."]
+        lines += ["", f"Fit no theme: {len(run.unthemed)} units, {run.too_short} of them with fewer than "
+                      f"{run.parameters['options']['min_words']} content words (listed in --format csv as theme 'none')."]
     for fit in run.adopted_fits:
         if fit.unit_ids:
             lines.append(f"Adopted code {fit.code!r}: {len(fit.unit_ids)} units not in it when adopted now fit it "

@@ -249,3 +249,16 @@ def test_report_lists_adopted_themes_and_their_review(project, topics):
     assert "Preliminary themes" in page and "<td>money</td>" in page
     row = re.search(r"<tr><td>money</td>.*?</tr>", page).group(0)
     assert [int(n) for n in re.findall(r'<td class="num">(\d+)</td>', row)] == [units, 0, 1, units - 1]
+
+
+def test_themes_form_groups_only_where_their_centres_cluster():
+    from qcassist.themes.clustering import normalise
+    from qcassist.themes.hierarchy import group_themes
+
+    rng = np.random.default_rng(1)
+    parents = rng.normal(size=(2, 32))
+    paired = normalise(np.vstack([p + 0.2 * rng.normal(size=(3, 32)) for p in parents]))
+    assert group_themes(paired) == [0, 0, 0, 1, 1, 1]
+    spread = normalise(np.eye(5, 32))  # five unrelated themes: nothing to group
+    assert group_themes(spread) is None
+    assert group_themes(paired[:3]) is None  # fewer than 4 themes stay flat

@@ -209,13 +209,13 @@ def _themes(units: list[_Unit], vectors: np.ndarray, found, language: str) -> tu
         central = members[0]  # highest similarity to the centre = highest mean similarity to the others
         themes.append(Theme(
             f"T{index + 1}", tuple(labels[index]), describe(labels[index], central.text),
-            f"G{grouping[index] + 1}" if grouping else None, members,
+            f"G{grouping[index] + 1}" if grouping and grouping[index] is not None else None, members,
             tuple(sorted(dict.fromkeys(m.participant for m in members))),
         ))
     groups: list[ThemeGroup] = []
     if grouping:
-        group_of = np.array([grouping[t] if t != NO_THEME else NO_THEME for t in found.labels])
-        n_groups = max(grouping) + 1
+        group_of = np.array([NO_THEME if t == NO_THEME or grouping[t] is None else grouping[t] for t in found.labels])
+        n_groups = max(g for g in grouping if g is not None) + 1
         group_labels = distinctive_terms(texts, group_of, n_groups, language=language)
         groups = [ThemeGroup(f"G{g + 1}", tuple(group_labels[g]), tuple(t.id for t in themes if t.group == f"G{g + 1}"))
                   for g in range(n_groups)]

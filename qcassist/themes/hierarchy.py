@@ -7,8 +7,9 @@ import numpy as np
 MIN_GROUP_SILHOUETTE = 0.1  # below this the groups are no better than chance: keep the themes flat
 
 
-def group_themes(centroids: np.ndarray, *, min_silhouette: float = MIN_GROUP_SILHOUETTE) -> list[int] | None:
-    """A group index per theme (groups numbered by first theme), or None where no grouping is supported.
+def group_themes(centroids: np.ndarray, *, min_silhouette: float = MIN_GROUP_SILHOUETTE) -> list[int | None] | None:
+    """A group index per theme (groups numbered by first theme; None for a theme alone in its group),
+    or None where no grouping is supported.
 
     Ward linkage over the theme centres, cut where the silhouette is highest; a grouping is
     kept only with at least 4 themes, a silhouette of ``min_silhouette`` or more, and at
@@ -33,7 +34,10 @@ def group_themes(centroids: np.ndarray, *, min_silhouette: float = MIN_GROUP_SIL
             best = (score, labels)
     if best is None or best[0] < min_silhouette:
         return None
+    labels = best[1].tolist()
+    sizes = {label: labels.count(label) for label in labels}
     first: dict[int, int] = {}
-    for theme, label in enumerate(best[1].tolist()):
-        first.setdefault(label, len(first))
-    return [first[label] for label in best[1].tolist()]
+    for label in labels:
+        if sizes[label] > 1:  # a group of one theme is no group
+            first.setdefault(label, len(first))
+    return [first.get(label) for label in labels]

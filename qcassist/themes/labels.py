@@ -18,7 +18,10 @@ from ..errors import QcaError
 # Words of talk that carry no theme (spoken transcripts, not in the written-language lists).
 SPOKEN_FILLERS = {"en": {"um", "uh", "mm", "hmm", "yeah", "okay", "ok", "oh", "like", "just", "know", "think", "really",
                          "right", "gonna", "kind", "sort", "thing", "things", "mean", "actually", "got", "lot",
-                         "going", "don", "didn", "doesn", "ve", "ll", "re", "yes", "well", "bit"}}
+                         "going", "yes", "well", "bit",
+                         # what the tokenizer leaves of contractions (couldn't → couldn)
+                         "don", "didn", "doesn", "couldn", "wouldn", "shouldn", "isn", "aren", "wasn", "weren", "haven",
+                         "hasn", "hadn", "won", "ain", "ve", "ll", "re"}}
 
 
 # Transcribers' notes of what is not words: {pause}, {vocalsound}, [laughs], (inaudible).

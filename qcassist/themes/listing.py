@@ -37,7 +37,7 @@ def draft_codebook(run: ThemeRun) -> dict:
     return {"exclusive": False, "codes": [
         {"code": f"{g.id} " + " / ".join(g.label or ("unlabelled",)), "children": [item(by_id[t]) for t in g.themes]}
         for g in run.groups
-    ]}
+    ] + [item(t) for t in run.themes if t.group is None]}
 
 
 def write_draft(run: ThemeRun, out: TextIO) -> None:
@@ -53,11 +53,16 @@ def listing(run: ThemeRun, *, quotes: int = 3) -> str:
     lines = [f"{len(run.themes)} preliminary themes from {run.units} meaning units (run {run.run_id}, "
              f"encoder {run.parameters['encoder']}); {len(run.unthemed)} units fit no theme."]
     by_id = {t.id: t for t in run.themes}
-    blocks = [(g, [by_id[t] for t in g.themes]) for g in run.groups] or [(None, list(run.themes))]
+    blocks = [(g, [by_id[t] for t in g.themes]) for g in run.groups]
+    alone = [t for t in run.themes if t.group is None]
+    if alone:
+        blocks.append((None, alone))
     for group, themes in blocks:
         indent = ""
+        if group is None and run.groups:
+            lines += ["", "Themes in no group"]
         if group is not None:
-            lines += ["", f"{group.id}  {', '.join(group.label)}  ({len(themes)} themes)"]
+            lines += ["", f"{group.id}  {', '.join(group.label)}  ({len(themes)} themes: {', '.join(t.id for t in themes)})"]
             indent = "  "
         for theme in themes:
             lines += ["", f"{indent}{theme.id}  {', '.join(theme.label) or '(no distinctive terms)'}",

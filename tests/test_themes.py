@@ -167,6 +167,12 @@ def test_adopt_refuses_a_taken_name_or_a_code_as_group_and_changes_nothing(proje
     assert dump_database(project) == before
 
 
+def test_the_listing_marks_themes_adopted_from_the_same_run(project, topics, runner):
+    runner.invoke(main, ["themes", "adopt", "T2", "--as", "Being heard", "-p", str(project)])
+    output = runner.invoke(main, ["themes", "-p", str(project)]).output
+    assert "T2  trust, respect, honest  [adopted as 'Being heard']" in output and output.count("[adopted as") == 1
+
+
 def test_adopt_from_an_edited_draft_takes_its_names_and_groups(project, topics, tmp_path, runner):
     draft = tmp_path / "draft.yaml"
     assert runner.invoke(main, ["themes", "-p", str(project), "--format", "yaml", "-o", str(draft)]).exit_code == 0

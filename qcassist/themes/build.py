@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from .. import __version__
 from ..condense import _participants as participants_of  # who counts as a participant, as condense counts them
 from ..errors import QcaError
 from ..model import Transcript
@@ -99,6 +100,7 @@ class ThemeRun:
     parameters: dict
     adopted_fits: tuple[AdoptedFit, ...] = field(default=())
     too_short: int = 0  # of the unthemed: units with fewer than min_words content words
+    adopted: dict[str, str] = field(default_factory=dict)  # theme id → the code it was adopted as, from this very run
 
     def theme(self, theme_id: str) -> Theme:
         for theme in self.themes:
@@ -133,7 +135,7 @@ def find_themes(store: Store, options: ThemeOptions = ThemeOptions(), *, cluster
     language = options.language or project_language(store)
     include = content_words([u.text for u in units], language) >= options.min_words
     found = cluster(vectors, cluster_options, include=include)
-    parameters = {"options": asdict(options), "language": language, "encoder": encoder.id, "encoder_spec": spec,
+    parameters = {"qcassist": __version__, "options": asdict(options), "language": language, "encoder": encoder.id, "encoder_spec": spec,
                   "clustering": asdict(cluster_options), "units": len(units), "silhouette": round(found.silhouette, 4)}
     run_id = _run_id(parameters, [u.id for u in units])
     themes, groups = _themes(units, vectors, found, language)
@@ -142,7 +144,8 @@ def find_themes(store: Store, options: ThemeOptions = ThemeOptions(), *, cluster
     _, total, _ = participants_of(store, chosen)  # N: everyone in the transcripts grouped
     fits = adopted_fits(store, units, vectors)
     return ThemeRun(run_id, themes, groups, unthemed, len(units), total, parameters | {"run_id": run_id}, fits,
-                    too_short=int((~include).sum()))
+                    too_short=int((~include).sum()),
+                    adopted={e["theme"]: e["code"] for e in adopted_themes(store) if e["run_id"] == run_id})
 
 
 def select_units(store: Store, options: ThemeOptions) -> list[_Unit]:

@@ -65,7 +65,8 @@ def listing(run: ThemeRun, *, quotes: int = 3) -> str:
             lines += ["", f"{group.id}  {', '.join(group.label)}  ({len(themes)} themes: {', '.join(t.id for t in themes)})"]
             indent = "  "
         for theme in themes:
-            lines += ["", f"{indent}{theme.id}  {', '.join(theme.label) or '(no distinctive terms)'}",
+            adopted = f"  [adopted as {run.adopted[theme.id]!r}]" if theme.id in run.adopted else ""
+            lines += ["", f"{indent}{theme.id}  {', '.join(theme.label) or '(no distinctive terms)'}{adopted}",
                       f"{indent}    {len(theme.members)} units · {len(theme.participants)} of {run.participants} participants"]
             for q in theme.members[:quotes]:
                 who = f"{q.transcript}, {q.speaker}" if q.speaker else q.transcript

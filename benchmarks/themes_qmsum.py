@@ -47,6 +47,7 @@ from qcassist.themes import NO_THEME, ClusterOptions, cluster  # noqa: E402
 from qcassist.themes.labels import ANNOTATION, content_words, distinctive_terms, stop_words  # noqa: E402
 
 QMSUM = Path("/work/shared/datasets/qmsum/train")
+LABELS: dict = {}  # distinctive_terms options other than the product's (--weighting)
 CLUSTER: dict = {}  # ClusterOptions other than the product's defaults (--max-share)
 
 
@@ -126,7 +127,7 @@ def run(groups: list[tuple[str, list[str], np.ndarray, list[str]]], encoder_name
         rows["kmeans (gold k)"].append(scores(KMeans(k, random_state=0, n_init=10).fit_predict(vectors), gold, k))
         rows["LDA (gold k)"].append(scores(lda(texts, k, 0), gold, k))
         rows["HDBSCAN"].append(scores(HDBSCAN(min_cluster_size=min_size, copy=True).fit_predict(vectors), gold, k))
-        labels = distinctive_terms(texts, found.labels, len(found.centroids))
+        labels = distinctive_terms(texts, found.labels, len(found.centroids), **LABELS)
         named += label_names_topic(encoder, labels, found.labels, gold, topics)
         for theme, terms in enumerate(labels[:samples]):
             members = gold[(found.labels == theme) & (gold >= 0)]
@@ -167,9 +168,12 @@ def main(argv=None) -> None:
     parser.add_argument("--annomi", nargs="?", const="/work/shared/datasets/annomi/AnnoMI-simple.dev.csv", default=None,
                         help="Instead: AnnoMI's client units pooled, against each session's topic.")
     parser.add_argument("--scale", type=int, default=0, help="Instead: time themes for this many synthetic units.")
+    parser.add_argument("--weighting", default=None, help="Label term weighting: ctfidf or log-odds (default: the product's).")
     parser.add_argument("--tolerance", type=float, default=None, help="ClusterOptions.tolerance (default: the product's).")
     parser.add_argument("--max-share", type=float, default=None, help="ClusterOptions.max_share (default: the product's).")
     args = parser.parse_args(argv)
+    if args.weighting is not None:
+        LABELS["weighting"] = args.weighting
     if args.tolerance is not None:
         CLUSTER["tolerance"] = args.tolerance
     if args.max_share is not None:

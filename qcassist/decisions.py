@@ -215,9 +215,11 @@ def apply_decisions_file(store: Store, path: str | Path, *, coder: str) -> Apply
     ``code`` is the code to accept/reject (default: the unit's top suggestion), or the
     new code(s) for recode/add (several separated by ';').
     """
+    from .themes import theme_suggestions
+
     rows = decision_file_rows(path)
     suggestions: dict[int, list[Suggestion]] = defaultdict(list)
-    for s in store.suggestions():
+    for s in [*store.suggestions(), *theme_suggestions(store)]:
         suggestions[s.unit_id].append(s)
     units = {u.id for u in store.units()}
     leaves = [c.name for c in store.codebook().leaves]

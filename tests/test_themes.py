@@ -268,3 +268,17 @@ def test_themes_form_groups_only_where_their_centres_cluster():
     spread = normalise(np.eye(5, 32))  # five unrelated themes: nothing to group
     assert group_themes(spread) is None
     assert group_themes(paired[:3]) is None  # fewer than 4 themes stay flat
+
+
+def test_a_decisions_file_accepts_and_rejects_theme_suggestions(project, topics, tmp_path, runner):
+    with Store.open(project) as store:
+        adopt(store, "T1", name="money")
+        first, second = sorted({s.unit_id for s in theme_suggestions(store)})[:2]
+    decisions = tmp_path / "decisions.csv"
+    decisions.write_text(f"unit_id,action,code\n{first},accept,money\n{second},reject,money\n", encoding="utf-8")
+    result = runner.invoke(main, ["review", "-p", str(project), "--decisions", str(decisions), "--coder", "anna"])
+    assert result.exit_code == 0, result.output
+    with Store.open(project) as store:
+        assert [(c.unit_id, c.code) for c in store.codings()] == [(first, "money")]
+        assert [(d.unit_id, d.action, d.model_version.split(":")[0]) for d in store.decisions()] == [
+            (first, "accept", "theme"), (second, "reject", "theme")]

@@ -52,7 +52,7 @@ def content_words(texts: Sequence[str], language: str = "en") -> np.ndarray:
 
 
 def distinctive_terms(texts: Sequence[str], labels: np.ndarray, themes: int, *, language: str = "en",
-                      top: int = 3) -> list[list[str]]:
+                      top: int = 3, weighting: str = "ctfidf") -> list[list[str]]:
     """The ``top`` most distinctive 1–2-word terms of each theme 0..themes-1 (units labelled -1 are left out)."""
     from sklearn.feature_extraction.text import CountVectorizer
 
@@ -60,17 +60,37 @@ def distinctive_terms(texts: Sequence[str], labels: np.ndarray, themes: int, *, 
     if not themes:
         return []
     vectorizer = CountVectorizer(ngram_range=(1, 2), stop_words=stop_words(language), token_pattern=r"(?u)\b[^\W\d_]{2,}\b",
-                                 lowercase=True)
+                                 lowercase=True, max_features=50_000)
     try:
         counts = vectorizer.fit_transform(documents).toarray().astype(float)
     except ValueError:  # nothing but stop words
         return [[] for _ in range(themes)]
     terms = vectorizer.get_feature_names_out()
+    weights = WEIGHTINGS[weighting](counts)
+    return [_pick(terms, weights[theme], top) for theme in range(themes)]
+
+
+def _ctfidf(counts: np.ndarray) -> np.ndarray:
+    """BERTopic's class-based TF-IDF: frequency in the theme × log(1 + mean theme length / frequency overall)."""
     words_per_theme = counts.sum(axis=1, keepdims=True)
     tf = counts / np.where(words_per_theme == 0, 1, words_per_theme)
-    idf = np.log1p(words_per_theme.mean() / np.maximum(counts.sum(axis=0), 1))
-    weights = tf * idf
-    return [_pick(terms, weights[theme], top) for theme in range(themes)]
+    return tf * np.log1p(words_per_theme.mean() / np.maximum(counts.sum(axis=0), 1))
+
+
+def _log_odds(counts: np.ndarray) -> np.ndarray:
+    """How much more often a term comes in the theme than in the other themes: p_in × log(p_in / p_rest), add-½ smoothed.
+
+    Words common everywhere (maybe, want, time) score about zero however frequent they are.
+    """
+    vocabulary = counts.shape[1]
+    inside = counts.sum(axis=1, keepdims=True)
+    rest = counts.sum(axis=0, keepdims=True) - counts
+    p_in = (counts + 0.5) / (inside + 0.5 * vocabulary)
+    p_rest = (rest + 0.5) / (counts.sum() - inside + 0.5 * vocabulary)
+    return np.where(counts > 0, p_in * np.log(p_in / p_rest), 0.0)
+
+
+WEIGHTINGS = {"ctfidf": _ctfidf, "log-odds": _log_odds}
 
 
 def _pick(terms: np.ndarray, weights: np.ndarray, top: int) -> list[str]:

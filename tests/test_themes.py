@@ -282,3 +282,20 @@ def test_a_decisions_file_accepts_and_rejects_theme_suggestions(project, topics,
         assert [(c.unit_id, c.code) for c in store.codings()] == [(first, "money")]
         assert [(d.unit_id, d.action, d.model_version.split(":")[0]) for d in store.decisions()] == [
             (first, "accept", "theme"), (second, "reject", "theme")]
+
+
+def test_a_draft_from_another_run_is_refused_and_changes_nothing(project, topics, tmp_path):
+    from qcassist.errors import InputError
+
+    with Store.open(project) as store:
+        run = find_themes(store)
+        draft = tmp_path / "draft.yaml"
+        with open(draft, "w", encoding="utf-8") as out:
+            write_draft(run, out)
+        draft.write_text(draft.read_text(encoding="utf-8").replace(run.run_id, "0123456789"), encoding="utf-8")
+        before = dump_database(project)
+        with pytest.raises(InputError, match="names run 0123456789, but these options and units give run"):
+            adopt_from_draft(store, draft)
+        with pytest.raises(InputError, match="names run"):
+            adopt_from_draft(store, draft, options=ThemeOptions(min_size=6))
+    assert dump_database(project) == before

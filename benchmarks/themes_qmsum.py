@@ -168,10 +168,14 @@ def main(argv=None) -> None:
     parser.add_argument("--annomi", nargs="?", const="/work/shared/datasets/annomi/AnnoMI-simple.dev.csv", default=None,
                         help="Instead: AnnoMI's client units pooled, against each session's topic.")
     parser.add_argument("--scale", type=int, default=0, help="Instead: time themes for this many synthetic units.")
+    parser.add_argument("--max-unit-share", type=float, default=None,
+                        help="Label terms in more than this share of units are left out (default: the product's).")
     parser.add_argument("--weighting", default=None, help="Label term weighting: ctfidf or log-odds (default: the product's).")
     parser.add_argument("--tolerance", type=float, default=None, help="ClusterOptions.tolerance (default: the product's).")
     parser.add_argument("--max-share", type=float, default=None, help="ClusterOptions.max_share (default: the product's).")
     args = parser.parse_args(argv)
+    if args.max_unit_share is not None:
+        LABELS["max_unit_share"] = args.max_unit_share
     if args.weighting is not None:
         LABELS["weighting"] = args.weighting
     if args.tolerance is not None:

@@ -52,7 +52,7 @@ def content_words(texts: Sequence[str], language: str = "en") -> np.ndarray:
 
 
 def distinctive_terms(texts: Sequence[str], labels: np.ndarray, themes: int, *, language: str = "en",
-                      top: int = 3, weighting: str = "ctfidf") -> list[list[str]]:
+                      top: int = 3, weighting: str = "ctfidf", max_unit_share: float = 1.0) -> list[list[str]]:
     """The ``top`` most distinctive 1–2-word terms of each theme 0..themes-1 (units labelled -1 are left out)."""
     from sklearn.feature_extraction.text import CountVectorizer
 
@@ -67,7 +67,19 @@ def distinctive_terms(texts: Sequence[str], labels: np.ndarray, themes: int, *, 
         return [[] for _ in range(themes)]
     terms = vectorizer.get_feature_names_out()
     weights = WEIGHTINGS[weighting](counts)
+    if max_unit_share < 1.0:
+        weights[:, _common_terms(texts, labels, terms, max_unit_share)] = 0.0
     return [_pick(terms, weights[theme], top) for theme in range(themes)]
+
+
+def _common_terms(texts: Sequence[str], labels: np.ndarray, terms: np.ndarray, share: float) -> np.ndarray:
+    """Whether each term is in more than ``share`` of the themed units: talk about everything, not one theme."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    themed = [ANNOTATION.sub(" ", t) for t, label in zip(texts, labels) if label >= 0]
+    presence = CountVectorizer(ngram_range=(1, 2), vocabulary=terms, token_pattern=r"(?u)\b[^\W\d_]{2,}\b",
+                               lowercase=True, binary=True).fit_transform(themed)
+    return np.asarray(presence.sum(axis=0)).ravel() > share * max(1, len(themed))
 
 
 def _ctfidf(counts: np.ndarray) -> np.ndarray:

@@ -237,6 +237,15 @@ def test_labels_use_the_languages_stop_words():
         stop_words("xx")
 
 
+def test_an_unknown_speaker_or_transcript_is_named(project, topics):
+    with Store.open(project) as store:
+        with pytest.raises(QcaError, match=r"no units by speaker 'p' \(speakers: P\)"):
+            find_themes(store, ThemeOptions(speakers=("p",)))
+        with pytest.raises(QcaError, match="no transcript 't7'"):
+            find_themes(store, ThemeOptions(transcripts=("t7",)))
+        assert find_themes(store, ThemeOptions(speakers=("P",))).units == 120
+
+
 def test_theme_options_are_checked():
     with pytest.raises(QcaError, match="--min-size must be at least 2"):
         ThemeOptions(min_size=1)

@@ -16,6 +16,7 @@ import numpy as np
 
 from .. import __version__
 from ..condense import _participants as participants_of  # who counts as a participant, as condense counts them
+from ..codebook import did_you_mean
 from ..errors import QcaError
 from ..model import Transcript
 from ..project import project_encoder
@@ -169,6 +170,12 @@ def select_units(store: Store, options: ThemeOptions) -> list[_Unit]:
                 continue
             chosen.append(_Unit(unit.id, transcript.name, unit.speaker,
                                 participant_of.get((transcript.id, unit.speaker), transcript.name), unit.text_in(transcript)))
+    if options.speakers:
+        known_speakers = sorted({u.speaker for t in transcripts for u in store.units(t.id) if u.speaker})
+        for speaker in options.speakers:
+            if speaker not in known_speakers:
+                raise QcaError(f"no units by speaker {speaker!r} (speakers: {', '.join(known_speakers) or 'none'})."
+                               f"{did_you_mean(speaker, known_speakers)}")
     return chosen
 
 

@@ -136,9 +136,10 @@ def find_themes(store: Store, options: ThemeOptions = ThemeOptions(), *, cluster
     language = options.language or project_language(store)
     include = content_words([u.text for u in units], language) >= options.min_words
     found = cluster(vectors, cluster_options, include=include)
-    parameters = {"qcassist": __version__, "options": asdict(options), "language": language, "encoder": encoder.id, "encoder_spec": spec,
-                  "clustering": asdict(cluster_options), "units": len(units), "silhouette": round(found.silhouette, 4)}
-    run_id = _run_id(parameters, [u.id for u in units])
+    parameters = {"qcassist": __version__, "options": asdict(options), "language": language, "encoder": encoder.id,
+                  "encoder_spec": spec, "clustering": asdict(cluster_options), "units": len(units)}
+    run_id = _run_id(parameters, [u.id for u in units])  # what went in, not what came out (floats differ across machines)
+    parameters["silhouette"] = round(found.silhouette, 4)
     themes, groups = _themes(units, vectors, found, language)
     unthemed = tuple(_quote(units[i], float(found.similarity[i])) for i in np.flatnonzero(found.labels == NO_THEME))
     chosen = [t for t in store.transcripts() if not options.transcripts or t.name in options.transcripts]

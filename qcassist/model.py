@@ -128,7 +128,7 @@ class Codebook:
         return tuple(reversed(path))
 
 
-SuggestionSource = Literal["classifier", "exemplar", "description"]
+SuggestionSource = Literal["classifier", "exemplar", "description", "theme"]  # theme: an adopted theme's unit (themes/adopt.py)
 
 
 @dataclass(frozen=True, slots=True)

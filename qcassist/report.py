@@ -377,8 +377,32 @@ def _cumulative_by_day(decisions: Sequence[Decision], actions: Sequence[str]) ->
 
 # --- the page ----------------------------------------------------------------------
 
-SECTIONS = (("corpus", "Corpus"), ("codebook", "Codebook"), ("model", "Model quality"),
+SECTIONS = (("corpus", "Corpus"), ("codebook", "Codebook"), ("themes", "Preliminary themes"), ("model", "Model quality"),
             ("agreement", "Agreement"), ("review", "Review progress"))
+
+
+def themes_section(store: Store) -> Html:
+    """Themes adopted as codes (qcassist themes adopt): where each came from and how review has taken its units."""
+    from .themes import adopted_themes, theme_suggestions
+
+    entries = adopted_themes(store)
+    if not entries:
+        return section("themes", "Preliminary themes", [note(
+            "No themes adopted. 'qcassist themes' proposes candidate themes of the units (it changes nothing); "
+            "'qcassist themes adopt T1 --as NAME' makes one a code whose units wait in review.")])
+    decided = [d for d in store.decisions() if (d.model_version or "").startswith("theme:")]
+    taken = Counter((d.model_version, d.action) for d in decided)
+    done = {(d.model_version, d.unit_id) for d in decided}
+    waiting = Counter(s.model_version for s in theme_suggestions(store) if (s.model_version, s.unit_id) not in done)
+    rows = []
+    for e in entries:
+        version = f"theme:{e['run_id']}:{e['theme']}"
+        rows.append((e["code"], e["parent"] or "", f"{e['theme']} of run {e['run_id']}", ", ".join(e["label"]),
+                     len(e["units"]), taken[(version, "accept")], taken[(version, "reject")] + taken[(version, "recode")],
+                     waiting[version], e["parameters"]["encoder"], e["adopted_at"]))
+    return section("themes", "Preliminary themes", [table(
+        ("code", "group", "theme", "terms", "units", "accepted", "rejected or recoded", "not yet decided", "encoder", "adopted"),
+        rows, caption="Themes adopted as codes; their units are suggestions (source 'theme') until decided in review")])
 
 
 def build_report(store: Store, *, comparisons: Sequence[Sequence[str]] | None = None, bootstrap: int = 1000,
@@ -398,6 +422,7 @@ def build_report(store: Store, *, comparisons: Sequence[Sequence[str]] | None = 
     sections = [
         corpus_section(counts, store.coders()),
         codebook_section(store.codebook(), codings, unit_places, {r["id"]: r["transcript"] for r in counts}),
+        themes_section(store),
         model_section(store.latest_evaluation(), store.latest_classifier()),
         agreement_section(agreement),
         review_section(decisions, store.suggestions(), settled),

@@ -24,7 +24,7 @@ from tests.conftest import HashEncoder, coded_rows, dump_database, write_coded_c
 
 EVIL_CODE = "<script>alert(1)</script>"
 EVIL_TRANSCRIPT = "t3 <img src=x onerror=alert(2)>"
-SECTION_IDS = ("corpus", "codebook", "model", "agreement", "review")
+SECTION_IDS = ("corpus", "codebook", "themes", "model", "agreement", "review")
 
 AGREEMENT = {
     "coders": ["A", "B"], "reference": "A", "codes": ["x", "y"], "transcripts": 12, "units": 340,

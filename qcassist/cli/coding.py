@@ -8,12 +8,11 @@ from pathlib import Path
 
 import click
 
-from ..classify import TrainOptions
+from ..train_options import TrainOptions
 from ..ingest.coded import CodedColumns
 from ..seed import import_coded, import_spans
 from ..store import Store
 from ..project import write_rows
-from ..suggest import SUGGESTION_FIELDS, evaluate, suggest, suggestion_rows, train
 from .base import UserError, echo_json, write_export, encoder_option, json_option, main, project_option
 
 EXPORT_FORMATS = ("csv", "jsonl")
@@ -137,6 +136,8 @@ def _train_options(c: float, balanced: bool, min_examples: int) -> TrainOptions:
 @training_options
 def train_cmd(project: Path, as_json: bool, encoder: str, c: float, balanced: bool, min_examples: int, coders) -> None:
     """Train the project's code classifier on its human codings (a new model version each time)."""
+    from ..suggest import train
+
     with Store.open(project) as store:
         report = train(store, encoder=encoder, options=_train_options(c, balanced, min_examples), coders=coders)
     if as_json:
@@ -165,6 +166,8 @@ def suggest_cmd(project: Path, as_json: bool, encoder: str | None, include_coded
     similarity for codes with few or no examples) and the 3 most similar
     human-coded units as its rationale. Units below every code's threshold get none.
     """
+    from ..suggest import SUGGESTION_FIELDS, suggest, suggestion_rows
+
     with Store.open(project) as store:
         report = suggest(store, encoder=encoder, include_coded=include_coded)
         rows = suggestion_rows(store) if fmt != "summary" else []
@@ -191,6 +194,8 @@ def evaluate_cmd(project: Path, as_json: bool, encoder: str, c: float, balanced:
     Prints per-code precision/recall/F1, macro-F1, Cohen's kappa, the expected
     calibration error, the auto-accept tier (precision >= 0.90) and a learning curve.
     """
+    from ..suggest import evaluate
+
     with Store.open(project) as store:
         result = evaluate(store, encoder=encoder, options=_train_options(c, balanced, min_examples), folds=folds,
                           with_learning_curve=not no_learning_curve, coders=coders)
@@ -231,6 +236,8 @@ def export() -> None:
               help="Write to this file instead of standard output.")
 def export_suggestions(project: Path, fmt: str, output: Path | None) -> None:
     """Stored suggestions: unit id, external id, transcript, order, code, probability, source, rationale ids."""
+    from ..suggest import SUGGESTION_FIELDS, suggestion_rows
+
     with Store.open(project) as store:
         rows = suggestion_rows(store)
     write_export(rows, SUGGESTION_FIELDS, fmt, output, "suggestions")

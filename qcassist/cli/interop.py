@@ -6,7 +6,6 @@ from pathlib import Path
 
 import click
 
-from ..refi import RefiImportReport, export_qdc, export_qdpx
 from ..store import Store
 from .base import echo_json, json_option, project_option, warn
 from .coding import export
@@ -27,6 +26,8 @@ def export_qdpx_command(project: Path, as_json: bool, file: Path, include_sugges
     every coder becomes a User, and each coded span a selection with its codes.
     """
     with Store.open(project) as store:
+        from ..refi import export_qdpx
+
         report = export_qdpx(store, file, include_suggestions=include_suggestions, coders=coders or None)
     if as_json:
         echo_json(report.as_dict())
@@ -42,6 +43,8 @@ def export_qdpx_command(project: Path, as_json: bool, file: Path, include_sugges
 def export_qdc_command(project: Path, as_json: bool, file: Path) -> None:
     """Write the codebook alone as a REFI-QDA codebook FILE (.qdc)."""
     with Store.open(project) as store:
+        from ..refi import export_qdc
+
         report = export_qdc(store, file)
     if as_json:
         echo_json(report.as_dict())
@@ -51,6 +54,8 @@ def export_qdc_command(project: Path, as_json: bool, file: Path) -> None:
 
 def echo_refi_import(report, as_json: bool) -> None:
     """The summary of a .qdpx or .qdc import (used by 'qcassist import')."""
+    from ..refi import RefiImportReport
+
     if isinstance(report, RefiImportReport):
         warn(report.warnings)
     if as_json:

@@ -28,6 +28,7 @@ import numpy as np
 
 from .classifier import CodeClassifier
 from .features import FeatureBuilder, FeatureConfig
+from .train_options import TrainOptions  # defined apart so the CLI reads its defaults without scikit-learn
 
 __all__ = ["CodeClassifier", "CodeModel", "Proposal", "TrainingSet", "TrainOptions", "propose", "train_model"]
 
@@ -122,19 +123,6 @@ class TrainingSet:
 
     def after(self) -> list[str]:
         return self.following if self.following is not None else [""] * len(self.texts)
-
-
-@dataclass(frozen=True, slots=True)
-class TrainOptions:
-    features: FeatureConfig = FeatureConfig()
-    C: float = 1.0
-    class_weight: str | None = None
-    min_classifier_examples: int = 5  # fewer: the code is scored by its exemplars
-    # Similarity cut-offs for the fallbacks, set for all-MiniLM-L6-v2 on the demo interviews
-    # (true matches there score about 0.35-0.45); another encoder may need others.
-    exemplar_threshold: float = 0.35  # cosine to the nearest example of the closest few-example code
-    description_threshold: float = 0.30  # cosine to the closest example-less code's description
-    rationale_size: int = 3
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,9 +11,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
+
+if TYPE_CHECKING:
+    from scipy import sparse
+    from sklearn.feature_extraction.text import TfidfVectorizer
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +56,8 @@ class _Tfidf:
         self.idf = np.zeros(0, dtype=np.float64)
 
     def _vectorizer(self, vocabulary=None, min_df=None) -> TfidfVectorizer:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
         return TfidfVectorizer(ngram_range=self.ngrams, sublinear_tf=True, min_df=min_df or self.min_df,
                                vocabulary=vocabulary, analyzer=self.analyzer)
 
@@ -103,6 +109,8 @@ class FeatureBuilder:
 
     def transform(self, embeddings: np.ndarray, texts: Sequence[str], contexts: Sequence[str],
                   following: Sequence[str] | None = None) -> sparse.csr_matrix:
+        from scipy import sparse
+
         following = following if following is not None else [""] * len(texts)
         blocks = []
         if self.config.embedding:

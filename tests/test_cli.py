@@ -153,3 +153,24 @@ def test_demo_run_again_says_what_the_project_already_holds(runner, tmp_path):
     assert "Seeded 0" not in again.output
     assert "already set up here: kept its 12 seed codings" in again.output
     assert "review -p" in again.output.splitlines()[-1]
+
+
+@pytest.mark.parametrize("args", [["--help"], ["codebook", "--help"]])
+def test_help_loads_no_machine_learning_library(args):
+    """--help stays quick: torch, scikit-learn and sentence-transformers load only in the commands that use them."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    heavy = ("torch", "sklearn", "sentence_transformers", "transformers")
+    code = (
+        "import sys\nfrom qcassist.cli import main\n"
+        f"try:\n    main({args!r}, prog_name='qcassist')\nexcept SystemExit:\n    pass\n"
+        f"print('LOADED:' + ','.join(m for m in {heavy!r} if m in sys.modules))\n"
+    )
+    root = str(Path(__file__).resolve().parents[1])
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=root,
+                            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": root, "HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 0, result.stderr
+    assert "Usage: qcassist" in result.stdout
+    assert result.stdout.splitlines()[-1] == "LOADED:"

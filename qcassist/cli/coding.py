@@ -8,12 +8,11 @@ from pathlib import Path
 
 import click
 
-from ..classify import TrainOptions
+from ..train_options import TrainOptions
 from ..ingest.coded import CodedColumns
 from ..seed import import_coded, import_spans
 from ..store import Store
 from ..project import write_rows
-from ..suggest import SUGGESTION_FIELDS, evaluate, suggest, suggestion_rows, train
 from ..suggest_limits import SuggestLimits
 from .base import (UserError, echo_json, encoder_option, force_option, json_option, main, progress_bar, project_option,
                    raw_option, warn, write_export)
@@ -140,6 +139,8 @@ def _train_options(c: float, balanced: bool, min_examples: int) -> TrainOptions:
 @training_options
 def train_cmd(project: Path, as_json: bool, encoder: str, c: float, balanced: bool, min_examples: int, coders) -> None:
     """Train the project's code classifier on its human codings (a new model version each time)."""
+    from ..suggest import train
+
     with Store.open(project) as store:
         report = train(store, encoder=encoder, options=_train_options(c, balanced, min_examples), coders=coders)
     if as_json:
@@ -181,6 +182,8 @@ def suggest_cmd(project: Path, as_json: bool, encoder: str | None, include_coded
     (cross-validated kappa below 0.4) or codes with fewer than 8 examples get
     a warning.
     """
+    from ..suggest import SUGGESTION_FIELDS, suggest, suggestion_rows
+
     limits = SuggestLimits(cap_factor=cap_factor, min_code_kappa=min_kappa)
     with Store.open(project) as store:
         with progress_bar(len(store.transcripts()), "Suggesting", not as_json and fmt == "summary") as tick:
@@ -232,6 +235,8 @@ def evaluate_cmd(project: Path, as_json: bool, encoder: str, c: float, balanced:
     90% of the time; none when that rests on fewer than 30 suggestions or on p = 1.00)
     and a learning curve.
     """
+    from ..suggest import evaluate
+
     with Store.open(project) as store:
         result = evaluate(store, encoder=encoder, options=_train_options(c, balanced, min_examples), folds=folds,
                           with_learning_curve=not no_learning_curve, coders=coders)
@@ -278,6 +283,8 @@ def export() -> None:
 def export_suggestions(project: Path, fmt: str, output: Path | None, force: bool, raw: bool) -> None:
     """Stored suggestions: unit id, external id, transcript, order, code, probability (calibrated, classifier
     only), score (similarity, for codes with few or no examples), source, model version, rationale ids, text."""
+    from ..suggest import SUGGESTION_FIELDS, suggestion_rows
+
     with Store.open(project) as store:
         rows = suggestion_rows(store)
     write_export(rows, SUGGESTION_FIELDS, fmt, output, "suggestions", force=force, raw=raw, project=project)

@@ -12,7 +12,6 @@ import click
 from ..ingest import ColumnMap
 from ..demo import run_demo
 from ..project import UNIT_FIELDS, UNIT_FORMATS, import_files, project_status, segment_project, unit_rows
-from ..refi import import_qdc, import_qdpx
 from ..segment import STRATEGIES, SegmentOptions
 from ..store import DB_NAME, Store
 from .base import UserError, force_option, raw_option, write_export, echo_json, progress_bar, warn, encoder_option, json_option, main, project_option
@@ -82,6 +81,8 @@ def import_(project: Path, as_json: bool, files, interviewers, replace, speaker_
     """
     refi = _refi_file(files)
     if refi is not None:
+        from ..refi import import_qdc, import_qdpx
+
         kind, file = refi
         with Store.open(project) as store:
             if kind == "qdc":

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import click
 
-from ..refi import RefiImportReport, export_qdc, export_qdpx
 from ..store import Store
 from .base import echo_json, force_option, json_option, project_option, warn
 from .coding import export
@@ -32,6 +31,8 @@ def export_qdpx_command(project: Path, as_json: bool, file: Path, include_sugges
     --force, and the project's own files (database, models, cache) never are.
     """
     with Store.open(project) as store:
+        from ..refi import export_qdpx
+
         report = export_qdpx(store, file, include_suggestions=include_suggestions, coders=coders or None,
                              force=force)
     if as_json:
@@ -50,6 +51,8 @@ def export_qdpx_command(project: Path, as_json: bool, file: Path, include_sugges
 def export_qdc_command(project: Path, as_json: bool, file: Path, force: bool) -> None:
     """Write the codebook alone as a REFI-QDA codebook FILE (.qdc)."""
     with Store.open(project) as store:
+        from ..refi import export_qdc
+
         report = export_qdc(store, file, force=force)
     if as_json:
         echo_json(report.as_dict())
@@ -59,6 +62,8 @@ def export_qdc_command(project: Path, as_json: bool, file: Path, force: bool) ->
 
 def echo_refi_import(report, as_json: bool) -> None:
     """The summary of a .qdpx or .qdc import (used by 'qcassist import')."""
+    from ..refi import RefiImportReport
+
     if isinstance(report, RefiImportReport):
         warn(report.warnings)
     if as_json:

@@ -10,7 +10,6 @@ import click
 
 from ..codebook import ROW_FIELDS as CODEBOOK_FIELDS
 from ..codebook import codebook_rows, write_codebook
-from ..condense import condense, read_condensate_file, set_condensate, sheet_markdown, write_docx
 from ..decisions import DECISION_FIELDS
 from ..exports import CODING_FIELDS, check_names, coding_rows, filtered_decision_rows
 from ..model import Condensate
@@ -88,6 +87,8 @@ def condense_cmd(project: Path, as_json: bool, output: Path | None, docx_path: P
       qcassist condense --set "Being seen" --quote 12
       qcassist condense --set believed --text "They believed me ..."   a single code
     """
+    from ..condense import condense, read_condensate_file, set_condensate, sheet_markdown, write_docx
+
     editing = text is not None or from_file is not None or quote_unit is not None or clear_quote
     if editing and set_code is None:
         raise UserError("--text, --from-file, --quote and --clear-quote go with --set CODE.")

@@ -9,8 +9,6 @@ import click
 
 from ..safe_output import write_output, write_rows
 from ..store import Store
-from ..themes import ThemeOptions, adopt, adopt_from_draft, find_themes, listing, theme_rows, write_draft
-from ..themes.listing import ROW_FIELDS
 from .base import UserError, force_option, main, project_option, raw_option
 
 
@@ -40,7 +38,9 @@ def selection_options(func):
     return func
 
 
-def _options(transcripts, speakers, uncoded_only, min_size, min_words, language, encoder, seed) -> ThemeOptions:
+def _options(transcripts, speakers, uncoded_only, min_size, min_words, language, encoder, seed):
+    from ..themes import ThemeOptions  # scikit-learn and friends load only when a theme command runs
+
     return ThemeOptions(transcripts=transcripts, speakers=speakers, uncoded_only=uncoded_only, min_size=min_size, min_words=min_words,
                         language=language, encoder=encoder, seed=seed)
 
@@ -68,6 +68,9 @@ def themes(ctx: click.Context, project: Path, transcripts, speakers, uncoded_onl
     if ctx.invoked_subcommand is not None:
         ctx.obj = {"project": project, "options": options}  # 'themes -p DIR --min-size 8 adopt ...' works too
         return
+    from ..themes import find_themes, listing, theme_rows, write_draft
+    from ..themes.listing import ROW_FIELDS
+
     with Store.open(project) as store:
         run = find_themes(store, options)
 
@@ -106,6 +109,8 @@ def adopt_cmd(ctx: click.Context, theme_id: str | None, project: Path | None, na
         raise UserError("give a THEME_ID with --as NAME, or --from DRAFT.yaml (not both).")
     if theme_id is not None and not name:
         raise UserError(f"give theme {theme_id} a code name with --as NAME.")
+    from ..themes import ThemeOptions, adopt, adopt_from_draft
+
     options = _options(transcripts, speakers, uncoded_only, min_size, min_words, language, encoder, seed)
     if options == ThemeOptions():
         options = ctx.obj["options"]  # given before 'adopt', or the defaults

@@ -420,6 +420,18 @@ def test_sigint_at_start_up_is_one_line(tmp_path):
     assert done.returncode == 130 and done.stderr.count("\n") == 1 and done.stderr.startswith("Error: interrupted")
 
 
+def test_importing_the_package_imports_nothing_else(tmp_path):
+    """`import qcassist` runs before the entry point can catch Ctrl-C, so it must be near-instant: its
+    re-exports load on first use (a SIGINT in the first ~100 ms once gave a traceback)."""
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1]))
+    code = ("import sys, qcassist\n"
+            "print(sorted(m for m in sys.modules if m.startswith('qcassist')))\n"
+            "from qcassist import Store, QcaError, segment, SegmentOptions\n"
+            "print(Store.__module__, QcaError.__module__, segment.__module__, callable(segment))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert done.stdout.splitlines() == ["['qcassist']", "qcassist.store qcassist.errors qcassist.segment True"]
+
+
 def _int_too_long() -> ValueError:
     try:
         int("9" * 5000)

@@ -17,7 +17,7 @@ import numpy as np
 
 from .classify import CodeModel, TrainingSet, TrainOptions, propose, train_model
 from .embed import DEFAULT_ENCODER
-from .errors import QcaError
+from .errors import ConflictError, QcaError
 from .evaluation import cross_validate, learning_curve, summarize
 from .model import Suggestion, Transcript
 from .project import Progress, project_encoder
@@ -322,6 +322,7 @@ def suggest(
         for p in limited.kept
     ]
     with store.transaction():
+        _units_still_there(store, units)
         store.replace_suggestions(suggestions, [u.id for u in units])
         # which units the model judged (suggested or not) and skipped: agreement counts it as missing on every
         # other unit (skipped as coded, or imported or re-cut since), not as "no code"
@@ -336,6 +337,17 @@ def suggest(
         unreliable=unreliable, no_model=[c for c in leaves if c not in modelled], quality=quality,
         warnings=_quality_warnings(model, quality, limits),
     )
+
+
+def _units_still_there(store: Store, units: list[_Unit]) -> None:
+    """ConflictError (inside the write) if another command re-cut or removed units while they were being judged."""
+    present = {u.id for u in store.units()}
+    gone = [u for u in units if u.id not in present]
+    if gone:
+        names = ", ".join(sorted({u.transcript for u in gone}))
+        raise ConflictError(f"another qcassist command re-cut or removed {len(gone)} of the units being judged "
+                            f"(transcript {names}) while suggest was running; nothing was changed. "
+                            "Run 'qcassist suggest' again.")
 
 
 def _encode_by_transcript(encoder_obj, units: list[_Unit], progress: Progress | None) -> np.ndarray:

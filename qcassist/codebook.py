@@ -20,6 +20,7 @@ from .errors import InputError
 from .ingest.decode import read_text
 from .ingest.table import _cell, _csv_rows
 from .model import Code, Codebook
+from .safe_output import write_output
 
 SUFFIXES: dict[str, str] = {".csv": "csv", ".tsv": "csv", ".json": "json", ".yaml": "yaml", ".yml": "yaml"}
 FORMATS: tuple[str, ...] = ("csv", "json", "yaml")
@@ -88,13 +89,16 @@ def codebook_rows(codebook: Codebook) -> list[dict[str, str]]:
     return rows
 
 
-def write_codebook(codebook: Codebook, fmt: str, out: str | Path | TextIO) -> None:
-    """Write ``codebook`` as csv, json or yaml to a path or an open text stream."""
+def write_codebook(codebook: Codebook, fmt: str, out: str | Path | TextIO, *, force: bool = False) -> None:
+    """Write ``codebook`` as csv, json or yaml to a path or an open text stream.
+
+    A path is written as every output is (``safe_output``): whole or not at all, never over a project's
+    files, and an existing file only with ``force``.
+    """
     if fmt not in FORMATS:
         raise ValueError(f"unknown codebook format {fmt!r}; expected one of {', '.join(FORMATS)}")
     if isinstance(out, (str, Path)):
-        with open(out, "w", encoding="utf-8", newline="") as stream:
-            _write(codebook, fmt, stream)
+        write_output(out, lambda stream: _write(codebook, fmt, stream), force=force)
     else:
         _write(codebook, fmt, out)
 

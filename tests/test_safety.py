@@ -520,9 +520,31 @@ def test_a_device_or_pipe_is_written_as_it_is(runner, evil_project):
 
 
 
-def test_a_read_only_project_folder_is_named_as_such(runner, evil_project):
-    """SQLite cannot create qcassist.db-wal/-shm in an immutable folder: say so, do not call it corrupt."""
+def test_a_read_only_project_folder_is_read_and_a_write_is_named_as_such(runner, evil_project, tmp_path):
+    """SQLite cannot create qcassist.db-wal/-shm in an immutable folder; as nobody can write there, read-only
+    commands read the file as it is (units, export, report elsewhere), and a write is one line, not 'corrupt'."""
     Store.open(evil_project).close()  # the last close removes -wal and -shm
+    before = dump_database(evil_project)
+    if not _immutable(evil_project):
+        pytest.skip("chattr +i is not available here")
+    try:
+        listed = _run(runner, "units", "-p", evil_project)
+        exported = _run(runner, "export", "units", "-p", evil_project, "-o", tmp_path / "units.csv")
+        reported = _run(runner, "report", "-p", evil_project, "-o", tmp_path / "report.html")
+        line = _one_error_line(_run(runner, "codebook", "import", "-p", evil_project, evil_project.parent / "codebook.csv"))
+    finally:
+        subprocess.run(["chattr", "-i", str(evil_project)], check=False)
+    assert listed.exit_code == 0 and "=cmd" in listed.output, listed.output
+    assert exported.exit_code == 0 and (tmp_path / "units.csv").read_text(encoding="utf-8").count("\n") == 3
+    assert reported.exit_code == 0, reported.output
+    assert "is read-only" in line and "restore it from a backup" not in line
+    assert dump_database(evil_project) == before and not (evil_project / "qcassist.db-wal").exists()
+
+
+def test_a_read_only_folder_with_unsaved_wal_changes_is_not_read_without_them(runner, evil_project):
+    """A -wal holding changes not yet in the database file: reading the file alone would miss them, so refuse."""
+    Store.open(evil_project).close()
+    (evil_project / "qcassist.db-wal").write_bytes(b"\0" * 32)  # any content: changes SQLite would need -shm for
     if not _immutable(evil_project):
         pytest.skip("chattr +i is not available here")
     try:

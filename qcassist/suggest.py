@@ -21,6 +21,7 @@ from .errors import ConflictError, QcaError
 from .evaluation import cross_validate, learning_curve, summarize
 from .model import Suggestion, Transcript
 from .project import Progress, project_encoder
+from .safe_output import flush_folder
 from .saved_model import ModelError
 from .store import Store
 from .suggest_limits import SuggestLimits, limit, seed_shares
@@ -204,6 +205,7 @@ def _allocate_version(store: Store, base: str) -> tuple[str, Path]:
 def _save_model(model: CodeModel, directory: Path) -> None:
     try:
         model.save(directory)
+        flush_folder(directory)  # on disk before the database names it
     except OSError as exc:
         raise QcaError(f"{directory}: could not save the model ({exc.strerror or exc}); nothing was registered.") from None
 

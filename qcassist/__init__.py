@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 # The re-exports are loaded on first use, not here: every `qcassist` command imports this package
@@ -26,6 +28,19 @@ __all__ = [
     "Code", "Codebook", "Coding", "ConflictError", "InputError", "MeaningUnit", "ProjectError",
     "QcaError", "SegmentOptions", "Store", "Transcript", "Turn", "segment", "__version__",
 ]
+
+
+class _Package(types.ModuleType):
+    """Keeps ``qcassist.segment`` the function, as when it was imported eagerly: importing the submodule
+    ``qcassist.segment`` would otherwise bind the module under that name, whatever was asked first."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if _EXPORTS.get(name) == name and isinstance(value, types.ModuleType):
+            return  # the same-named function is loaded on first use instead (__getattr__)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str) -> Any:

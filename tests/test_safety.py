@@ -427,9 +427,12 @@ def test_importing_the_package_imports_nothing_else(tmp_path):
     code = ("import sys, qcassist\n"
             "print(sorted(m for m in sys.modules if m.startswith('qcassist')))\n"
             "from qcassist import Store, QcaError, segment, SegmentOptions\n"
-            "print(Store.__module__, QcaError.__module__, segment.__module__, callable(segment))\n")
+            "print(Store.__module__, QcaError.__module__, segment.__module__, callable(segment))\n"
+            "import qcassist.segment, qcassist.project\n"  # the submodule imported: the name stays the function
+            "print(callable(qcassist.segment), qcassist.segment is segment)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
-    assert done.stdout.splitlines() == ["['qcassist']", "qcassist.store qcassist.errors qcassist.segment True"]
+    assert done.stdout.splitlines() == ["['qcassist']", "qcassist.store qcassist.errors qcassist.segment True",
+                                        "True True"], done.stderr
 
 
 def _int_too_long() -> ValueError:

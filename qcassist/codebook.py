@@ -61,11 +61,15 @@ def read_codebook(path: str | Path, *, exclusive: bool | None = None) -> Codeboo
     if kind is None:
         raise InputError(str(path), f"unknown codebook type {path.suffix or '(none)'!r}; use .csv, .json or .yaml.")
     text = read_text(path).text
-    if kind == "csv":
-        entries, file_exclusive = _csv_entries(text, str(path)), False
-    else:
-        entries, file_exclusive = _tree_file_entries(_load(text, kind, str(path)), str(path))
-    codes = _checked_codes(entries, str(path))
+    try:
+        if kind == "csv":
+            entries, file_exclusive = _csv_entries(text, str(path)), False
+        else:
+            entries, file_exclusive = _tree_file_entries(_load(text, kind, str(path)), str(path))
+        codes = _checked_codes(entries, str(path))
+    except RecursionError:  # the parsers and the tree walk recurse once per level
+        raise InputError(str(path), "is nested too deeply to be a codebook (hundreds of levels); "
+                         "a codebook has a few levels of groups.") from None
     return Codebook(codes, file_exclusive if exclusive is None else exclusive)
 
 

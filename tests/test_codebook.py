@@ -315,3 +315,15 @@ def test_a_codebook_written_to_a_path_follows_the_output_rule(tmp_path):
     with pytest.raises(QcaError, match="project database"):
         write_codebook(codebook, "csv", database, force=True)
     assert database.read_bytes() == before
+
+
+@pytest.mark.parametrize("name, text", [
+    ("deep.yaml", "codes:\n" + "".join("  " * (2 * i + 1) + f"- name: c{i}\n" + "  " * (2 * i + 2) + "codes:\n"
+                                       for i in range(250)) + "  " * 501 + "- name: leaf\n"),
+    ("deep.json", '{"codes": [' + '{"name": "c", "codes": [' * 2000 + '{"name": "leaf"}' + "]}" * 2000 + "]}"),
+])
+def test_a_codebook_nested_hundreds_deep_is_one_error_naming_the_file(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError, match=f"{name}: is nested too deeply to be a codebook"):
+        read_codebook(path)

@@ -20,6 +20,7 @@ from .errors import InputError
 from .ingest.decode import read_text
 from .ingest.table import _cell, _csv_rows
 from .model import Code, Codebook
+from .safe_output import write_output
 
 SUFFIXES: dict[str, str] = {".csv": "csv", ".tsv": "csv", ".json": "json", ".yaml": "yaml", ".yml": "yaml"}
 FORMATS: tuple[str, ...] = ("csv", "json", "yaml")
@@ -60,11 +61,15 @@ def read_codebook(path: str | Path, *, exclusive: bool | None = None) -> Codeboo
     if kind is None:
         raise InputError(str(path), f"unknown codebook type {path.suffix or '(none)'!r}; use .csv, .json or .yaml.")
     text = read_text(path).text
-    if kind == "csv":
-        entries, file_exclusive = _csv_entries(text, str(path)), False
-    else:
-        entries, file_exclusive = _tree_file_entries(_load(text, kind, str(path)), str(path))
-    codes = _checked_codes(entries, str(path))
+    try:
+        if kind == "csv":
+            entries, file_exclusive = _csv_entries(text, str(path)), False
+        else:
+            entries, file_exclusive = _tree_file_entries(_load(text, kind, str(path)), str(path))
+        codes = _checked_codes(entries, str(path))
+    except RecursionError:  # the parsers and the tree walk recurse once per level
+        raise InputError(str(path), "is nested too deeply to be a codebook (hundreds of levels); "
+                         "a codebook has a few levels of groups.") from None
     return Codebook(codes, file_exclusive if exclusive is None else exclusive)
 
 
@@ -88,13 +93,16 @@ def codebook_rows(codebook: Codebook) -> list[dict[str, str]]:
     return rows
 
 
-def write_codebook(codebook: Codebook, fmt: str, out: str | Path | TextIO) -> None:
-    """Write ``codebook`` as csv, json or yaml to a path or an open text stream."""
+def write_codebook(codebook: Codebook, fmt: str, out: str | Path | TextIO, *, force: bool = False) -> None:
+    """Write ``codebook`` as csv, json or yaml to a path or an open text stream.
+
+    A path is written as every output is (``safe_output``): whole or not at all, never over a project's
+    files, and an existing file only with ``force``.
+    """
     if fmt not in FORMATS:
         raise ValueError(f"unknown codebook format {fmt!r}; expected one of {', '.join(FORMATS)}")
     if isinstance(out, (str, Path)):
-        with open(out, "w", encoding="utf-8", newline="") as stream:
-            _write(codebook, fmt, stream)
+        write_output(out, lambda stream: _write(codebook, fmt, stream), force=force)
     else:
         _write(codebook, fmt, out)
 

@@ -146,6 +146,24 @@ def moved_decisions(plan: UnitPlan) -> int:
     return sum(1 for h in plan.held if h.coding_id is None)
 
 
+def _state(store: Store, transcript: Transcript) -> tuple:
+    """What a role change rests on: the transcript's text and roles, its units and the work held on them."""
+    return (transcript.content_hash, tuple((t.speaker, t.role) for t in transcript.turns),
+            tuple(sorted(u.id for u in store.units(transcript.id))), held_work(store, transcript.id))
+
+
+def _unchanged_since(store: Store, transcript: Transcript, state: tuple) -> None:
+    """ConflictError (inside the write) unless another command left the transcript as the plan found it."""
+    try:
+        now = _state(store, store.transcript(transcript.id))
+    except KeyError:  # removed meanwhile
+        now = None
+    if now != state:
+        raise ConflictError(f"transcript {transcript.name!r}: another qcassist command changed its text, roles, units, "
+                            "codings or review decisions while this command was running; nothing was changed. "
+                            "Run the command again.")
+
+
 @dataclass
 class RoleReport:
     changed: dict[str, list[str]] = field(default_factory=dict)  # transcript -> speaker labels whose role changed
@@ -175,6 +193,7 @@ def change_roles(
     """
     report = RoleReport()
     changes, touched = [], []
+    planned_on = {old.id: _state(store, old) for old in stored}
     for old in stored:
         new = updated[old.id]
         differ = sorted({n.speaker for o, n in zip(old.turns, new.turns) if o.role != n.role})
@@ -195,6 +214,8 @@ def change_roles(
                             hint="Keep that speaker's role, or include that role's turns (segment --role) first.",
                             progress=progress)
     with store.transaction():
+        for old, _, _ in touched:
+            _unchanged_since(store, old, planned_on[old.id])
         for old, new, differ in touched:
             store.set_turn_roles(old.id, {t.speaker: t.role for t in new.turns})
             report.changed[old.name] = differ

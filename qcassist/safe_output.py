@@ -207,6 +207,19 @@ def _mode_for(target: Path) -> int:
         return 0o666 & ~umask
 
 
+def flush_folder(folder: Path) -> None:
+    """fsync every file in a folder just written, then the folder itself.
+
+    For a saved model: its folder is new and this process's own (nothing is replaced), but the
+    files must be on disk before the database names the model, or a crash could leave a
+    registered model with empty arrays.
+    """
+    for path in sorted(folder.iterdir()):
+        if path.is_file():
+            _fsync_file(path)
+    _fsync_folder(folder)
+
+
 def _fsync_file(path: Path) -> None:
     with open(path, "rb+") as handle:
         os.fsync(handle.fileno())

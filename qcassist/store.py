@@ -38,6 +38,16 @@ opened_databases: list[Path] = []
 __all__ = ["Store", "now", "DB_NAME"]
 
 
+def _readable_only_as_immutable(path: Path) -> bool:
+    """True when the database's folder cannot be written and no -wal holds changes not yet in the file:
+    then nobody can change the database while it is read, and reading the file alone misses nothing."""
+    wal = path.with_name(path.name + "-wal")
+    try:
+        return not os.access(path.parent, os.W_OK) and (not wal.exists() or wal.stat().st_size == 0)
+    except OSError:
+        return False
+
+
 class Store(CodingTables, CodebookTables):
     """An open project. Use ``Store.create`` or ``Store.open``; close it, or use it as a context manager."""
 
@@ -96,10 +106,33 @@ class Store(CodingTables, CodebookTables):
             return store
         except sqlite3.DatabaseError as exc:
             db.close()
+            if not create and _readable_only_as_immutable(path):
+                return cls._open_immutable(directory, path)
             raise ProjectError(sqlite_failure(exc, path)) from None
         except BaseException:
             db.close()
             raise
+
+    @classmethod
+    def _open_immutable(cls, directory: Path, path: Path) -> Store:
+        """A project in a folder nobody can write (a read-only mount or share): SQLite cannot make the -shm
+        file it needs to read a WAL database, but no other command can write there either, so the file is read
+        as it is (``immutable=1``); every write then fails as read-only, with one line."""
+        try:
+            db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise ProjectError(sqlite_failure(exc, path)) from None
+        try:
+            db.execute("PRAGMA foreign_keys = ON")
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            raise ProjectError(sqlite_failure(exc, path)) from None
+        if version != SCHEMA_VERSION:  # no schema, a newer one, or one that needs a migration it cannot write
+            db.close()
+            raise ProjectError(f"{path}: its folder is read-only and the database has schema {version}, not "
+                               f"{SCHEMA_VERSION}; copy the project somewhere writable and run the command there.")
+        return cls(directory, db)
 
     def _migrate(self, version: int) -> None:
         for number in range(version, SCHEMA_VERSION):

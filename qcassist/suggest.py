@@ -17,10 +17,11 @@ import numpy as np
 
 from .classify import CodeModel, TrainingSet, TrainOptions, propose, train_model
 from .embed import DEFAULT_ENCODER
-from .errors import QcaError
+from .errors import ConflictError, QcaError
 from .evaluation import cross_validate, learning_curve, summarize
 from .model import Suggestion, Transcript
 from .project import Progress, project_encoder
+from .safe_output import flush_folder
 from .saved_model import ModelError
 from .store import Store
 from .suggest_limits import SuggestLimits, limit, seed_shares
@@ -204,6 +205,7 @@ def _allocate_version(store: Store, base: str) -> tuple[str, Path]:
 def _save_model(model: CodeModel, directory: Path) -> None:
     try:
         model.save(directory)
+        flush_folder(directory)  # on disk before the database names it
     except OSError as exc:
         raise QcaError(f"{directory}: could not save the model ({exc.strerror or exc}); nothing was registered.") from None
 
@@ -322,6 +324,7 @@ def suggest(
         for p in limited.kept
     ]
     with store.transaction():
+        _units_still_there(store, units)
         store.replace_suggestions(suggestions, [u.id for u in units])
         # which units the model judged (suggested or not) and skipped: agreement counts it as missing on every
         # other unit (skipped as coded, or imported or re-cut since), not as "no code"
@@ -336,6 +339,17 @@ def suggest(
         unreliable=unreliable, no_model=[c for c in leaves if c not in modelled], quality=quality,
         warnings=_quality_warnings(model, quality, limits),
     )
+
+
+def _units_still_there(store: Store, units: list[_Unit]) -> None:
+    """ConflictError (inside the write) if another command re-cut or removed units while they were being judged."""
+    present = {u.id for u in store.units()}
+    gone = [u for u in units if u.id not in present]
+    if gone:
+        names = ", ".join(sorted({u.transcript for u in gone}))
+        raise ConflictError(f"another qcassist command re-cut or removed {len(gone)} of the units being judged "
+                            f"(transcript {names}) while suggest was running; nothing was changed. "
+                            "Run 'qcassist suggest' again.")
 
 
 def _encode_by_transcript(encoder_obj, units: list[_Unit], progress: Progress | None) -> np.ndarray:

@@ -294,3 +294,36 @@ def test_written_codebook_reads_back_the_same(codebook, fmt):
     assert set(again.codes) == set(codebook.codes)
     assert again.exclusive == codebook.exclusive
     assert [c.name for c in again.codes] == [row["code"] for row in codebook_rows(codebook)]
+
+
+def test_a_codebook_written_to_a_path_follows_the_output_rule(tmp_path):
+    """write_codebook to a path goes through safe_output: an existing file only with force, never a project file."""
+    from qcassist.errors import QcaError
+    from qcassist.store import Store
+
+    codebook = Codebook((Code("trust"),))
+    path = tmp_path / "codebook.yaml"
+    path.write_text("previous\n", encoding="utf-8")
+    with pytest.raises(QcaError, match="already exists; pass --force"):
+        write_codebook(codebook, "yaml", path)
+    assert path.read_text(encoding="utf-8") == "previous\n"
+    write_codebook(codebook, "yaml", path, force=True)
+    assert [c.name for c in read_codebook(path).codes] == ["trust"]
+    Store.create(tmp_path / "project").close()
+    database = tmp_path / "project" / "qcassist.db"
+    before = database.read_bytes()
+    with pytest.raises(QcaError, match="project database"):
+        write_codebook(codebook, "csv", database, force=True)
+    assert database.read_bytes() == before
+
+
+@pytest.mark.parametrize("name, text", [
+    ("deep.yaml", "codes:\n" + "".join("  " * (2 * i + 1) + f"- name: c{i}\n" + "  " * (2 * i + 2) + "codes:\n"
+                                       for i in range(250)) + "  " * 501 + "- name: leaf\n"),
+    ("deep.json", '{"codes": [' + '{"name": "c", "codes": [' * 2000 + '{"name": "leaf"}' + "]}" * 2000 + "]}"),
+])
+def test_a_codebook_nested_hundreds_deep_is_one_error_naming_the_file(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError, match=f"{name}: is nested too deeply to be a codebook"):
+        read_codebook(path)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import json
 
+import pytest
+
 from qcassist.cli import main
 from qcassist.demo import demo_files
 from qcassist.store import Store
@@ -45,3 +47,22 @@ def test_demo_seed_spans_quote_the_demo_texts():
     texts = {t.name: t.text for f in demo_files() for t in read_transcripts(f).transcripts}
     for row in _csv.DictReader(open(_folder() / "seed_spans.csv", encoding="utf-8")):
         assert texts[row["transcript"]][int(row["start"]) : int(row["end"])] == row["quote"]
+
+
+def test_demo_files_are_replaced_whole_and_never_through_a_link_to_the_database(tmp_path):
+    """units.csv and condensation.md go through safe_output: a re-run replaces them atomically, but a
+    units.csv turned into a link to the project's database is refused, the database unchanged."""
+    from qcassist.demo import run_demo
+    from qcassist.errors import QcaError
+    from tests.conftest import dump_database
+
+    project = tmp_path / "demo"
+    run_demo(project, encoder="tfidf")
+    run_demo(project, encoder="tfidf")  # the demo's own files are replaced without --force
+    assert not list(project.glob(".*.partial"))
+    (project / "units.csv").unlink()
+    (project / "units.csv").symlink_to(project / "qcassist.db")
+    before = dump_database(project)
+    with pytest.raises(QcaError, match="project database"):
+        run_demo(project, encoder="tfidf")
+    assert dump_database(project) == before

@@ -155,3 +155,57 @@ def test_two_segments_at_once_leave_one_set_of_units(tmp_path, six_turns_file, a
             "She came back every week, even when I cancelled.", "Later we talked about money problems and the rent.",
             "I have hope now.",
         ]
+
+
+def _then_resegmented(monkeypatch, module, name: str, project) -> None:
+    """Right after ``module.name`` (a planning step) first returns, another command re-cuts six_turns into turns."""
+    real = getattr(module, name)
+
+    def planned_then_resegmented(*args, **kwargs):
+        result = real(*args, **kwargs)
+        monkeypatch.setattr(module, name, real)  # the other command's own planning runs unpatched
+        with Store.open(project) as other:
+            segment_project(other, options=SegmentOptions(strategy="turn"), resegment=True)
+        return result
+
+    monkeypatch.setattr(module, name, planned_then_resegmented)
+
+
+def test_speakers_set_refuses_when_the_units_were_re_cut_meanwhile(project, six_turns_file, monkeypatch):
+    import qcassist.resegment as resegment_module
+    from qcassist.speakers import set_role
+
+    with Store.open(project) as store:
+        import_files(store, [six_turns_file])
+        segment_project(store, options=SENTENCES)
+    _then_resegmented(monkeypatch, resegment_module, "plan_units", project)
+    with Store.open(project) as store:
+        with pytest.raises(ConflictError, match="another qcassist command changed") as info:
+            set_role(store, "Interviewer", "participant")
+        assert "nothing was changed" in str(info.value)
+    with Store.open(project) as store:  # the other command's turn units stand, roles untouched
+        transcript = store.transcripts()[0]
+        assert store.segmentation(transcript.id)["strategy"] == "turn"
+        assert {t.role for t in transcript.turns if t.speaker == "Interviewer"} == {"interviewer"}
+
+
+def test_suggest_refuses_when_the_units_it_judged_were_re_cut_meanwhile(project, six_turns_file, tmp_path,
+                                                                          fake_encoder, monkeypatch):
+    import qcassist.suggest as suggest_module
+    from qcassist.ingest.coded import CodedColumns
+    from qcassist.seed import import_coded
+    from tests.conftest import coded_rows, write_coded_csv
+
+    seed = tmp_path / "seed.csv"
+    write_coded_csv(seed, coded_rows(n_transcripts=3, per_code=5))
+    with Store.open(project) as store:
+        import_coded(store, seed, coder="anna", columns=CodedColumns(order="order"))
+        suggest_module.train(store)
+        import_files(store, [six_turns_file])
+        segment_project(store, options=SENTENCES)
+    _then_resegmented(monkeypatch, suggest_module, "_encode_by_transcript", project)
+    with Store.open(project) as store:
+        with pytest.raises(ConflictError, match="re-cut or removed 6 of the units") as info:
+            suggest_module.suggest(store)
+        assert "nothing was changed" in str(info.value)
+        assert store.suggestions() == []

@@ -420,6 +420,21 @@ def test_sigint_at_start_up_is_one_line(tmp_path):
     assert done.returncode == 130 and done.stderr.count("\n") == 1 and done.stderr.startswith("Error: interrupted")
 
 
+def test_importing_the_package_imports_nothing_else(tmp_path):
+    """`import qcassist` runs before the entry point can catch Ctrl-C, so it must be near-instant: its
+    re-exports load on first use (a SIGINT in the first ~100 ms once gave a traceback)."""
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1]))
+    code = ("import sys, qcassist\n"
+            "print(sorted(m for m in sys.modules if m.startswith('qcassist')))\n"
+            "from qcassist import Store, QcaError, segment, SegmentOptions\n"
+            "print(Store.__module__, QcaError.__module__, segment.__module__, callable(segment))\n"
+            "import qcassist.segment, qcassist.project\n"  # the submodule imported: the name stays the function
+            "print(callable(qcassist.segment), qcassist.segment is segment)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert done.stdout.splitlines() == ["['qcassist']", "qcassist.store qcassist.errors qcassist.segment True",
+                                        "True True"], done.stderr
+
+
 def _int_too_long() -> ValueError:
     try:
         int("9" * 5000)
@@ -508,9 +523,31 @@ def test_a_device_or_pipe_is_written_as_it_is(runner, evil_project):
 
 
 
-def test_a_read_only_project_folder_is_named_as_such(runner, evil_project):
-    """SQLite cannot create qcassist.db-wal/-shm in an immutable folder: say so, do not call it corrupt."""
+def test_a_read_only_project_folder_is_read_and_a_write_is_named_as_such(runner, evil_project, tmp_path):
+    """SQLite cannot create qcassist.db-wal/-shm in an immutable folder; as nobody can write there, read-only
+    commands read the file as it is (units, export, report elsewhere), and a write is one line, not 'corrupt'."""
     Store.open(evil_project).close()  # the last close removes -wal and -shm
+    before = dump_database(evil_project)
+    if not _immutable(evil_project):
+        pytest.skip("chattr +i is not available here")
+    try:
+        listed = _run(runner, "units", "-p", evil_project)
+        exported = _run(runner, "export", "units", "-p", evil_project, "-o", tmp_path / "units.csv")
+        reported = _run(runner, "report", "-p", evil_project, "-o", tmp_path / "report.html")
+        line = _one_error_line(_run(runner, "codebook", "import", "-p", evil_project, evil_project.parent / "codebook.csv"))
+    finally:
+        subprocess.run(["chattr", "-i", str(evil_project)], check=False)
+    assert listed.exit_code == 0 and "=cmd" in listed.output, listed.output
+    assert exported.exit_code == 0 and (tmp_path / "units.csv").read_text(encoding="utf-8").count("\n") == 3
+    assert reported.exit_code == 0, reported.output
+    assert "is read-only" in line and "restore it from a backup" not in line
+    assert dump_database(evil_project) == before and not (evil_project / "qcassist.db-wal").exists()
+
+
+def test_a_read_only_folder_with_unsaved_wal_changes_is_not_read_without_them(runner, evil_project):
+    """A -wal holding changes not yet in the database file: reading the file alone would miss them, so refuse."""
+    Store.open(evil_project).close()
+    (evil_project / "qcassist.db-wal").write_bytes(b"\0" * 32)  # any content: changes SQLite would need -shm for
     if not _immutable(evil_project):
         pytest.skip("chattr +i is not available here")
     try:

@@ -171,6 +171,25 @@ def test_two_trainings_in_the_same_second_get_distinct_versions(store, seed_csv,
     assert first.version != second.version and store.latest_classifier()[0] == second.version
 
 
+def test_a_model_that_cannot_be_flushed_to_disk_is_not_registered(store, seed_csv, monkeypatch):
+    """The model's files are fsynced before the database names it: a disk failing then is one error,
+    no model registered and no folder left behind."""
+    import errno
+    import os
+
+    import_coded(store, seed_csv, coder="anna", columns=COLUMNS)
+    before = dump_database(store.directory)
+
+    def failing_fsync(fd):
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    with pytest.raises(QcaError, match="could not save the model"):
+        train(store)
+    assert store.latest_classifier() is None and dump_database(store.directory) == before
+    assert not any((store.directory / "classifiers").iterdir())
+
+
 def _weak_seed(path, seed=1):
     """Four transcripts of 60 units; 7 per transcript coded with codes that have nothing to do with their words."""
     import random

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..embed import DEFAULT_ENCODER
 from ..project import ImportReport, Progress, SegmentReport, import_files, segment_project, unit_rows, write_units
+from ..safe_output import write_output
 from ..store import Store
 
 SEED_CODER = "demo-seed"
@@ -66,9 +67,10 @@ def run_demo(directory: str | Path, *, encoder: str = DEFAULT_ENCODER, progress:
     with Store.create(directory) as store:
         imported = import_files(store, demo_files())
         segmented = segment_project(store, encoder=encoder, progress=progress)
+        # the demo's own files, replaced on a re-run: written whole (temp file, fsync, rename), never over the project's
         out_path = Path(directory) / "units.csv"
-        with open(out_path, "w", encoding="utf-8", newline="") as out:
-            write_units(unit_rows(store), "csv", out)
+        rows = unit_rows(store)
+        write_output(out_path, lambda out: write_units(rows, "csv", out), owned=True, store_dir=directory)
         import_codebook(store, _folder() / "codebook.yaml")
         seeded = import_spans(store, _folder() / "seed_spans.csv", coder=SEED_CODER)
         # a re-run keeps the project (and any review done in it) and reports what it already holds
@@ -76,7 +78,8 @@ def run_demo(directory: str | Path, *, encoder: str = DEFAULT_ENCODER, progress:
         trained = train(store, encoder=encoder)
         suggested = suggest(store)
         sheet = Path(directory) / "condensation.md"
-        sheet.write_text(sheet_markdown(condense(store, encoder=encoder)), encoding="utf-8")
+        text = sheet_markdown(condense(store, encoder=encoder))
+        write_output(sheet, lambda out: out.write(text), owned=True, store_dir=directory)
         report = write_report(store, Path(directory) / "report.html")
     return DemoReport(imported, segmented, out_path, seeded.codings_added, trained.version,
                       suggested.suggestions, suggested.units_with_suggestion, sheet, report, seed_total)

@@ -53,7 +53,14 @@ def derived_coders(store: Store) -> set[str]:
     """Coders whose codes are derived from other coders': the adjudicators (``adjudicated``, or any coder
     with an adjudication settlement, which 'review --adjudicate' records with a memo 'adjudicated ...')."""
     found = {ADJUDICATOR} & {c["coder"] for c in store.coders()}
-    return found | {d.coder for d in store.decisions() if (d.memo or "").startswith(ADJUDICATOR)}
+    return found | {d.coder for d in store.decisions() if _is_settlement(d)}
+
+
+def _is_settlement(decision) -> bool:
+    """The shape 'adjudicate' gives a settlement: add/reject of no suggestion, memo 'adjudicated: …' or 'adjudicated by …:'."""
+    memo = decision.memo or ""
+    return (decision.action in ("add", "reject") and decision.suggested_code is None
+            and (memo.startswith(f"{ADJUDICATOR}: ") or memo.startswith(f"{ADJUDICATOR} by ")))
 
 
 # --- who coded what ------------------------------------------------------------------

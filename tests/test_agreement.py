@@ -511,3 +511,19 @@ def test_units_imported_after_the_last_suggest_are_not_judged_by_the_model(tmp_p
     assert set(judged) == ran_on  # every unit ann coded before; none of t3's
     assert all(judged[unit] == frozenset() for unit in without_suggestion)  # judged as "no code"
     assert result.units == len(ran_on)
+
+
+def test_only_adjudication_settlements_make_a_coder_derived_not_a_memo_that_mentions_adjudication(tmp_path):
+    from qcassist.adjudication import adjudicate, disagreements
+    from qcassist.model import Decision
+    from qcassist.ratings import derived_coders
+
+    directory, _, _ = _two_coders(tmp_path)
+    with Store.open(directory) as store:
+        unit_id = store.units()[0].id
+        code = store.codebook().leaves[0].name
+        store.record_decision(Decision(unit_id, "add", "cy", final_codes=(code,), memo="adjudicated later with Bo?"))
+        assert derived_coders(store) == set()
+        item = disagreements(store, ["ann", "ben"])[0]
+        adjudicate(store, item, item.codes["ann"], adjudicator="dora", person="Dora")
+        assert derived_coders(store) == {"dora"}

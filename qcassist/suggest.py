@@ -55,6 +55,18 @@ def project_units(store: Store) -> list[_Unit]:
     return units
 
 
+def _training_units_still_there(model: CodeModel, units: Sequence[_Unit]) -> None:
+    """Refuse a model whose coded examples were re-cut or removed since it was trained: its rationales would
+    cite units that no longer exist, and ``agree`` could not tell which units it was trained on."""
+    gone = set(model.exemplar_unit_ids.tolist()) - {u.id for u in units}
+    if gone:
+        raise ModelError(
+            f"model {model.manifest['version']} was trained on {len(gone)} unit(s) that have since been re-cut or "
+            "removed (segment --resegment, import --replace, speakers set), so its suggestions would cite units that no "
+            "longer exist; run 'qcassist train' again, then 'qcassist suggest'."
+        )
+
+
 def _turn_text(transcript: Transcript, turn_index: int | None, step: int) -> str:
     """Text of the turn ``step`` away from the unit's turn ("" past either end)."""
     if turn_index is None or not 0 <= turn_index + step < len(transcript.turns):
@@ -307,6 +319,7 @@ def suggest(
     human = {c.unit_id for c in store.codings() if c.origin in HUMAN_ORIGINS}
     human |= {d.unit_id for d in store.decisions() if d.action in ("accept", "reject", "recode", "add")}
     all_units = project_units(store)
+    _training_units_still_there(model, all_units)
     units = [u for u in all_units if include_coded or u.id not in human]
     embeddings = _encode_by_transcript(encoder_obj, units, progress)
     proposals = propose(model, embeddings, [u.text for u in units], [u.context for u in units],

@@ -67,6 +67,17 @@ def _training_units_still_there(model: CodeModel, units: Sequence[_Unit]) -> Non
         )
 
 
+def _units_in_coded_transcripts(units: Sequence[_Unit], coded: set[int]) -> int:
+    """How many units the transcripts people coded in hold: the units they had before them.
+
+    A code's share of these, not of the coded units alone, is what the cap multiplies: people code the
+    passages that have a code, so among coded units a code looks far more common than it is (QMSum
+    meetings: a code on 11 of 33 coded units, so a cap of 67%, and a weak model put it on 559 of 940 units).
+    """
+    transcripts = {u.transcript for u in units if u.id in coded}
+    return sum(1 for u in units if u.transcript in transcripts)
+
+
 def _turn_text(transcript: Transcript, turn_index: int | None, step: int) -> str:
     """Text of the turn ``step`` away from the unit's turn ("" past either end)."""
     if turn_index is None or not 0 <= turn_index + step < len(transcript.turns):
@@ -328,7 +339,8 @@ def suggest(
     unreliable = {code: kappa for code, kappa in (cv.get("per_code_kappa") or {}).items() if kappa < limits.min_code_kappa}
     quality = model_quality(store, model)
     weak = quality["kappa"] is None or quality["kappa"] < limits.weak_kappa
-    limited = limit(proposals, len(units), shares=seed_shares(model.manifest["examples_per_code"], model.manifest.get("units", 0)),
+    seen = max(model.manifest.get("units", 0), _units_in_coded_transcripts(all_units, human))
+    limited = limit(proposals, len(units), shares=seed_shares(model.manifest["examples_per_code"], seen),
                     unreliable=set(unreliable), cap_factor=limits.cap_factor,
                     min_probability=limits.weak_min_probability if weak else 0.0)
     version = model.manifest["version"]

@@ -67,8 +67,9 @@ def review_cmd(project: Path, as_json: bool, coder: str | None, strategy: str, c
             if as_json:
                 echo_json(report.as_dict())
             else:
-                click.echo(f"Applied {report.as_dict()['total']} decisions: "
-                           + ", ".join(f"{n} {action}" for action, n in sorted(report.applied.items())))
+                counts = ", ".join(f"{n} {action}" for action, n in sorted(report.applied.items()))
+                click.echo(f"Applied {report.as_dict()['total']} decisions" + (f": {counts}" if counts else "")
+                           + (f"; {report.already} already recorded, left as they were" if report.already else "") + ".")
             return
         filters = QueueFilter(codes=tuple(codes), transcripts=tuple(transcripts), min_probability=min_probability,
                               max_probability=max_probability, limit=limit)

@@ -117,6 +117,20 @@ def test_a_role_set_for_the_project_matches_every_label_and_later_imports(store,
     assert report.speakers["second"]["interviewers"] == ["Mr. Bo Reed"]
 
 
+def test_a_name_without_its_post_nominals_names_the_person(store, tmp_path):
+    # Welsh committee meetings (QMSum education_*): 'speakers set "Lynne Neagle"' answered "no speaker
+    # 'Lynne Neagle'" although the chair is 'Lynne Neagle AM' (and 'Lynne Neagle MS' in later meetings)
+    rows = [("Lynne Neagle AM", "Welcome, item one."), ("Kirsty Williams AM", "Thank you, Chair, the answer is long."),
+            ("Lynne Neagle MS", "Thank you. Next question."), ("Kirsty Williams AM", "Another answer.")]
+    import_files(store, [_write_csv(tmp_path / "senedd.csv", rows)])
+    set_role(store, "Lynne Neagle", "interviewer")
+    roles = {r["speaker"]: r["role"] for r in speaker_rows(store)}
+    assert roles == {"Lynne Neagle AM": "interviewer", "Lynne Neagle MS": "interviewer", "Kirsty Williams AM": "participant"}
+    assert json.loads(store.setting("speakers.roles")) == {"lynne neagle am": "interviewer", "lynne neagle ms": "interviewer"}
+    with pytest.raises(QcaError, match="no speaker 'Kirsty'"):
+        set_role(store, "Kirsty", "other")
+
+
 def test_setting_a_role_in_some_transcripts_only(store, tmp_path):
     _write_csv(tmp_path / "b.csv", HEARING)
     import_files(store, [_write_csv(tmp_path / "hearing.csv", HEARING), tmp_path / "b.csv"])

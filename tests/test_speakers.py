@@ -225,6 +225,18 @@ def test_one_named_person_keeps_one_role_across_an_import_but_numbered_speakers_
                             "(qcassist speakers set NAME --role participant to change)."]
 
 
+def test_a_person_promoted_in_many_transcripts_gets_one_note(store, tmp_path):
+    # 24 QMSum meetings printed "education_N: Lynne Neagle AM treated as interviewer, ..." 12 times
+    asks = [("Maria", "Why did you come?"), ("Ole", "Because of the bus."), ("Maria", "And then?"), ("Ole", "We stayed.")]
+    group = [("Maria", "We all came."), ("Ole", "Yes, we did."), ("Kari", "I came later, after the rain.")]
+    files = [_write_csv(tmp_path / "asks.csv", asks)]
+    files += [_write_csv(tmp_path / f"g{n}.csv", group) for n in range(1, 7)]
+    report = import_files(store, files)
+    assert all(report.speakers[f"g{n}"]["interviewers"] == ["Maria"] for n in range(1, 7))
+    assert report.notes == ["g1, g2, g3, g4 and 2 more: Maria treated as interviewer, as in other transcripts of the "
+                            "project (qcassist speakers set NAME --role participant to change)."]
+
+
 def test_an_import_says_where_a_new_interviewer_is_a_participant_in_stored_transcripts(store, tmp_path):
     group = [("Maria", "We all came."), ("Ole", "Yes, we did."), ("Kari", "I came later, after the rain.")]
     import_files(store, [_write_csv(tmp_path / "group.csv", group)])

@@ -148,15 +148,10 @@ def _label(code: str, positives: set[str], negatives: set[str]) -> int:
 
 
 def _check_examples(data: TrainingSet) -> None:
+    # a code coded on one unit is suggested by similarity to that unit, like any code with few examples (the
+    # summary names it): refusing to train until it was coded again, merged or its coding dropped stopped a
+    # small Norwegian project at its first 'train'
     counts = dict(zip(data.codes, (data.labels == 1).sum(axis=0).tolist()))
-    single = [code for code, n in counts.items() if n == 1]
-    if single:
-        raise QcaError(
-            f"code {single[0]!r} has only one coded unit"
-            + (f" (also: {', '.join(single[1:])})" if len(single) > 1 else "")
-            + f"; code at least two units with it, merge it into another code (qcassist codebook merge \"{single[0]}\" --into CODE)"
-            + f" or remove it (qcassist codebook remove \"{single[0]}\" --drop-codings), then train again."
-        )
     if sum(1 for n in counts.values() if n >= 2) < 2:
         raise QcaError(f"training needs at least two codes with two or more coded units each; found {counts}.")
 

@@ -100,17 +100,19 @@ def test_a_model_from_another_encoder_is_refused(store, seed_csv, monkeypatch):
         suggest(store)
 
 
-def test_training_with_a_single_example_of_a_code_is_refused(project, tmp_path):
+def test_a_code_with_a_single_example_is_suggested_by_similarity_to_it(project, tmp_path):
+    # a Norwegian project with 'angst' coded once was refused ("code at least two units with it, ... or remove
+    # it --drop-codings"); now that code is an exemplar code, as codes with few examples are
     rows = coded_rows(2, 3)
     rows[0]["code"] = "rare"
     path = tmp_path / "one.csv"
     write_coded_csv(path, rows)
     with Store.open(project) as store:
         import_coded(store, path, coder="anna", columns=COLUMNS)
-    before = dump_database(project)
-    with Store.open(project) as store, pytest.raises(QcaError, match="code 'rare' has only one coded unit"):
-        train(store)
-    assert dump_database(project) == before
+        report = train(store)
+        assert "rare" in report.exemplar_codes
+        result = suggest(store, include_coded=True)
+    assert any("rare (1)" in w for w in result.warnings)
 
 
 def test_evaluate_stores_its_result(store, seed_csv):

@@ -7,6 +7,8 @@ temperature scaling) and per-code thresholds chosen on the same out-of-fold pred
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy.optimize import minimize_scalar
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -75,7 +77,11 @@ class CodeClassifier(ClassifierMixin, BaseEstimator):
         if groups is not None and len(set(groups)) >= self.calibration_folds:
             return list(GroupKFold(self.calibration_folds).split(Y, labels, groups))
         n_splits = max(2, min(self.calibration_folds, int(np.bincount(labels).min()) if len(labels) else 2))
-        return list(StratifiedKFold(n_splits, shuffle=True, random_state=self.random_state).split(Y, labels))
+        with warnings.catch_warnings():
+            # a code on one unit of this training set fits in one fold only; _out_of_fold_scores handles that, and
+            # scikit-learn's warning reached the user as five lines of Python from 'qcassist evaluate'
+            warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+            return list(StratifiedKFold(n_splits, shuffle=True, random_state=self.random_state).split(Y, labels))
 
     def _out_of_fold_scores(self, X, Y, folds) -> np.ndarray:
         """Decision scores for every unit from models that did not see it."""

@@ -242,9 +242,10 @@ def undo_last(store: Store, *, coder: str) -> Decision | None:
 @dataclass
 class ApplyReport:
     applied: dict[str, int] = field(default_factory=dict)
+    already: int = 0  # decisions the coder already stands by (the same file applied again), not recorded twice
 
     def as_dict(self) -> dict:
-        return {"applied": self.applied, "total": sum(self.applied.values())}
+        return {"applied": self.applied, "total": sum(self.applied.values()), "already_recorded": self.already}
 
 
 def apply_decisions_file(store: Store, path: str | Path, *, coder: str) -> ApplyReport:
@@ -272,10 +273,25 @@ def apply_decisions_file(store: Store, path: str | Path, *, coder: str) -> Apply
         planned += _planned_decisions(row, unit_id, ranked, leaves, path, line)
     report = ApplyReport()
     with store.transaction():
+        standing = _standing_keys(store, coder)
         for unit_id, action, suggestion, codes, memo in planned:
+            key = (unit_id, action, suggestion.code if suggestion else None,
+                   (suggestion.code,) if action == "accept" else () if action == "reject" else tuple(codes))
+            if key in standing:  # applying a file twice would double the history (and the report's counts)
+                report.already += 1
+                continue
+            standing.add(key)
             decide(store, unit_id, action, coder=coder, suggestion=suggestion, codes=codes, memo=memo)
             report.applied[action] = report.applied.get(action, 0) + 1
     return report
+
+
+def _standing_keys(store: Store, coder: str) -> set[tuple]:
+    """(unit, action, suggested code, final codes) of this coder's decisions that stand (not undone)."""
+    decisions = store.decisions(coder=coder)
+    undone = {d.reverses for d in decisions if d.action == "undo"}
+    return {(d.unit_id, d.action, d.suggested_code if d.action != "add" else None, tuple(d.final_codes))
+            for d in decisions if d.action in STANDING and d.id not in undone}
 
 
 def _planned_decisions(row: dict, unit_id: int, ranked: list[Suggestion], leaves: list[str], path: str | Path,

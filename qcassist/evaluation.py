@@ -33,6 +33,7 @@ class CrossValidation:
     exclusive: bool
     dropped: dict[str, int] = field(default_factory=dict)  # codes with too few coded units to cross-validate
     min_examples: int = 2  # the fewest coded units a code needs here
+    folds: int = 0  # the folds actually run: no more than there are transcripts
 
 
 def cross_validate(
@@ -67,7 +68,8 @@ def cross_validate(
     probabilities = np.zeros(Y.shape)
     suggested = np.zeros(Y.shape, dtype=np.int8)
     rng = np.random.default_rng(seed)
-    for train, test in GroupKFold(min(folds, n_groups)).split(Y, Y.argmax(axis=1), groups):
+    used = min(max(2, folds), n_groups)
+    for train, test in GroupKFold(used).split(Y, Y.argmax(axis=1), groups):
         if per_code is not None:
             train = _subsample(train, Y, per_code, rng)
         builder = FeatureBuilder(options.features).fit(
@@ -82,7 +84,7 @@ def cross_validate(
         fold_probabilities = classifier.predict_proba(transform(test))
         probabilities[np.ix_(test, present)] = fold_probabilities
         suggested[np.ix_(test, present)] = classifier.suggest_mask(fold_probabilities)
-    return CrossValidation(codes, Y, probabilities, suggested, exclusive, dropped, max(2, folds))
+    return CrossValidation(codes, Y, probabilities, suggested, exclusive, dropped, max(2, folds), used)
 
 
 def _subsample(train: np.ndarray, Y: np.ndarray, per_code: int, rng) -> np.ndarray:

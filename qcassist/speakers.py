@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from .codebook import did_you_mean
 from .embed import DEFAULT_ENCODER
 from .errors import QcaError
+from .ingest.labels import POST_NOMINALS
 from .ingest.roles import person_key, with_roles
 from .model import ROLES
 from .project import ROLE_SETTING, project_encoder, project_roles, select_transcripts
@@ -53,19 +54,38 @@ def set_role(
     """
     if role not in ROLES:
         raise QcaError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}.")
-    key = person_key(name)
     chosen = select_transcripts(store, transcripts)
     labels = {t.speaker for transcript in chosen for t in transcript.turns}
-    if not any(person_key(label) == key for label in labels):
+    keys = _keys_named(name, labels)
+    if not keys:
         where = f"transcripts {', '.join(transcripts)}" if transcripts else "the project"
         raise QcaError(f"no speaker {name!r} in {where}.{did_you_mean(name, sorted(labels))} "
                        "List them with 'qcassist speakers'.")
-    updated = {t.id: with_roles(t, {key: role}) for t in chosen}
+    updated = {t.id: with_roles(t, dict.fromkeys(keys, role)) for t in chosen}
     report = change_roles(store, chosen, updated, encoder_for=lambda spec: project_encoder(store, spec),
                           encoder=encoder, progress=progress)
     if not transcripts:
         with store.transaction():
-            store.set_setting(ROLE_SETTING, json.dumps(dict(project_roles(store), **{key: role}), sort_keys=True))
+            store.set_setting(ROLE_SETTING, json.dumps(dict(project_roles(store), **dict.fromkeys(keys, role)),
+                                                       sort_keys=True))
     return report
+
+
+def _keys_named(name: str, labels: set[str]) -> list[str]:
+    """The person keys of the labels ``name`` names: its own key, else the keys that differ from it only by
+    post-nominals ('Lynne Neagle' names 'Lynne Neagle AM', and 'Lynne Neagle MS' after the title changed)."""
+    key = person_key(name)
+    keys = sorted({person_key(label) for label in labels})
+    return [key] if key in keys else [k for k in keys if _without_post_nominals(k) == _without_post_nominals(key)]
+
+
+_POST_NOMINALS = POST_NOMINALS - {"ma", "md"}  # also surnames: 'Jack' must not name 'Jack Ma'
+
+
+def _without_post_nominals(key: str) -> str:
+    words = key.split()
+    while len(words) > 1 and words[-1].strip(".,") in _POST_NOMINALS:
+        words.pop()
+    return " ".join(words)
 
 

@@ -55,6 +55,29 @@ def project_units(store: Store) -> list[_Unit]:
     return units
 
 
+def _training_units_still_there(model: CodeModel, units: Sequence[_Unit]) -> None:
+    """Refuse a model whose coded examples were re-cut or removed since it was trained: its rationales would
+    cite units that no longer exist, and ``agree`` could not tell which units it was trained on."""
+    gone = set(model.exemplar_unit_ids.tolist()) - {u.id for u in units}
+    if gone:
+        raise ModelError(
+            f"model {model.manifest['version']} was trained on {len(gone)} unit(s) that have since been re-cut or "
+            "removed (segment --resegment, import --replace, speakers set), so its suggestions would cite units that no "
+            "longer exist; run 'qcassist train' again, then 'qcassist suggest'."
+        )
+
+
+def _units_in_coded_transcripts(units: Sequence[_Unit], coded: set[int]) -> int:
+    """How many units the transcripts people coded in hold: the units they had before them.
+
+    A code's share of these, not of the coded units alone, is what the cap multiplies: people code the
+    passages that have a code, so among coded units a code looks far more common than it is (QMSum
+    meetings: a code on 11 of 33 coded units, so a cap of 67%, and a weak model put it on 559 of 940 units).
+    """
+    transcripts = {u.transcript for u in units if u.id in coded}
+    return sum(1 for u in units if u.transcript in transcripts)
+
+
 def _turn_text(transcript: Transcript, turn_index: int | None, step: int) -> str:
     """Text of the turn ``step`` away from the unit's turn ("" past either end)."""
     if turn_index is None or not 0 <= turn_index + step < len(transcript.turns):
@@ -125,15 +148,10 @@ def _label(code: str, positives: set[str], negatives: set[str]) -> int:
 
 
 def _check_examples(data: TrainingSet) -> None:
+    # a code coded on one unit is suggested by similarity to that unit, like any code with few examples (the
+    # summary names it): refusing to train until it was coded again, merged or its coding dropped stopped a
+    # small Norwegian project at its first 'train'
     counts = dict(zip(data.codes, (data.labels == 1).sum(axis=0).tolist()))
-    single = [code for code, n in counts.items() if n == 1]
-    if single:
-        raise QcaError(
-            f"code {single[0]!r} has only one coded unit"
-            + (f" (also: {', '.join(single[1:])})" if len(single) > 1 else "")
-            + f"; code at least two units with it, merge it into another code (qcassist codebook merge \"{single[0]}\" --into CODE)"
-            + f" or remove it (qcassist codebook remove \"{single[0]}\" --drop-codings), then train again."
-        )
     if sum(1 for n in counts.values() if n >= 2) < 2:
         raise QcaError(f"training needs at least two codes with two or more coded units each; found {counts}.")
 
@@ -307,6 +325,7 @@ def suggest(
     human = {c.unit_id for c in store.codings() if c.origin in HUMAN_ORIGINS}
     human |= {d.unit_id for d in store.decisions() if d.action in ("accept", "reject", "recode", "add")}
     all_units = project_units(store)
+    _training_units_still_there(model, all_units)
     units = [u for u in all_units if include_coded or u.id not in human]
     embeddings = _encode_by_transcript(encoder_obj, units, progress)
     proposals = propose(model, embeddings, [u.text for u in units], [u.context for u in units],
@@ -315,7 +334,8 @@ def suggest(
     unreliable = {code: kappa for code, kappa in (cv.get("per_code_kappa") or {}).items() if kappa < limits.min_code_kappa}
     quality = model_quality(store, model)
     weak = quality["kappa"] is None or quality["kappa"] < limits.weak_kappa
-    limited = limit(proposals, len(units), shares=seed_shares(model.manifest["examples_per_code"], model.manifest.get("units", 0)),
+    seen = max(model.manifest.get("units", 0), _units_in_coded_transcripts(all_units, human))
+    limited = limit(proposals, len(units), shares=seed_shares(model.manifest["examples_per_code"], seen),
                     unreliable=set(unreliable), cap_factor=limits.cap_factor,
                     min_probability=limits.weak_min_probability if weak else 0.0)
     version = model.manifest["version"]
@@ -441,7 +461,8 @@ def evaluate(
     except ValueError as exc:
         raise QcaError(f"cannot evaluate: {exc}.") from None
     result = summarize(cv)
-    result.update(encoder=encoder_obj.id, folds=folds, grouped_by="transcript", transcripts=len(set(data.groups)))
+    # the folds run, not those asked for: 3 transcripts make 3 grouped folds, which the output said were 5
+    result.update(encoder=encoder_obj.id, folds=cv.folds, grouped_by="transcript", transcripts=len(set(data.groups)))
     if with_learning_curve:
         result["learning_curve"] = learning_curve(data, exclusive=exclusive, options=options, folds=folds)
     store.add_evaluation(result)

@@ -12,7 +12,9 @@ the model cannot tell a code apart. Two limits keep suggestions honest:
   probabilities sit near the codes' base rates, so it rarely gets there;
 - each code goes on at most ``cap_factor`` × its share of the seed units (a code coded on
   5% of the seed units reaches at most 10% of the units with the default 2), keeping its
-  strongest proposals. A code without examples counts as coded on one seed unit.
+  strongest proposals. A code without examples counts as coded on one seed unit. The
+  caller counts the seed units as all units of the transcripts people coded in, not only
+  the coded ones, which people pick because they have codes.
 
 Pure functions over proposals; the store and the model stay in ``suggest.py``.
 """

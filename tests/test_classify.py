@@ -141,3 +141,20 @@ def test_cues_see_questions_and_lengths():
     [asks, answers] = cue_features(["Why did you stop? And when?", "Because."], ["", "Why?"], ["Because.", ""])
     assert asks[:3].tolist() == [1.0, 2 / 3, 1.0] and asks[7] == 1.0  # first turn: nothing before
     assert answers[:3].tolist() == [0.0, 0.0, 0.0] and answers[6] == 1.0  # the turn before asked
+
+
+def test_a_code_on_one_unit_of_the_calibration_folds_prints_no_python_warning():
+    # 'qcassist evaluate' on three QMSum meetings printed scikit-learn's "The least populated class in y has
+    # only 1 members" five times: in a training fold one code led on a single unit
+    import warnings
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20, 4))
+    Y = np.zeros((20, 3), dtype=np.int8)
+    Y[:10, 0] = 1
+    Y[10:19, 1] = 1
+    Y[19, 2] = Y[3, 2] = 1  # code 2 leads (argmax) on unit 19 only
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        CodeClassifier().fit(X, Y)
+    assert not [w for w in caught if "least populated class" in str(w.message)]

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from qcassist.cli import main
+from qcassist.store import Store
 from tests.conftest import dump_database
 
 COMMANDS = ["init", "import", "segment", "units", "status", "demo"]
@@ -125,6 +126,23 @@ def test_units_takes_transcripts_like_the_other_commands(runner, project, six_tu
     assert transcripts("--transcripts", "other,six_turns") == {"other", "six_turns"}
     assert transcripts("--transcript", "six_turns") == {"six_turns"}  # the old spelling still works
     assert "--transcript " not in runner.invoke(main, ["units", "--help"]).output
+
+
+def test_segment_speakers_and_review_take_transcripts_too(runner, project, six_turns_file, tmp_path):
+    # on QMSum meetings 'segment --transcripts education_11' was refused ("Did you mean '--transcript'?")
+    # while units, exports and agree take --transcripts A,B
+    p = str(project)
+    for name in ("a", "b", "c"):
+        (tmp_path / f"{name}.txt").write_text("Interviewer: Hi?\nP2: Fine thanks, and you?\n", encoding="utf-8")
+    runner.invoke(main, ["import", "-p", p, *(str(tmp_path / f"{n}.txt") for n in "abc")])
+    result = runner.invoke(main, ["segment", "-p", p, "--strategy", "turn", "--transcripts", "a,b"])
+    assert result.exit_code == 0 and "c:" not in result.output
+    with Store.open(project) as store:
+        assert {t.name for t in store.transcripts() if store.units(t.id)} == {"a", "b"}
+    listed = runner.invoke(main, ["speakers", "-p", p, "--json", "--transcripts", "b,c"])
+    assert {row["transcript"] for row in json.loads(listed.output)} == {"b", "c"}
+    assert runner.invoke(main, ["segment", "-p", p, "--strategy", "turn", "--transcript", "c"]).exit_code == 0
+    assert "--transcripts" in runner.invoke(main, ["review", "--help"]).output
 
 
 def test_next_command_works_without_qcassist_on_path(monkeypatch, tmp_path):

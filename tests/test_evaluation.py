@@ -113,3 +113,9 @@ def test_learning_curve_ends_with_all_labels():
     curve = learning_curve(data, exclusive=True, sizes=(2, 4), folds=4, seeds=(0, 1))
     assert [p["per_code"] for p in curve] == [2, 4, "all"]
     assert curve[-1]["kappa"] >= curve[0]["kappa"] - 0.2
+
+
+def test_cross_validation_says_how_many_folds_it_ran():
+    # QMSum: 3 meetings printed "5-fold CV grouped by transcript"; grouped folds cannot outnumber transcripts
+    assert cross_validate(_training_set(per_code=6, n_transcripts=3), exclusive=True, folds=5).folds == 3
+    assert cross_validate(_training_set(per_code=6, n_transcripts=5), exclusive=True, folds=5).folds == 5

@@ -137,3 +137,27 @@ def test_a_condensates_chosen_quotation_follows_its_unit(store, six_turns_file):
     segment_project(store, options=TURNS, resegment=True)
     quote = store.condensates()["trust"].quote_unit
     assert "every week" in {u.id: u for u in store.units()}[quote].text_in(store.transcripts()[0])
+
+
+def test_suggest_refuses_a_model_trained_on_units_re_cut_since(store, six_turns_file, fake_encoder):
+    # seen on QMSum meetings: after --resegment, suggest cited rationale units 11, 742, 678 where the project's
+    # units were now 974-2105, and agree could no longer tell that the model's figures were in-sample
+    from qcassist.saved_model import ModelError
+    from qcassist.suggest import suggest, train
+
+    import_files(store, [six_turns_file])
+    segment_project(store, options=SENTENCES)
+    store.save_codebook(Codebook((Code("trust"), Code("money"))))
+    for words, code in (("doctor sent", "trust"), ("nurse listened", "trust"), ("money problems", "money"),
+                        ("hope now", "money")):
+        store.add_coding(Coding(_unit_with(store, words).id, code, "anna"))
+    train(store)
+    segment_project(store, options=TURNS, resegment=True)
+    before = store.suggestions()
+    with pytest.raises(ModelError, match=r"trained on 4 unit\(s\) that have since been re-cut or removed.*qcassist train"):
+        suggest(store)
+    assert store.suggestions() == before
+    train(store)
+    unit_ids = {u.id for u in store.units()}
+    suggest(store, include_coded=True)
+    assert store.suggestions() and all(set(s.rationale) <= unit_ids for s in store.suggestions())

@@ -98,6 +98,10 @@ def test_cli_review_decisions_and_export(runner, reviewed, tmp_path):
     path.write_text(json.dumps({"unit_id": unit, "action": "accept"}) + "\n", encoding="utf-8")
     result = runner.invoke(main, ["review", "-p", str(reviewed), "--coder", "ann", "--decisions", str(path)])
     assert result.exit_code == 0 and "Applied 1 decisions" in result.output
+    # the same file again (a script re-run) recorded every decision a second time and said "Applied 1" again
+    again = runner.invoke(main, ["review", "-p", str(reviewed), "--coder", "ann", "--decisions", str(path)])
+    assert again.output == "Applied 0 decisions; 1 already recorded, left as they were.\n"
+    assert _decision_count(reviewed) == 1
     exported = runner.invoke(main, ["decisions", "export", "-p", str(reviewed), "--format", "jsonl"]).output
     row = json.loads(exported.splitlines()[0])
     assert row["unit_id"] == unit and row["action"] == "accept" and row["coder"] == "ann"

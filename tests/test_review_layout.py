@@ -128,3 +128,15 @@ def test_a_long_unit_is_paged_through_to_its_last_word():
         assert any(f"Sentence {n} " in line for line in seen) or any(line.endswith(f"Sentence {n}") for line in seen)
     scroll(state, -100, width=80, height=24)
     assert [plain(line) for line in render(state, width=80, height=24).split("\n")][2].startswith("Interviewer")
+
+
+def test_left_on_the_first_unit_says_so_and_keeps_the_memo():
+    # at 80x24 in tmux, <- on the first unit did nothing visible and silently dropped the memo being written
+    from qcassist.review.keys import LEFT
+    from qcassist.review.screen import _on_key
+
+    state = ReviewState([item(context())])
+    state.go_to(0)
+    state.memo = "Må sjekkes – æøå"
+    _on_key(LEFT, state, None, None, None, "kari", [], lambda message=None: None)
+    assert state.position == 0 and state.memo == "Må sjekkes – æøå" and state.message == "This is the first unit."

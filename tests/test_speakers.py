@@ -117,6 +117,20 @@ def test_a_role_set_for_the_project_matches_every_label_and_later_imports(store,
     assert report.speakers["second"]["interviewers"] == ["Mr. Bo Reed"]
 
 
+def test_a_name_without_its_post_nominals_names_the_person(store, tmp_path):
+    # Welsh committee meetings (QMSum education_*): 'speakers set "Lynne Neagle"' answered "no speaker
+    # 'Lynne Neagle'" although the chair is 'Lynne Neagle AM' (and 'Lynne Neagle MS' in later meetings)
+    rows = [("Lynne Neagle AM", "Welcome, item one."), ("Kirsty Williams AM", "Thank you, Chair, the answer is long."),
+            ("Lynne Neagle MS", "Thank you. Next question."), ("Kirsty Williams AM", "Another answer.")]
+    import_files(store, [_write_csv(tmp_path / "senedd.csv", rows)])
+    set_role(store, "Lynne Neagle", "interviewer")
+    roles = {r["speaker"]: r["role"] for r in speaker_rows(store)}
+    assert roles == {"Lynne Neagle AM": "interviewer", "Lynne Neagle MS": "interviewer", "Kirsty Williams AM": "participant"}
+    assert json.loads(store.setting("speakers.roles")) == {"lynne neagle am": "interviewer", "lynne neagle ms": "interviewer"}
+    with pytest.raises(QcaError, match="no speaker 'Kirsty'"):
+        set_role(store, "Kirsty", "other")
+
+
 def test_setting_a_role_in_some_transcripts_only(store, tmp_path):
     _write_csv(tmp_path / "b.csv", HEARING)
     import_files(store, [_write_csv(tmp_path / "hearing.csv", HEARING), tmp_path / "b.csv"])
@@ -209,6 +223,18 @@ def test_one_named_person_keeps_one_role_across_an_import_but_numbered_speakers_
     assert report.speakers["numbered_2"]["interviewers"] == []
     assert report.notes == ["named_2: Maria treated as interviewer, as in other transcripts of the project "
                             "(qcassist speakers set NAME --role participant to change)."]
+
+
+def test_a_person_promoted_in_many_transcripts_gets_one_note(store, tmp_path):
+    # 24 QMSum meetings printed "education_N: Lynne Neagle AM treated as interviewer, ..." 12 times
+    asks = [("Maria", "Why did you come?"), ("Ole", "Because of the bus."), ("Maria", "And then?"), ("Ole", "We stayed.")]
+    group = [("Maria", "We all came."), ("Ole", "Yes, we did."), ("Kari", "I came later, after the rain.")]
+    files = [_write_csv(tmp_path / "asks.csv", asks)]
+    files += [_write_csv(tmp_path / f"g{n}.csv", group) for n in range(1, 7)]
+    report = import_files(store, files)
+    assert all(report.speakers[f"g{n}"]["interviewers"] == ["Maria"] for n in range(1, 7))
+    assert report.notes == ["g1, g2, g3, g4 and 2 more: Maria treated as interviewer, as in other transcripts of the "
+                            "project (qcassist speakers set NAME --role participant to change)."]
 
 
 def test_an_import_says_where_a_new_interviewer_is_a_participant_in_stored_transcripts(store, tmp_path):

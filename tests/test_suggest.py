@@ -100,17 +100,19 @@ def test_a_model_from_another_encoder_is_refused(store, seed_csv, monkeypatch):
         suggest(store)
 
 
-def test_training_with_a_single_example_of_a_code_is_refused(project, tmp_path):
+def test_a_code_with_a_single_example_is_suggested_by_similarity_to_it(project, tmp_path):
+    # a Norwegian project with 'angst' coded once was refused ("code at least two units with it, ... or remove
+    # it --drop-codings"); now that code is an exemplar code, as codes with few examples are
     rows = coded_rows(2, 3)
     rows[0]["code"] = "rare"
     path = tmp_path / "one.csv"
     write_coded_csv(path, rows)
     with Store.open(project) as store:
         import_coded(store, path, coder="anna", columns=COLUMNS)
-    before = dump_database(project)
-    with Store.open(project) as store, pytest.raises(QcaError, match="code 'rare' has only one coded unit"):
-        train(store)
-    assert dump_database(project) == before
+        report = train(store)
+        assert "rare" in report.exemplar_codes
+        result = suggest(store, include_coded=True)
+    assert any("rare (1)" in w for w in result.warnings)
 
 
 def test_evaluate_stores_its_result(store, seed_csv):
@@ -305,3 +307,25 @@ def test_suggest_reports_progress_once_per_transcript(store, seed_csv):
     seen = []
     report = suggest(store, progress=seen.append)
     assert seen == ["t0", "t1", "t2", "t3"] and report.units == 11
+
+
+def test_the_cap_counts_a_codes_share_of_the_units_in_the_coded_transcripts(project, tmp_path):
+    # QMSum meetings: 33 hand-picked units coded in 3 transcripts of 973 units; 'wellbeing' was on 11 of the 33,
+    # so the cap let a weak model put it on 559 of 940 units. People code the passages that have codes: the
+    # share among coded units overstates how common a code is, the share among the units they had does not.
+    import math
+
+    from qcassist.suggest_limits import SuggestLimits
+
+    seed = _weak_seed(tmp_path / "weak.csv")  # 4 transcripts x 60 units, 28 of them coded
+    with Store.open(project) as store:
+        import_coded(store, seed, coder="anna", columns=COLUMNS, exclusive=False)
+        train(store)
+        examples = json.loads(next((project / "classifiers").iterdir()).joinpath("manifest.json").read_text())["examples_per_code"]
+        report = suggest(store, limits=SuggestLimits(min_code_kappa=-1.0, weak_min_probability=0.0))
+        per_code = {}
+        for s in store.suggestions():
+            per_code[s.code] = per_code.get(s.code, 0) + 1
+    assert report.units == 212 and report.capped
+    for code, n in per_code.items():
+        assert n <= math.ceil(2 * max(examples[code], 1) / 240 * 212)  # 240 units in the coded transcripts, not 28

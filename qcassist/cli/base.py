@@ -101,6 +101,14 @@ def force_option(func):
                         help="Replace the output file if it exists (never the project's own files).")(func)
 
 
+def transcript_names_option(func):
+    """--transcripts T1,T2 (comma-separated or repeated), as every command spells it; --transcript still works."""
+    return click.option(
+        "--transcripts", "--transcript", "transcripts", multiple=True, metavar="T1,T2",
+        callback=lambda _ctx, _param, values: tuple(n.strip() for v in values for n in v.split(",") if n.strip()),
+        help="Only these transcripts (comma-separated or repeated). Default: all.")(func)
+
+
 def raw_option(func):
     return click.option("--raw", is_flag=True,
                         help="CSV: write cells as they are. By default a text cell starting with = + - @ tab or "

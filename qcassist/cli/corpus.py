@@ -14,7 +14,7 @@ from ..demo import run_demo
 from ..project import UNIT_FIELDS, UNIT_FORMATS, import_files, project_status, segment_project, unit_rows
 from ..segment import STRATEGIES, SegmentOptions
 from ..store import DB_NAME, Store
-from .base import UserError, force_option, raw_option, write_export, echo_json, progress_bar, warn, encoder_option, json_option, main, project_option
+from .base import transcript_names_option, UserError, force_option, raw_option, write_export, echo_json, progress_bar, warn, encoder_option, json_option, main, project_option
 from .interop import echo_refi_import
 
 
@@ -148,7 +148,7 @@ def _refi_file(files) -> tuple[str, Path] | None:
 @click.option("--strategy", type=click.Choice(STRATEGIES), default="cohesive", show_default=True,
               help="cohesive: merge a turn's sentences while they stay on one point; sentence: one unit per "
               "sentence; turn: one unit per turn.")
-@click.option("--transcript", "transcripts", multiple=True, metavar="NAME", help="Only these transcripts (repeatable).")
+@transcript_names_option
 @click.option("--resegment", is_flag=True,
               help="Redo transcripts that already have units. Codings and review decisions move to the new unit "
               "that overlaps most; if one would have no unit, nothing changes.")

@@ -11,7 +11,7 @@ from ..adjudication import ADJUDICATED, apply_adjudication_file, copy_agreed, di
 from ..decisions import DECISION_FIELDS, QueueFilter, apply_decisions_file, decision_rows, review_queue
 from ..review.order import DEFAULT_STRATEGY, STRATEGIES
 from ..store import Store
-from .base import UserError, echo_json, force_option, raw_option, write_export, json_option, main, project_option
+from .base import transcript_names_option, UserError, echo_json, force_option, raw_option, write_export, json_option, main, project_option
 from .coding import EXPORT_FORMATS, _default_coder
 
 
@@ -24,7 +24,7 @@ from .coding import EXPORT_FORMATS, _default_coder
               help="Review order: diverse (uncertain units spread over the corpus; fewest reviews to a good model "
               "in our simulation), uncertainty, stratified, random, or sequential (transcript order, to read in context).")
 @click.option("--code", "codes", multiple=True, metavar="CODE", help="Only suggestions of this code (repeatable).")
-@click.option("--transcript", "transcripts", multiple=True, metavar="NAME", help="Only these transcripts (repeatable).")
+@transcript_names_option
 @click.option("--min-probability", default=0.0, show_default=True, help="Only suggestions at least this probable.")
 @click.option("--max-probability", default=1.0, show_default=True, help="Only suggestions at most this probable.")
 @click.option("--limit", type=int, default=None, help="Review at most this many units.")
@@ -67,8 +67,9 @@ def review_cmd(project: Path, as_json: bool, coder: str | None, strategy: str, c
             if as_json:
                 echo_json(report.as_dict())
             else:
-                click.echo(f"Applied {report.as_dict()['total']} decisions: "
-                           + ", ".join(f"{n} {action}" for action, n in sorted(report.applied.items())))
+                counts = ", ".join(f"{n} {action}" for action, n in sorted(report.applied.items()))
+                click.echo(f"Applied {report.as_dict()['total']} decisions" + (f": {counts}" if counts else "")
+                           + (f"; {report.already} already recorded, left as they were" if report.already else "") + ".")
             return
         filters = QueueFilter(codes=tuple(codes), transcripts=tuple(transcripts), min_probability=min_probability,
                               max_probability=max_probability, limit=limit)

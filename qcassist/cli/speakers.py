@@ -9,7 +9,7 @@ import click
 from ..model import ROLES
 from ..speakers import set_role, speaker_rows
 from ..store import Store
-from .base import echo_json, encoder_option, json_option, main, progress_bar
+from .base import transcript_names_option, echo_json, encoder_option, json_option, main, progress_bar
 
 
 def _project_choice(func):
@@ -22,7 +22,7 @@ def _project_choice(func):
 @main.group(invoke_without_command=True)
 @_project_choice
 @json_option
-@click.option("--transcript", "transcripts", multiple=True, metavar="NAME", help="Only these transcripts (repeatable).")
+@transcript_names_option
 @click.pass_context
 def speakers(ctx: click.Context, project: Path | None, as_json: bool, transcripts) -> None:
     """List speakers per transcript with their role, turns and words.

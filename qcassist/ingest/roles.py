@@ -171,16 +171,23 @@ def consistent_roles(
     transcripts and a note per promotion.
     """
     asked = {person_key(s) for t in [*transcripts, *elsewhere] for s in interviewers_of(t) if names_a_person(s)}
-    out, notes = [], []
+    out: list[Transcript] = []
+    promoted: dict[tuple[str, ...], list[str]] = {}  # the people promoted → the transcripts they were promoted in
     for transcript in transcripts:
         promote = {person_key(t.speaker): "interviewer" for t in transcript.turns
                    if t.role == "participant" and person_key(t.speaker) in asked}
         changed = with_roles(transcript, promote) if promote else transcript
         if promote and changed.participant_turns:
-            names = sorted({t.speaker for t in transcript.turns if person_key(t.speaker) in promote})
-            notes.append(f"{transcript.name}: {', '.join(names)} treated as interviewer, as in other transcripts "
-                         "of the project (qcassist speakers set NAME --role participant to change).")
+            names = tuple(sorted({t.speaker for t in transcript.turns if person_key(t.speaker) in promote}))
+            promoted.setdefault(names, []).append(transcript.name)
             out.append(changed)
         else:
             out.append(transcript)
+    # one note per person, not per transcript: 24 QMSum meetings printed the same line for 12 of them
+    notes = [f"{_some(where)}: {', '.join(names)} treated as interviewer, as in other transcripts of the project "
+             "(qcassist speakers set NAME --role participant to change)." for names, where in promoted.items()]
     return out, notes
+
+
+def _some(names: list[str], shown: int = 4) -> str:
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")

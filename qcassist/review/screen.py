@@ -252,8 +252,12 @@ def _on_key(key: str, state: ReviewState, store: Store, keys: Keys, out, coder: 
     elif key == "u":
         _undo(state, store, coder, draw)
     elif key in (LEFT, RIGHT):
-        state.go_to(state.position + (1 if key == RIGHT else -1))
-        state.message = ""
+        target = state.position + (1 if key == RIGHT else -1)
+        if 0 <= target <= len(state.queue):
+            state.go_to(target)
+            state.message = ""
+        else:  # nowhere to go: say so, and keep the memo being written (go_to would drop it)
+            state.message = "This is the first unit." if key == LEFT else "This is the end of the queue."
     elif item is None:
         state.message = "Nothing left to review; press q to quit." if key != RESIZE else state.message
     elif key in (UP, DOWN):

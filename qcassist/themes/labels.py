@@ -39,7 +39,8 @@ TALK_WORDS = {"en": set("""
     happen happens happened happening work works worked working use using used wait
     maybe probably perhaps possibly actually basically really quite pretty certainly definitely absolutely
     exactly obviously sure course anyway though still already yet also even totally kinda sorta cause cos
-    coz cuz alright huh eh er ah uh hm mhm th wh ya yep yup nope gosh wow sorry please thanks instead
+    coz cuz alright huh eh er erm em aye dunno ah uh hm mhm th wh ya yep yup nope gosh wow sorry please thanks
+    instead
     good great nice fine bad better best little big lot lots different same important interesting
     possible certain able whole true easy hard long new old real simple
     thing things stuff way ways time times point points question questions idea ideas fact people person

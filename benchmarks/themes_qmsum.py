@@ -49,6 +49,8 @@ from qcassist.themes.labels import ANNOTATION, content_words, distinctive_terms,
 QMSUM = Path("/work/shared/datasets/qmsum/train")
 LABELS: dict = {}  # distinctive_terms options other than the product's (--weighting)
 CLUSTER: dict = {}  # ClusterOptions other than the product's defaults (--max-share)
+LABELS_ONLY = False  # skip the baselines (--labels-only: quicker label sweeps)
+RERANK = True  # labels re-ranked by similarity to the theme's centre, as the product does (--no-rerank)
 
 
 def meeting(path: Path) -> tuple[list[str], list[int], list[str]]:
@@ -75,7 +77,9 @@ def scores(pred: np.ndarray, gold: np.ndarray, topics: int) -> dict:
             "clusters": len(majority)}
 
 
-def label_names_topic(encoder, labels: list[list[str]], pred, gold, names) -> list[bool]:
+def label_names_topic(encoder, labels: list[list[str]], pred, gold, names) -> list[tuple[bool, float]]:
+    """Per theme: is the label closest to its majority topic's name, and by how much (its similarity to
+    that name minus the mean similarity to the other names: a graded, less noisy view)."""
     mask = gold >= 0
     hits = []
     name_vectors = encoder.encode(names)
@@ -86,7 +90,7 @@ def label_names_topic(encoder, labels: list[list[str]], pred, gold, names) -> li
         topic = Counter(members).most_common(1)[0][0]
         label_vector = encoder.encode([" ".join(terms)])[0]
         sims = name_vectors @ label_vector
-        hits.append(int(np.argmax(sims)) == topic)
+        hits.append((int(np.argmax(sims)) == topic, float(sims[topic] - np.delete(sims, topic).mean())))
     return hits
 
 
@@ -114,7 +118,7 @@ def make_encoder(name: str, texts: list[str]):
 def run(groups: list[tuple[str, list[str], np.ndarray, list[str]]], encoder_name: str, min_size: int, samples: int,
         min_words: int) -> dict:
     rows: dict[str, list[dict]] = {m: [] for m in ("themes", "kmeans (themes' k)", "kmeans (gold k)", "LDA (gold k)", "HDBSCAN")}
-    named: list[bool] = []
+    named: list[tuple[bool, float]] = []
     examples = []
     for name, texts, gold, topics in groups:
         encoder = make_encoder(encoder_name, texts)
@@ -123,11 +127,15 @@ def run(groups: list[tuple[str, list[str], np.ndarray, list[str]]], encoder_name
         include = content_words(texts) >= min_words if min_words else None
         found = cluster(vectors, ClusterOptions(min_size=min_size, **CLUSTER), include=include)
         rows["themes"].append(scores(found.labels, gold, k))
-        rows["kmeans (themes' k)"].append(scores(KMeans(max(2, len(found.centroids)), random_state=0, n_init=10).fit_predict(vectors), gold, k))
-        rows["kmeans (gold k)"].append(scores(KMeans(k, random_state=0, n_init=10).fit_predict(vectors), gold, k))
-        rows["LDA (gold k)"].append(scores(lda(texts, k, 0), gold, k))
-        rows["HDBSCAN"].append(scores(HDBSCAN(min_cluster_size=min_size, copy=True).fit_predict(vectors), gold, k))
-        labels = distinctive_terms(texts, found.labels, len(found.centroids), **LABELS)
+        if LABELS_ONLY:
+            rows = {"themes": rows["themes"]}
+        else:
+            rows["kmeans (themes' k)"].append(scores(KMeans(max(2, len(found.centroids)), random_state=0, n_init=10).fit_predict(vectors), gold, k))
+            rows["kmeans (gold k)"].append(scores(KMeans(k, random_state=0, n_init=10).fit_predict(vectors), gold, k))
+            rows["LDA (gold k)"].append(scores(lda(texts, k, 0), gold, k))
+            rows["HDBSCAN"].append(scores(HDBSCAN(min_cluster_size=min_size, copy=True).fit_predict(vectors), gold, k))
+        rerank = {"encoder": encoder, "centroids": found.centroids} if RERANK else {}
+        labels = distinctive_terms(texts, found.labels, len(found.centroids), **LABELS, **rerank)
         named += label_names_topic(encoder, labels, found.labels, gold, topics)
         for theme, terms in enumerate(labels[:samples]):
             members = gold[(found.labels == theme) & (gold >= 0)]
@@ -171,6 +179,11 @@ def main(argv=None) -> None:
     parser.add_argument("--max-unit-share", type=float, default=None,
                         help="Label terms in more than this share of units are left out (default: the product's).")
     parser.add_argument("--weighting", default=None, help="Label term weighting: ctfidf or log-odds (default: the product's).")
+    parser.add_argument("--no-talk-words", action="store_true", help="Labels may use words of talk (maybe, want, good).")
+    parser.add_argument("--labels-only", action="store_true", help="Skip the baselines (for label sweeps).")
+    parser.add_argument("--no-rerank", action="store_true", help="Labels by term weight alone, not re-ranked by the encoder.")
+    parser.add_argument("--candidates", type=int, default=None, help="Terms re-ranked per theme (default: the product's).")
+    parser.add_argument("--diversity", type=float, default=None, help="MMR diversity of label terms (default: the product's).")
     parser.add_argument("--tolerance", type=float, default=None, help="ClusterOptions.tolerance (default: the product's).")
     parser.add_argument("--max-share", type=float, default=None, help="ClusterOptions.max_share (default: the product's).")
     args = parser.parse_args(argv)
@@ -178,6 +191,13 @@ def main(argv=None) -> None:
         LABELS["max_unit_share"] = args.max_unit_share
     if args.weighting is not None:
         LABELS["weighting"] = args.weighting
+    global RERANK, LABELS_ONLY
+    RERANK, LABELS_ONLY = not args.no_rerank, args.labels_only
+    if args.no_talk_words:
+        LABELS["talk_words"] = False
+    for name in ("candidates", "diversity"):
+        if getattr(args, name) is not None:
+            LABELS[name] = getattr(args, name)
     if args.tolerance is not None:
         CLUSTER["tolerance"] = args.tolerance
     if args.max_share is not None:
@@ -211,8 +231,10 @@ def main(argv=None) -> None:
     for method, rows in result["rows"].items():
         mean = {key: float(np.mean([r[key] for r in rows])) for key in rows[0]}
         print(f"{method:<18} {mean['v']:>9.3f} {mean['ari']:>6.3f} {mean['found']:>12.2f} {mean['clusters']:>8.1f}")
-    named = result["named"]
-    print(f"theme label closest to its majority topic's name: {sum(named)} of {len(named)} ({np.mean(named):.0%})")
+    named = [hit for hit, _ in result["named"]]
+    margin = np.mean([m for _, m in result["named"]])
+    print(f"theme label closest to its majority topic's name: {sum(named)} of {len(named)} ({np.mean(named):.0%}); "
+          f"mean margin over the other names {margin:+.3f}")
     print("\nSample labels (meeting, theme, label → majority gold topic):")
     for example in result["examples"][: 4 * args.samples * 2]:
         print("  {} {}: {}  →  {}".format(*example))

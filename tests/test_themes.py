@@ -237,6 +237,45 @@ def test_labels_use_the_languages_stop_words():
         stop_words("xx")
 
 
+def test_labels_leave_out_words_of_talk_about_anything():
+    # "maybe", "want" and "good" are in one theme only, so they are distinctive by weight alone
+    texts = (["maybe we want the budget good budget spending"] * 3 + ["the garden roses need pruning roses"] * 3)
+    kept = distinctive_terms(texts, np.array([0, 0, 0, 1, 1, 1]), 2, top=3)
+    assert not {"maybe", "want", "good"} & {w for term in kept[0] for w in term.split()}
+    assert "budget" in kept[0] and "roses" in kept[1]
+    plain = distinctive_terms(texts, np.array([0, 0, 0, 1, 1, 1]), 2, top=3, talk_words=False)
+    assert {"maybe", "want", "good"} & {w for term in plain[0] for w in term.split()}
+
+
+def test_a_label_has_no_two_forms_of_one_word_and_no_stutter():
+    texts = ["drinking drink pub pub beer"] * 3 + ["garden roses pruning"] * 3
+    assert distinctive_terms(texts, np.array([0, 0, 0, 1, 1, 1]), 2, top=3)[0] == ["pub", "beer", "drink"]
+
+
+class _TermEncoder:
+    """Fixed vectors for a few words (anything else: the last axis)."""
+
+    axes = {"apple": 0, "orchard": 0, "zebra": 1, "stripes": 2}
+
+    def encode(self, texts):
+        vectors = np.zeros((len(texts), 4))
+        for row, text in enumerate(texts):
+            vectors[row, self.axes.get(text, 3)] = 1.0
+        return vectors
+
+
+def test_labels_are_reranked_by_closeness_to_the_theme_centre_and_kept_diverse():
+    texts = ["apple zebra orchard stripes"] * 3 + ["garden roses pruning"] * 3
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    assert distinctive_terms(texts, labels, 2, top=2)[0] == ["apple", "orchard"]  # equal weights: by the term
+    centres = np.array([[0.6, 0.8, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]])
+    reranked = distinctive_terms(texts, labels, 2, top=3, encoder=_TermEncoder(), centroids=centres, diversity=0.0)
+    assert reranked[0] == ["zebra", "apple", "orchard"]  # nearest the centre first
+    # with diversity, "orchard" (the same direction as "apple") gives way to the unlike "stripes"
+    diverse = distinctive_terms(texts, labels, 2, top=3, encoder=_TermEncoder(), centroids=centres, diversity=0.5)
+    assert diverse[0] == ["zebra", "apple", "stripes"]
+
+
 def test_an_unknown_speaker_or_transcript_is_named(project, topics):
     with Store.open(project) as store:
         with pytest.raises(QcaError, match=r"no units by speaker 'p' \(speakers: P\)"):

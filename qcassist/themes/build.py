@@ -22,7 +22,7 @@ from ..model import Transcript
 from ..project import project_encoder
 from ..store import Store
 from ..suggest import HUMAN_ORIGINS, project_encoder_spec
-from .clustering import NO_THEME, ClusterOptions, cluster
+from .clustering import NO_THEME, ClusterOptions, cluster, normalise
 from .hierarchy import group_themes
 from .labels import content_words, distinctive_terms
 
@@ -140,7 +140,7 @@ def find_themes(store: Store, options: ThemeOptions = ThemeOptions(), *, cluster
                   "encoder_spec": spec, "clustering": asdict(cluster_options), "units": len(units)}
     run_id = _run_id(parameters, [u.id for u in units])  # what went in, not what came out (floats differ across machines)
     parameters["silhouette"] = round(found.silhouette, 4)
-    themes, groups = _themes(units, vectors, found, language)
+    themes, groups = _themes(units, vectors, found, language, encoder)
     unthemed = tuple(_quote(units[i], float(found.similarity[i])) for i in np.flatnonzero(found.labels == NO_THEME))
     chosen = [t for t in store.transcripts() if not options.transcripts or t.name in options.transcripts]
     _, total, _ = participants_of(store, chosen)  # N: everyone in the transcripts grouped
@@ -206,10 +206,11 @@ def _quote(unit: _Unit, similarity: float) -> Quote:
     return Quote(unit.id, unit.transcript, unit.speaker, unit.participant, unit.text, round(similarity, 4))
 
 
-def _themes(units: list[_Unit], vectors: np.ndarray, found, language: str) -> tuple[tuple[Theme, ...], tuple[ThemeGroup, ...]]:
+def _themes(units: list[_Unit], vectors: np.ndarray, found, language: str,
+            encoder) -> tuple[tuple[Theme, ...], tuple[ThemeGroup, ...]]:
     k = len(found.centroids)
     texts = [u.text for u in units]
-    labels = distinctive_terms(texts, found.labels, k, language=language)
+    labels = distinctive_terms(texts, found.labels, k, language=language, encoder=encoder, centroids=found.centroids)
     grouping = group_themes(found.centroids)
     themes = []
     for index in range(k):
@@ -227,7 +228,8 @@ def _themes(units: list[_Unit], vectors: np.ndarray, found, language: str) -> tu
     if grouping:
         group_of = np.array([NO_THEME if t == NO_THEME or grouping[t] is None else grouping[t] for t in found.labels])
         n_groups = max(g for g in grouping if g is not None) + 1
-        group_labels = distinctive_terms(texts, group_of, n_groups, language=language)
+        group_centres = normalise(np.stack([normalise(vectors[group_of == g]).mean(axis=0) for g in range(n_groups)]))
+        group_labels = distinctive_terms(texts, group_of, n_groups, language=language, encoder=encoder, centroids=group_centres)
         groups = [ThemeGroup(f"G{g + 1}", tuple(group_labels[g]), tuple(t.id for t in themes if t.group == f"G{g + 1}"))
                   for g in range(n_groups)]
     return tuple(themes), tuple(groups)

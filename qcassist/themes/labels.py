@@ -24,6 +24,30 @@ SPOKEN_FILLERS = {"en": {"um", "uh", "mm", "hmm", "yeah", "okay", "ok", "oh", "l
                          "hasn", "hadn", "won", "ain", "ve", "ll", "re"}}
 
 
+# Words of talk about anything: verbs of speaking, thinking and wanting, hedges, discourse
+# markers, all-purpose adjectives and nouns. They are frequent in every theme of a conversation,
+# so class-based TF-IDF still ranks them high in some (maybe, want, did, good, feel); they are
+# left out of labels only — they still count as content words (``content_words``).
+TALK_WORDS = {"en": set("""
+    do does did doing done have has having had can could would should might must shall will may
+    say says said saying tell tells told telling talk talks talked talking speak speaking ask asked asking
+    mention mentioned discuss discussed think thinks thought thinking know knew knowing guess suppose
+    mean means meant want wants wanted wanting wanna need needs needed like liked likes feel feels felt
+    feeling seem seems seemed remember understand agree try tries tried trying let lets make makes made
+    making get gets getting gotta go goes went gone come comes came coming look looks looked looking see
+    sees saw seen take takes took taking put puts putting give gives gave giving keep kept start started
+    happen happens happened happening work works worked working use using used wait
+    maybe probably perhaps possibly actually basically really quite pretty certainly definitely absolutely
+    exactly obviously sure course anyway though still already yet also even totally kinda sorta cause cos
+    coz cuz alright huh eh er erm em aye dunno ah uh hm mhm th wh ya yep yup nope gosh wow sorry please thanks
+    instead
+    good great nice fine bad better best little big lot lots different same important interesting
+    possible certain able whole true easy hard long new old real simple
+    thing things stuff way ways time times point points question questions idea ideas fact people person
+    guy guys bit case sense part today day days week weeks moment example number kind sort
+    """.split())}
+
+
 # Transcribers' notes of what is not words: {pause}, {vocalsound}, [laughs], (inaudible).
 ANNOTATION = re.compile(r"\{[^{}]*\}|\[[^\[\]]*\]|\((?:inaudible|laughs?|laughter|pause|crosstalk|unclear)[^()]*\)", re.I)
 
@@ -51,15 +75,30 @@ def content_words(texts: Sequence[str], language: str = "en") -> np.ndarray:
     return np.array([sum(w not in stops for w in word.findall(ANNOTATION.sub(" ", t).lower())) for t in texts])
 
 
+def label_stop_words(language: str) -> list[str]:
+    """Words never in a label: the language's stop words and, where listed, its words of talk about anything."""
+    return sorted(set(stop_words(language)) | TALK_WORDS.get(language, set()))
+
+
 def distinctive_terms(texts: Sequence[str], labels: np.ndarray, themes: int, *, language: str = "en",
-                      top: int = 3, weighting: str = "ctfidf", max_unit_share: float = 1.0) -> list[list[str]]:
-    """The ``top`` most distinctive 1–2-word terms of each theme 0..themes-1 (units labelled -1 are left out)."""
+                      top: int = 3, weighting: str = "ctfidf", max_unit_share: float = 1.0, talk_words: bool = True,
+                      encoder=None, centroids: np.ndarray | None = None, candidates: int = 5,
+                      diversity: float = 0.3) -> list[list[str]]:
+    """The ``top`` most distinctive 1–2-word terms of each theme 0..themes-1 (units labelled -1 are left out).
+
+    With an ``encoder`` and the themes' ``centroids`` (unit-length, in the encoder's space) the
+    ``candidates`` heaviest terms are re-ranked KeyBERT-style: by similarity to the theme's
+    centre, picked by maximal marginal relevance (``diversity`` weighs unlikeness to the
+    terms already picked), so the label says what the theme's units are about, not only
+    which words are rarer elsewhere.
+    """
     from sklearn.feature_extraction.text import CountVectorizer
 
     documents = [ANNOTATION.sub(" ", " ".join(t for t, label in zip(texts, labels) if label == theme)) for theme in range(themes)]
     if not themes:
         return []
-    vectorizer = CountVectorizer(ngram_range=(1, 2), stop_words=stop_words(language), token_pattern=r"(?u)\b[^\W\d_]{2,}\b",
+    stops = label_stop_words(language) if talk_words else stop_words(language)
+    vectorizer = CountVectorizer(ngram_range=(1, 2), stop_words=stops, token_pattern=r"(?u)\b[^\W\d_]{2,}\b",
                                  lowercase=True, max_features=50_000)
     try:
         counts = vectorizer.fit_transform(documents).toarray().astype(float)
@@ -69,7 +108,38 @@ def distinctive_terms(texts: Sequence[str], labels: np.ndarray, themes: int, *, 
     weights = WEIGHTINGS[weighting](counts)
     if max_unit_share < 1.0:
         weights[:, _common_terms(texts, labels, terms, max_unit_share)] = 0.0
-    return [_pick(terms, weights[theme], top) for theme in range(themes)]
+    if encoder is None or centroids is None:
+        return [_pick(terms, weights[theme], top) for theme in range(themes)]
+    # a candidate said at least twice in the theme, where there are enough such: a term said once
+    # ("banana lie") may be near the centre by chance
+    repeated = counts >= 2
+    enough = repeated.sum(axis=1) >= top
+    weights[enough] *= repeated[enough]
+    shortlists = [_pick(terms, weights[theme], candidates) for theme in range(themes)]
+    return _rerank(shortlists, encoder, centroids, top, diversity)
+
+
+def _rerank(shortlists: list[list[str]], encoder, centroids: np.ndarray, top: int, diversity: float) -> list[list[str]]:
+    """Each shortlist's ``top`` terms by maximal marginal relevance to its theme's centre."""
+    vocabulary = sorted({term for shortlist in shortlists for term in shortlist})
+    if not vocabulary:
+        return [[] for _ in shortlists]
+    vectors = np.asarray(encoder.encode(vocabulary), dtype=np.float64)
+    vectors /= np.where((norms := np.linalg.norm(vectors, axis=1, keepdims=True)) == 0, 1.0, norms)
+    row = {term: i for i, term in enumerate(vocabulary)}
+    labels = []
+    for shortlist, centre in zip(shortlists, centroids):
+        relevance = {term: round(float(vectors[row[term]] @ centre), 9) for term in shortlist}
+        picked: list[str] = []
+        while len(picked) < min(top, len(shortlist)):
+            def score(term: str) -> float:
+                likeness = max((float(vectors[row[term]] @ vectors[row[p]]) for p in picked), default=0.0)
+                return round((1 - diversity) * relevance[term] - diversity * likeness, 9)
+
+            # ties by the term, so the label never depends on chance
+            picked.append(min((t for t in shortlist if t not in picked), key=lambda t: (-score(t), t)))
+        labels.append(picked)
+    return labels
 
 
 def _common_terms(texts: Sequence[str], labels: np.ndarray, terms: np.ndarray, share: float) -> np.ndarray:
@@ -102,6 +172,21 @@ def _log_odds(counts: np.ndarray) -> np.ndarray:
     return np.where(counts > 0, p_in * np.log(p_in / p_rest), 0.0)
 
 
+def _stems(term: str) -> set[str]:
+    """The term's words without common English endings, so that "control"/"controls" and
+    "drink"/"drinking" are one label term, not two of three."""
+    return {_stem(w) for w in term.split()}
+
+
+def _stem(word: str) -> str:
+    for endings in (("es", "s"), ("ing", "ed")):  # plural first: meetings → meeting → meet
+        for ending in endings:
+            if len(word) - len(ending) >= 4 and word.endswith(ending) and not word.endswith("ss"):
+                word = word[: -len(ending)]
+                break
+    return word[:-1] if len(word) > 4 and word.endswith("e") else word
+
+
 WEIGHTINGS = {"ctfidf": _ctfidf, "log-odds": _log_odds}
 
 
@@ -112,8 +197,10 @@ def _pick(terms: np.ndarray, weights: np.ndarray, top: int) -> list[str]:
     for i in order:
         if weights[i] <= 0 or len(picked) == top:
             break
-        words = set(terms[i].split())
-        if any(words <= set(p.split()) or set(p.split()) <= words for p in picked):
+        words = _stems(terms[i])
+        if len(words) < len(terms[i].split()):  # "level level": a stutter, not a phrase
+            continue
+        if any(words <= _stems(p) or _stems(p) <= words for p in picked):
             continue
         picked.append(str(terms[i]))
     return picked

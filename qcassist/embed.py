@@ -188,6 +188,16 @@ class TfidfEncoder:
     @property
     def id(self) -> str:
         self._check_fitted()
+        # Hashing the fitted state costs O(vocabulary x dimension) (~1 s at 100k units) and the
+        # cache asks for the id on every encode() call, once per transcript: remember it for
+        # as long as the same fitted objects are in place (held here, compared by identity).
+        state = (self.vocabulary_, self.idf_, self.components_)
+        remembered = getattr(self, "_id_of_state", None)
+        if remembered is None or any(a is not b for a, b in zip(remembered[0], state)):
+            self._id_of_state = (state, self._state_id())
+        return self._id_of_state[1]
+
+    def _state_id(self) -> str:
         digest = hashlib.sha256(json.dumps(self.vocabulary_, sort_keys=True).encode())
         digest.update(self.idf_.tobytes())
         digest.update(self.components_.tobytes())

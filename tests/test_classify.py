@@ -141,3 +141,25 @@ def test_cues_see_questions_and_lengths():
     [asks, answers] = cue_features(["Why did you stop? And when?", "Because."], ["", "Why?"], ["Because.", ""])
     assert asks[:3].tolist() == [1.0, 2 / 3, 1.0] and asks[7] == 1.0  # first turn: nothing before
     assert answers[:3].tolist() == [0.0, 0.0, 0.0] and answers[6] == 1.0  # the turn before asked
+
+
+@pytest.mark.parametrize("block_rows", [1, 2, 7])
+def test_proposals_in_blocks_equal_proposals_in_one_block(block_rows):
+    # suggest scores a large corpus in blocks of rows (bounded memory); every source, row number,
+    # score and rationale must come out as when all rows are scored at once
+    data = _training_set(codes=("trust", "money", "access", "late"), coded=("trust", "money", "access"))
+    access = [i for i in range(len(data.texts)) if data.labels[i, 2]]
+    rows = [i for i in range(len(data.texts)) if not data.labels[i, 2] or i in access[:3]]
+    small = TrainingSet(data.unit_ids[rows], [data.texts[i] for i in rows], [data.contexts[i] for i in rows],
+                        data.embeddings[rows], data.labels[rows], [data.groups[i] for i in rows], data.codes)
+    description = HashEncoder().encode(["waiting bus appointment phone queue referral"])[0]
+    options = TrainOptions(min_classifier_examples=5, exemplar_threshold=0.3, description_threshold=0.1)
+    model = train_model(small, options=options, descriptions={"late": description})
+    assert model.exemplar_codes == ["access"] and model.description_codes == ["late"]
+    following = data.texts[1:] + [""]
+    whole = propose(model, data.embeddings, data.texts, data.contexts, following, options=options,
+                    block_rows=len(data.texts))
+    blocked = propose(model, data.embeddings, data.texts, data.contexts, following, options=options,
+                      block_rows=block_rows)
+    assert {p.source for p in whole} == {"classifier", "exemplar", "description"}
+    assert blocked == whole

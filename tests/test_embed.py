@@ -73,6 +73,19 @@ def test_tfidf_encoder_round_trips_through_arrays_and_json(tmp_path):
     assert not any(p.suffix in (".pkl", ".pickle", ".joblib") for p in (tmp_path / "tfidf").iterdir())
 
 
+def test_tfidf_encoder_id_is_remembered_until_it_is_refitted():
+    # the id is hashed once per fitted state (the cache asks for it on every encode call)
+    first = ["the nurse listened", "money and rent problems", "the doctor sent a referral", "hope for the future"]
+    other = ["waiting for the bus", "the phone queue again", "a new referral letter", "rent went up"]
+    encoder = TfidfEncoder(dimension=2).fit(first)
+    remembered = encoder.id
+    assert encoder.id == remembered == TfidfEncoder(dimension=2).fit(first).id
+    encoder.fit(other)
+    assert encoder.id != remembered and encoder.id == TfidfEncoder(dimension=2).fit(other).id
+    encoder.components_ = encoder.components_ * 2  # new fitted arrays put in place: a new id
+    assert encoder.id == encoder._state_id() != TfidfEncoder(dimension=2).fit(other).id
+
+
 def test_unfitted_tfidf_encoder_says_so():
     with pytest.raises(EncoderError, match="not fitted"):
         TfidfEncoder().encode(["x"])

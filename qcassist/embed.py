@@ -187,15 +187,25 @@ class TfidfEncoder:
 
     @property
     def id(self) -> str:
+        derived = self._derived()
+        if "id" not in derived:
+            derived["id"] = self._state_id()
+        return derived["id"]
+
+    def _derived(self) -> dict:
+        """What is computed from the fitted state once and then reused, for as long as the same
+        fitted objects are in place (held here, compared by identity; fit() puts new ones).
+
+        Hashing the state (the id) and validating the vocabulary cost O(vocabulary) and the
+        cache asks for the id on every encode(), i.e. once per transcript: redone each time,
+        they made segment and suggest grow with transcripts x vocabulary (quadratic).
+        """
         self._check_fitted()
-        # Hashing the fitted state costs O(vocabulary x dimension) (~1 s at 100k units) and the
-        # cache asks for the id on every encode() call, once per transcript: remember it for
-        # as long as the same fitted objects are in place (held here, compared by identity).
         state = (self.vocabulary_, self.idf_, self.components_)
-        remembered = getattr(self, "_id_of_state", None)
+        remembered = getattr(self, "_derived_of_state", None)
         if remembered is None or any(a is not b for a, b in zip(remembered[0], state)):
-            self._id_of_state = (state, self._state_id())
-        return self._id_of_state[1]
+            self._derived_of_state = (state, {})
+        return self._derived_of_state[1]
 
     def _state_id(self) -> str:
         digest = hashlib.sha256(json.dumps(self.vocabulary_, sort_keys=True).encode())
@@ -208,11 +218,15 @@ class TfidfEncoder:
             raise EncoderError("the TF-IDF encoder is not fitted yet; fit it on the corpus first.")
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        self._check_fitted()
-        vectorizer = self._vectorizer(self.vocabulary_)
-        vectorizer.idf_ = self.idf_
-        matrix = vectorizer.transform(list(texts))
-        return normalize_rows(np.asarray(matrix @ self.components_.T))
+        derived = self._derived()
+        if "vectorizer" not in derived:
+            vectorizer = self._vectorizer(self.vocabulary_)
+            vectorizer.idf_ = self.idf_
+            # sparse @ dense copies a non-contiguous dense operand on every call (components_.T
+            # is a transposed view): transpose once; the products are the same numbers
+            derived["vectorizer"], derived["projection"] = vectorizer, np.ascontiguousarray(self.components_.T)
+        matrix = derived["vectorizer"].transform(list(texts))
+        return normalize_rows(np.asarray(matrix @ derived["projection"]))
 
     def save(self, directory: str | Path) -> None:
         """Write the arrays and JSON into a new folder beside ``directory`` and rename it into place.

@@ -86,6 +86,21 @@ def test_tfidf_encoder_id_is_remembered_until_it_is_refitted():
     assert encoder.id == encoder._state_id() != TfidfEncoder(dimension=2).fit(other).id
 
 
+def test_tfidf_encoder_reusing_its_vectorizer_gives_the_vectors_of_a_fresh_one():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from qcassist.embed import normalize_rows
+
+    corpus = ["the nurse listened to me", "money and rent problems", "the doctor sent a referral", "hope for the future"]
+    encoder = TfidfEncoder(dimension=3).fit(corpus)
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, vocabulary=encoder.vocabulary_)
+    vectorizer.idf_ = encoder.idf_
+    texts = ["the nurse and the doctor", "rent money", "nothing known here"]
+    fresh = normalize_rows(np.asarray(vectorizer.transform(texts) @ encoder.components_.T))  # the unremembered way
+    assert np.array_equal(encoder.encode(texts), fresh)
+    assert np.array_equal(encoder.encode(texts[::-1]), fresh[::-1])  # second call: the remembered vectorizer
+
+
 def test_unfitted_tfidf_encoder_says_so():
     with pytest.raises(EncoderError, match="not fitted"):
         TfidfEncoder().encode(["x"])

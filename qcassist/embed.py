@@ -196,7 +196,7 @@ class TfidfEncoder:
         """What is computed from the fitted state once and then reused, for as long as the same
         fitted objects are in place (held here, compared by identity; fit() puts new ones).
 
-        Hashing the state (the id) and validating the vocabulary cost O(vocabulary) and the
+        Hashing the state (the id) and validating the vocabulary cost O(vocabulary), and the
         cache asks for the id on every encode(), i.e. once per transcript: redone each time,
         they made segment and suggest grow with transcripts x vocabulary (quadratic).
         """
@@ -222,11 +222,9 @@ class TfidfEncoder:
         if "vectorizer" not in derived:
             vectorizer = self._vectorizer(self.vocabulary_)
             vectorizer.idf_ = self.idf_
-            # sparse @ dense copies a non-contiguous dense operand on every call (components_.T
-            # is a transposed view): transpose once; the products are the same numbers
-            derived["vectorizer"], derived["projection"] = vectorizer, np.ascontiguousarray(self.components_.T)
+            derived["vectorizer"] = vectorizer
         matrix = derived["vectorizer"].transform(list(texts))
-        return normalize_rows(np.asarray(matrix @ derived["projection"]))
+        return normalize_rows(_project(matrix, self.components_))
 
     def save(self, directory: str | Path) -> None:
         """Write the arrays and JSON into a new folder beside ``directory`` and rename it into place.
@@ -277,6 +275,20 @@ class TfidfEncoder:
         except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
             raise EncoderError(f"{directory}: saved TF-IDF encoder is unreadable ({exc}); delete the folder to refit it.") from None
         return encoder
+
+
+def _project(matrix, components: np.ndarray) -> np.ndarray:
+    """``matrix @ components.T`` (float64), reading only the vocabulary columns the texts use.
+
+    The plain product upcasts and copies all of ``components`` (vocabulary x dimension, ~650 MB
+    at 100k units) on every call, i.e. once per transcript. Renumbering the used columns keeps
+    each row's terms in their order, so the sums are the same numbers.
+    """
+    from scipy import sparse
+
+    used, local = np.unique(matrix.indices, return_inverse=True)
+    compact = sparse.csr_matrix((matrix.data, local.reshape(-1), matrix.indptr), shape=(matrix.shape[0], len(used)))
+    return np.asarray(compact @ np.ascontiguousarray(components[:, used].T, dtype=np.float64))
 
 
 def _check_tfidf_arrays(encoder: TfidfEncoder) -> None:

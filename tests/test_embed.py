@@ -86,7 +86,7 @@ def test_tfidf_encoder_id_is_remembered_until_it_is_refitted():
     assert encoder.id == encoder._state_id() != TfidfEncoder(dimension=2).fit(other).id
 
 
-def test_tfidf_encoder_reusing_its_vectorizer_gives_the_vectors_of_a_fresh_one():
+def test_tfidf_encoder_gives_the_vectors_of_a_fresh_vectorizer_and_the_whole_projection():
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     from qcassist.embed import normalize_rows
@@ -99,6 +99,7 @@ def test_tfidf_encoder_reusing_its_vectorizer_gives_the_vectors_of_a_fresh_one()
     fresh = normalize_rows(np.asarray(vectorizer.transform(texts) @ encoder.components_.T))  # the unremembered way
     assert np.array_equal(encoder.encode(texts), fresh)
     assert np.array_equal(encoder.encode(texts[::-1]), fresh[::-1])  # second call: the remembered vectorizer
+    assert np.array_equal(encoder.encode(texts[2:]), fresh[2:])  # only unknown words: the zero vector's row
 
 
 def test_unfitted_tfidf_encoder_says_so():

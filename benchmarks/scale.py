@@ -6,9 +6,10 @@ under ``/usr/bin/time -v``, and prints per step: wall time, peak RSS, database s
 the step and units/s, then the log-log slope of time and memory between sizes (1 = linear).
 
 Texts are recombined so that every participant sentence is distinct: each is the first part
-of one real sentence spliced onto the last part of another (seeded), so the embedding cache
-never serves a sentence or unit from an earlier one (the "cache hits" line counts repeats,
-and is 0 unless the pool runs out). Codings for train/agree are synthesised: ~2% of the
+of one real sentence spliced onto the last part of another (seeded), and every size gets a new
+project, so the embedding cache never serves a text from an earlier run. Within a run, suggest
+finds a unit that is one whole sentence in the cache segment filled (about a third of turns
+have one sentence; the JSON records how many), as it would in a real project. Codings for train/agree are synthesised: ~2% of the
 units (those naming a keyword, 1 in 20 by a hash of their text) get a code from keywords, for two coders; the second
 coder takes the next code on ~1 unit in 7 so the coders disagree a little. The codebook is
 multi-label: with an exclusive one, 'train' refuses units the two coders coded differently.
@@ -94,17 +95,20 @@ def build_corpus(directory: Path, n_units: int, seed: int) -> dict:
     sentences = spliced_sentences(pool, rng)
     n_turns = max(1, round(n_units / UNITS_PER_TURN))
     directory.mkdir(parents=True)
-    written = 0
+    written = one_sentence = 0
     transcripts = 0
     while written < n_turns:
         lines = []
         for _ in range(min(TURNS_PER_TRANSCRIPT, n_turns - written)):
             lines.append(f"Interviewer: {rng.choice(questions)}")
-            lines.append("P1: " + " ".join(next(sentences) for _ in range(rng.randint(1, 3))))
+            n_sentences = rng.randint(1, 3)
+            lines.append("P1: " + " ".join(next(sentences) for _ in range(n_sentences)))
             written += 1
+            one_sentence += n_sentences == 1
         transcripts += 1
         (directory / f"t{transcripts:06d}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return {"transcripts": transcripts, "participant_turns": n_turns, "pool_sentences": len(pool)}
+    return {"transcripts": transcripts, "participant_turns": n_turns, "one_sentence_turns": one_sentence,
+            "pool_sentences": len(pool)}
 
 
 def code_for(text: str) -> str | None:
@@ -164,6 +168,7 @@ def run_size(n_units: int, *, encoder: str, seed: int, work: Path, env: dict, lo
     project = work / "project"
     facts = build_corpus(corpus_dir, n_units, seed)
     p = ["-p", str(project)]
+    baseline = run_step(["--version"], env)["rss_mib"]  # the interpreter and qcassist's own imports
     run_step(["init", *p], env)
     codebook = work / "codebook.yaml"
     codebook.write_text("exclusive: false\ncodes:\n" + "".join(f"  - code: {c}\n" for c in CODES))
@@ -194,7 +199,7 @@ def run_size(n_units: int, *, encoder: str, seed: int, work: Path, env: dict, lo
     step("export-qdpx", ["export", "qdpx", *p, str(work / "study.qdpx")])
     step("report", ["report", *p, "-o", str(work / "report.html")])
     return {"target": n_units, "units": units, "seeded": seeded, "encoder": encoder, **facts,
-            "cache_hits": 0, "steps": steps}
+            "baseline_rss_mib": baseline, "steps": steps}
 
 
 def slope(x1: float, y1: float, x2: float, y2: float) -> float:
@@ -204,7 +209,7 @@ def slope(x1: float, y1: float, x2: float, y2: float) -> float:
 def print_table(results: list[dict]) -> None:
     for r in results:
         print(f"\n{r['units']:,} units ({r['transcripts']:,} transcripts, {r['participant_turns']:,} participant turns, "
-              f"{r['seeded']:,} seeded units per coder, encoder {r['encoder']}, embedding-cache hits {r['cache_hits']})")
+              f"{r['seeded']:,} seeded units per coder, encoder {r['encoder']})")
         print(f"{'step':<13}{'wall s':>9}{'CPU s':>9}{'units/CPU s':>13}{'peak RSS MiB':>14}{'db MiB':>9}")
         for name in STEPS:
             s = r["steps"][name]
@@ -213,14 +218,19 @@ def print_table(results: list[dict]) -> None:
         wall = sum(s["seconds"] for s in r["steps"].values())
         cpu = sum(s["cpu_seconds"] for s in r["steps"].values())
         print(f"{'total':<13}{wall:>9.1f}{cpu:>9.1f}{r['units'] / cpu:>13,.0f}")
-    ordered = sorted(results, key=lambda r: r["units"])
-    for small, large in zip(ordered, ordered[1:]):
-        print(f"\nlog-log slope {small['units']:,} -> {large['units']:,} units (1.0 = linear; CPU time, peak RSS, RSS above a 100 MiB interpreter)")
+    pairs = []
+    for encoder in dict.fromkeys(r["encoder"] for r in results):  # slopes only between runs of one encoder
+        ordered = sorted((r for r in results if r["encoder"] == encoder), key=lambda r: r["units"])
+        pairs += zip(ordered, ordered[1:])
+    for small, large in pairs:
+        print(f"\nlog-log slope {small['units']:,} -> {large['units']:,} units (1.0 = linear): CPU time, peak RSS, "
+              "peak RSS above the interpreter with qcassist imported (qcassist --version)")
         for name in STEPS:
             s, l = small["steps"][name], large["steps"][name]
-            above = slope(small["units"], max(s["rss_mib"] - 100, 1), large["units"], max(l["rss_mib"] - 100, 1))
+            above = slope(small["units"], max(s["rss_mib"] - small["baseline_rss_mib"], 1),
+                          large["units"], max(l["rss_mib"] - large["baseline_rss_mib"], 1))
             print(f"{name:<13} CPU {slope(small['units'], s['cpu_seconds'], large['units'], l['cpu_seconds']):5.2f}"
-                  f"   RSS {slope(small['units'], s['rss_mib'], large['units'], l['rss_mib']):5.2f}   RSS-100 {above:5.2f}")
+                  f"   RSS {slope(small['units'], s['rss_mib'], large['units'], l['rss_mib']):5.2f}   RSS above baseline {above:5.2f}")
 
 
 def main() -> None:
@@ -236,10 +246,13 @@ def main() -> None:
     args = parser.parse_args()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(args.code.resolve()), env.get("PYTHONPATH")]))
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    if any(n < 1000 for n in sizes):
+        parser.error("sizes below 1000 units leave some codes with a single seeded unit, and train refuses them")
     results = [r for path in args.add for r in json.loads(path.read_text())]
     root = args.work or Path(tempfile.mkdtemp(prefix="qcassist-scale-"))
     try:
-        for n in (int(s) for s in args.sizes.split(",") if s):
+        for n in sizes:
             print(f"corpus of ~{n:,} units, encoder {args.encoder}", flush=True)
             results.append(run_size(n, encoder=args.encoder, seed=args.seed, work=root / f"n{n}", env=env))
             if args.json_out:

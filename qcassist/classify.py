@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -190,6 +190,12 @@ def _cv_summary(classifier: CodeClassifier | None, codes: list[str]) -> dict | N
             "kind": "out-of-fold during training (thresholds chosen on the same predictions: optimistic)"}
 
 
+# Rows scored at a time: the unit x exemplar similarities and the feature matrix exist for
+# one block only, so suggest's memory does not grow with the corpus (4,096 rows x 20,000
+# exemplars is ~650 MB of float64; the whole of a 1M-unit corpus would be ~160 GB).
+PROPOSE_BLOCK_ROWS = 4096
+
+
 def propose(
     model: CodeModel,
     embeddings: np.ndarray,
@@ -198,8 +204,26 @@ def propose(
     following: Sequence[str] | None = None,
     *,
     options: TrainOptions = TrainOptions(),
+    block_rows: int = PROPOSE_BLOCK_ROWS,
 ) -> list[Proposal]:
-    """Suggested codes for each row, each with the ids of the most similar human-coded units."""
+    """Suggested codes for each row, each with the ids of the most similar human-coded units.
+
+    Rows are scored in blocks of ``block_rows``; the result is the same for any block size:
+    classifier proposals first, then exemplar, then description ones, each by row.
+    """
+    by_source: dict[str, list[Proposal]] = {"classifier": [], "exemplar": [], "description": []}
+    for start in range(0, len(texts), block_rows):
+        stop = min(start + block_rows, len(texts))
+        block = _propose_block(model, embeddings[start:stop], texts[start:stop], contexts[start:stop],
+                               following[start:stop] if following is not None else None, options)
+        for p in block:
+            by_source[p.source].append(replace(p, row=p.row + start))
+    return [p for source in by_source.values() for p in source]
+
+
+def _propose_block(model: CodeModel, embeddings: np.ndarray, texts: Sequence[str], contexts: Sequence[str],
+                   following: Sequence[str] | None, options: TrainOptions) -> list[Proposal]:
+    """``propose`` on one block of rows (row numbers within the block)."""
     proposals: list[tuple[int, str, float | None, float | None, str]] = []
     if model.classifier is not None and len(texts):
         probabilities = model.classifier.predict_proba(model.features.transform(embeddings, texts, contexts, following))

@@ -187,7 +187,27 @@ class TfidfEncoder:
 
     @property
     def id(self) -> str:
+        derived = self._derived()
+        if "id" not in derived:
+            derived["id"] = self._state_id()
+        return derived["id"]
+
+    def _derived(self) -> dict:
+        """What is computed from the fitted state once and then reused, for as long as the same
+        fitted objects are in place (held here, compared by identity; fit() puts new ones).
+
+        Hashing the state (the id) and validating the vocabulary cost O(vocabulary), and the
+        cache asks for the id on every encode(), i.e. once per transcript: redone each time,
+        they made segment and suggest grow with transcripts x vocabulary (quadratic).
+        """
         self._check_fitted()
+        state = (self.vocabulary_, self.idf_, self.components_)
+        remembered = getattr(self, "_derived_of_state", None)
+        if remembered is None or any(a is not b for a, b in zip(remembered[0], state)):
+            self._derived_of_state = (state, {})
+        return self._derived_of_state[1]
+
+    def _state_id(self) -> str:
         digest = hashlib.sha256(json.dumps(self.vocabulary_, sort_keys=True).encode())
         digest.update(self.idf_.tobytes())
         digest.update(self.components_.tobytes())
@@ -198,11 +218,13 @@ class TfidfEncoder:
             raise EncoderError("the TF-IDF encoder is not fitted yet; fit it on the corpus first.")
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        self._check_fitted()
-        vectorizer = self._vectorizer(self.vocabulary_)
-        vectorizer.idf_ = self.idf_
-        matrix = vectorizer.transform(list(texts))
-        return normalize_rows(np.asarray(matrix @ self.components_.T))
+        derived = self._derived()
+        if "vectorizer" not in derived:
+            vectorizer = self._vectorizer(self.vocabulary_)
+            vectorizer.idf_ = self.idf_
+            derived["vectorizer"] = vectorizer
+        matrix = derived["vectorizer"].transform(list(texts))
+        return normalize_rows(_project(matrix, self.components_))
 
     def save(self, directory: str | Path) -> None:
         """Write the arrays and JSON into a new folder beside ``directory`` and rename it into place.
@@ -253,6 +275,20 @@ class TfidfEncoder:
         except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
             raise EncoderError(f"{directory}: saved TF-IDF encoder is unreadable ({exc}); delete the folder to refit it.") from None
         return encoder
+
+
+def _project(matrix, components: np.ndarray) -> np.ndarray:
+    """``matrix @ components.T`` (float64), reading only the vocabulary columns the texts use.
+
+    The plain product upcasts and copies all of ``components`` (vocabulary x dimension, ~650 MB
+    at 100k units) on every call, i.e. once per transcript. Renumbering the used columns keeps
+    each row's terms in their order, so the sums are the same numbers.
+    """
+    from scipy import sparse
+
+    used, local = np.unique(matrix.indices, return_inverse=True)
+    compact = sparse.csr_matrix((matrix.data, local.reshape(-1), matrix.indptr), shape=(matrix.shape[0], len(used)))
+    return np.asarray(compact @ np.ascontiguousarray(components[:, used].T, dtype=np.float64))
 
 
 def _check_tfidf_arrays(encoder: TfidfEncoder) -> None:

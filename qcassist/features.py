@@ -71,9 +71,14 @@ class _Tfidf:
         return self
 
     def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
-        vectorizer = self._vectorizer(self.vocabulary)
-        vectorizer.idf_ = self.idf
-        return vectorizer.transform(texts).tocsr()
+        # a vectorizer validates its vocabulary (O(vocabulary)) on first use: build it once per
+        # fitted state, not once per call (suggest transforms block after block)
+        remembered = getattr(self, "_vectorizer_of_state", None)
+        if remembered is None or remembered[0] is not self.vocabulary or remembered[1] is not self.idf:
+            vectorizer = self._vectorizer(self.vocabulary)
+            vectorizer.idf_ = self.idf
+            self._vectorizer_of_state = (self.vocabulary, self.idf, vectorizer)
+        return self._vectorizer_of_state[2].transform(texts).tocsr()
 
 
 def cue_features(texts: Sequence[str], before: Sequence[str], after: Sequence[str]) -> np.ndarray:

@@ -158,3 +158,25 @@ def test_a_code_on_one_unit_of_the_calibration_folds_prints_no_python_warning():
         warnings.simplefilter("always")
         CodeClassifier().fit(X, Y)
     assert not [w for w in caught if "least populated class" in str(w.message)]
+
+
+@pytest.mark.parametrize("block_rows", [1, 2, 7])
+def test_proposals_in_blocks_equal_proposals_in_one_block(block_rows):
+    # suggest scores a large corpus in blocks of rows (bounded memory); every source, row number,
+    # score and rationale must come out as when all rows are scored at once
+    data = _training_set(codes=("trust", "money", "access", "late"), coded=("trust", "money", "access"))
+    access = [i for i in range(len(data.texts)) if data.labels[i, 2]]
+    rows = [i for i in range(len(data.texts)) if not data.labels[i, 2] or i in access[:3]]
+    small = TrainingSet(data.unit_ids[rows], [data.texts[i] for i in rows], [data.contexts[i] for i in rows],
+                        data.embeddings[rows], data.labels[rows], [data.groups[i] for i in rows], data.codes)
+    description = HashEncoder().encode(["waiting bus appointment phone queue referral"])[0]
+    options = TrainOptions(min_classifier_examples=5, exemplar_threshold=0.3, description_threshold=0.1)
+    model = train_model(small, options=options, descriptions={"late": description})
+    assert model.exemplar_codes == ["access"] and model.description_codes == ["late"]
+    following = data.texts[1:] + [""]
+    whole = propose(model, data.embeddings, data.texts, data.contexts, following, options=options,
+                    block_rows=len(data.texts))
+    blocked = propose(model, data.embeddings, data.texts, data.contexts, following, options=options,
+                      block_rows=block_rows)
+    assert {p.source for p in whole} == {"classifier", "exemplar", "description"}
+    assert blocked == whole

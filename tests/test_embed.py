@@ -73,6 +73,35 @@ def test_tfidf_encoder_round_trips_through_arrays_and_json(tmp_path):
     assert not any(p.suffix in (".pkl", ".pickle", ".joblib") for p in (tmp_path / "tfidf").iterdir())
 
 
+def test_tfidf_encoder_id_is_remembered_until_it_is_refitted():
+    # the id is hashed once per fitted state (the cache asks for it on every encode call)
+    first = ["the nurse listened", "money and rent problems", "the doctor sent a referral", "hope for the future"]
+    other = ["waiting for the bus", "the phone queue again", "a new referral letter", "rent went up"]
+    encoder = TfidfEncoder(dimension=2).fit(first)
+    remembered = encoder.id
+    assert encoder.id == remembered == TfidfEncoder(dimension=2).fit(first).id
+    encoder.fit(other)
+    assert encoder.id != remembered and encoder.id == TfidfEncoder(dimension=2).fit(other).id
+    encoder.components_ = encoder.components_ * 2  # new fitted arrays put in place: a new id
+    assert encoder.id == encoder._state_id() != TfidfEncoder(dimension=2).fit(other).id
+
+
+def test_tfidf_encoder_gives_the_vectors_of_a_fresh_vectorizer_and_the_whole_projection():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from qcassist.embed import normalize_rows
+
+    corpus = ["the nurse listened to me", "money and rent problems", "the doctor sent a referral", "hope for the future"]
+    encoder = TfidfEncoder(dimension=3).fit(corpus)
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, vocabulary=encoder.vocabulary_)
+    vectorizer.idf_ = encoder.idf_
+    texts = ["the nurse and the doctor", "rent money", "nothing known here"]
+    fresh = normalize_rows(np.asarray(vectorizer.transform(texts) @ encoder.components_.T))  # the unremembered way
+    assert np.array_equal(encoder.encode(texts), fresh)
+    assert np.array_equal(encoder.encode(texts[::-1]), fresh[::-1])  # second call: the remembered vectorizer
+    assert np.array_equal(encoder.encode(texts[2:]), fresh[2:])  # only unknown words: the zero vector's row
+
+
 def test_unfitted_tfidf_encoder_says_so():
     with pytest.raises(EncoderError, match="not fitted"):
         TfidfEncoder().encode(["x"])

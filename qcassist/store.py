@@ -1,4 +1,5 @@
-"""The project store: one SQLite database per project directory; with ``store_coding`` the only code that knows SQL.
+"""The project store: one SQLite database per project directory; with ``store_corpus``, ``store_coding`` and
+``store_codebook`` the only code that knows SQL.
 
 WAL mode, foreign keys on, a busy timeout, a schema version (``PRAGMA user_version``)
 with small registered migrations, and ``transaction()`` so each command writes all or
@@ -15,14 +16,14 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 
 from .errors import BusyError, ProjectError, sqlite_failure, warn_user
-from .model import Code, Codebook, MeaningUnit, Suggestion, Transcript, Turn
+from .model import Code, Codebook, Suggestion
 from .schema import MIGRATIONS, SCHEMA_VERSION
 from .store_codebook import CodebookTables
 from .store_coding import CodingTables, now
+from .store_corpus import CorpusTables
 
 DB_NAME = "qcassist.db"
 CACHE_DIR = ".qcassist-cache"
@@ -48,7 +49,7 @@ def _readable_only_as_immutable(path: Path) -> bool:
         return False
 
 
-class Store(CodingTables, CodebookTables):
+class Store(CorpusTables, CodingTables, CodebookTables):
     """An open project. Use ``Store.create`` or ``Store.open``; close it, or use it as a context manager."""
 
     def __init__(self, directory: Path, db: sqlite3.Connection):
@@ -240,172 +241,7 @@ class Store(CodingTables, CodebookTables):
             except sqlite3.OperationalError:
                 pass
 
-    # --- transcripts -------------------------------------------------------------
-
-    def add_transcript(self, transcript: Transcript) -> Transcript:
-        with self.transaction():
-            cursor = self.db.execute(
-                "INSERT INTO transcripts (name, source_path, text, content_hash, metadata, imported_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (transcript.name, transcript.source_path, transcript.text, transcript.content_hash,
-                 json.dumps(transcript.metadata, sort_keys=True), now()),
-            )
-            transcript_id = cursor.lastrowid
-            self._insert_turns(transcript_id, transcript.turns)
-        return replace(transcript, id=transcript_id)
-
-    def delete_transcript(self, transcript_id: int) -> None:
-        with self.transaction():
-            self.db.execute("DELETE FROM units WHERE transcript_id = ?", (transcript_id,))
-            self.db.execute("DELETE FROM transcripts WHERE id = ?", (transcript_id,))
-
-    def replace_transcript(self, transcript_id: int, transcript: Transcript) -> Transcript:
-        """Give a stored transcript a new text and turns, keeping its id (its units are re-made by the caller)."""
-        with self.transaction():
-            self.db.execute(
-                "UPDATE transcripts SET source_path = ?, text = ?, content_hash = ?, metadata = ?, imported_at = ? WHERE id = ?",
-                (transcript.source_path, transcript.text, transcript.content_hash,
-                 json.dumps(transcript.metadata, sort_keys=True), now(), transcript_id),
-            )
-            self.db.execute("DELETE FROM turns WHERE transcript_id = ?", (transcript_id,))
-            self._insert_turns(transcript_id, transcript.turns)
-        return replace(transcript, id=transcript_id)
-
-    def set_turn_roles(self, transcript_id: int, roles: dict[str, str]) -> None:
-        """Set the role of every turn of the named speakers (speaker label → role)."""
-        with self.transaction():
-            self.db.executemany(
-                "UPDATE turns SET role = ? WHERE transcript_id = ? AND speaker = ?",
-                [(role, transcript_id, speaker) for speaker, role in roles.items()],
-            )
-
-    def _insert_turns(self, transcript_id: int, turns) -> None:
-        self.db.executemany(
-            'INSERT INTO turns (transcript_id, idx, speaker, role, start, "end", start_time, end_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-            [(transcript_id, i, t.speaker, t.role, t.start, t.end, t.start_time, t.end_time) for i, t in enumerate(turns)],
-        )
-
-    def transcript(self, transcript_id: int) -> Transcript:
-        row = self.db.execute("SELECT * FROM transcripts WHERE id = ?", (transcript_id,)).fetchone()
-        if row is None:
-            raise KeyError(transcript_id)
-        return self._transcript_from_row(row)
-
-    def transcript_by_name(self, name: str) -> Transcript | None:
-        row = self.db.execute("SELECT * FROM transcripts WHERE name = ?", (name,)).fetchone()
-        return self._transcript_from_row(row) if row else None
-
-    def transcripts(self) -> list[Transcript]:
-        rows = self.db.execute("SELECT * FROM transcripts ORDER BY id").fetchall()
-        return [self._transcript_from_row(row) for row in rows]
-
-    def _transcript_from_row(self, row: tuple) -> Transcript:
-        transcript_id, name, source_path, text, content_hash, metadata, _segmentation, _imported = row
-        turns = tuple(
-            Turn(speaker, role, start, end, start_time, end_time)
-            for speaker, role, start, end, start_time, end_time in self.db.execute(
-                'SELECT speaker, role, start, "end", start_time, end_time FROM turns WHERE transcript_id = ? ORDER BY idx',
-                (transcript_id,),
-            )
-        )
-        return Transcript(name, text, turns, source_path, content_hash, json.loads(metadata), transcript_id)
-
-    def segmentation(self, transcript_id: int) -> dict | None:
-        row = self.db.execute("SELECT segmentation FROM transcripts WHERE id = ?", (transcript_id,)).fetchone()
-        return json.loads(row[0]) if row and row[0] else None
-
-    # --- units -------------------------------------------------------------------
-
-    def replace_units(
-        self,
-        transcript_id: int,
-        units: Iterable[MeaningUnit],
-        segmentation: dict,
-        moves: dict[int, int] | None = None,
-        spans: dict[int, tuple[int, int]] | None = None,
-    ) -> list[MeaningUnit]:
-        """Swap a transcript's units for new ones, moving the work on the old units first.
-
-        ``moves`` maps old unit id → index of its new unit: its codings, review decisions
-        (history, so moving means pointing them at the new unit), a condensate's chosen
-        quotation and suggestion rationales follow. ``spans`` gives codings' own spans in
-        a new text (coding id → span). An old unit with codings or decisions and no move
-        makes the whole call fail (RESTRICT). Two identical codings landing on one unit
-        are kept once.
-        """
-        moves = moves or {}
-        spans = spans or {}
-        with self.transaction():
-            old_ids = [row[0] for row in self.db.execute("SELECT id FROM units WHERE transcript_id = ?", (transcript_id,))]
-            stored = [self._insert_unit(unit) for unit in units]
-            targets = {old: stored[index].id for old, index in moves.items()}
-            for old, target in targets.items():
-                self._move_codings(old, target, spans)
-                self.db.execute("UPDATE decisions SET unit_id = ? WHERE unit_id = ?", (target, old))
-                self.db.execute("UPDATE condensates SET quote_unit = ? WHERE quote_unit = ?", (target, old))
-            self._remap_rationales(targets)
-            self.db.executemany("DELETE FROM units WHERE id = ?", [(i,) for i in old_ids])
-            self.db.execute(
-                "UPDATE transcripts SET segmentation = ? WHERE id = ?", (json.dumps(segmentation, sort_keys=True), transcript_id)
-            )
-        return stored
-
-    def _move_codings(self, old: int, target: int, spans: dict[int, tuple[int, int]]) -> None:
-        rows = self.db.execute(
-            "SELECT id, code, coder, span_start, span_end FROM codings WHERE unit_id = ? ORDER BY id", (old,)
-        ).fetchall()
-        for coding_id, code, coder, span_start, span_end in rows:
-            if span_start is not None and coding_id in spans:
-                span_start, span_end = spans[coding_id]
-            duplicate = self.db.execute(
-                "SELECT 1 FROM codings WHERE unit_id = ? AND code = ? AND coder = ? AND span_start IS ? AND span_end IS ?",
-                (target, code, coder, span_start, span_end),
-            ).fetchone()
-            if duplicate:
-                self.db.execute("DELETE FROM codings WHERE id = ?", (coding_id,))
-            else:
-                self.db.execute(
-                    "UPDATE codings SET unit_id = ?, span_start = ?, span_end = ? WHERE id = ?",
-                    (target, span_start, span_end, coding_id),
-                )
-
-    def _remap_rationales(self, targets: dict[int, int]) -> None:
-        """Suggestions elsewhere cite coded units by id; point them at where those units went."""
-        if not targets:
-            return
-        for suggestion_id, rationale in self.db.execute("SELECT id, rationale FROM suggestions").fetchall():
-            ids = json.loads(rationale)
-            if any(i in targets for i in ids):
-                remapped = list(dict.fromkeys(targets.get(i, i) for i in ids))
-                self.db.execute("UPDATE suggestions SET rationale = ? WHERE id = ?", (json.dumps(remapped), suggestion_id))
-
-    def _insert_unit(self, unit: MeaningUnit) -> MeaningUnit:
-        cursor = self.db.execute(
-            'INSERT INTO units (transcript_id, start, "end", turn_idx, speaker, external_id) VALUES (?, ?, ?, ?, ?, ?)',
-            (unit.transcript_id, unit.start, unit.end, unit.turn_index, unit.speaker, unit.external_id),
-        )
-        return replace(unit, id=cursor.lastrowid)
-
-    def units(self, transcript_id: int | None = None) -> list[MeaningUnit]:
-        sql = 'SELECT transcript_id, start, "end", turn_idx, speaker, id, external_id FROM units'
-        args: tuple = ()
-        if transcript_id is not None:
-            sql += " WHERE transcript_id = ?"
-            args = (transcript_id,)
-        rows = self.db.execute(sql + " ORDER BY transcript_id, start", args).fetchall()
-        return [MeaningUnit(*row) for row in rows]
-
     # --- codebook ----------------------------------------------------------------
-
-    def add_units(self, units: Iterable[MeaningUnit], segmentation: dict) -> list[MeaningUnit]:
-        """Add units to transcripts that have none yet (e.g. units cut by another tool)."""
-        with self.transaction():
-            stored = [self._insert_unit(unit) for unit in units]
-            for transcript_id in {u.transcript_id for u in stored}:
-                self.db.execute(
-                    "UPDATE transcripts SET segmentation = ? WHERE id = ?",
-                    (json.dumps(segmentation, sort_keys=True), transcript_id),
-                )
-        return stored
 
     def save_codebook(self, codebook: Codebook) -> None:
         """Insert or update codes (parents first); codes in use are never deleted here."""

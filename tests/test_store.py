@@ -144,16 +144,22 @@ def test_store_round_trips_any_transcript(tmp_path_factory, text, name, times):
         assert store.transcript(stored.id).text == text
 
 
-def test_a_version_1_project_is_migrated_with_its_data(tmp_path):
-    from qcassist import schema as store_module
+def _project_at_version(path, version, text="P1: hi there", unit=(4, 12)):
+    """An open database left at schema ``version``, holding one transcript and one unit, as an older qcassist wrote it."""
+    from qcassist import schema
 
-    db = sqlite3.connect(tmp_path / DB_NAME, isolation_level=None)
+    db = sqlite3.connect(path / DB_NAME, isolation_level=None)
     db.execute("PRAGMA foreign_keys = ON")
-    store_module._migration_1(db)
-    db.execute("PRAGMA user_version = 1")
-    db.execute("INSERT INTO transcripts (name, source_path, text, content_hash, imported_at) VALUES ('t', 's', 'P1: hi', 'h', 'now')")
-    db.execute("INSERT INTO units (transcript_id, start, \"end\") VALUES (1, 4, 6)")
-    db.close()
+    for migration in schema.MIGRATIONS[:version]:
+        migration(db)
+    db.execute(f"PRAGMA user_version = {version}")
+    db.execute("INSERT INTO transcripts (name, source_path, text, content_hash, imported_at) VALUES ('t', 's', ?, 'h', 'now')", (text,))
+    db.execute("INSERT INTO units (transcript_id, start, \"end\") VALUES (1, ?, ?)", unit)
+    return db
+
+
+def test_a_version_1_project_is_migrated_with_its_data(tmp_path):
+    _project_at_version(tmp_path, 1, text="P1: hi", unit=(4, 6)).close()
     with Store.open(tmp_path) as store:
         assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         [unit] = store.units()
@@ -162,15 +168,7 @@ def test_a_version_1_project_is_migrated_with_its_data(tmp_path):
 
 
 def test_a_version_3_project_keeps_its_codings_and_decision_links_through_the_span_migration(tmp_path):
-    from qcassist import schema
-
-    db = sqlite3.connect(tmp_path / DB_NAME, isolation_level=None)
-    db.execute("PRAGMA foreign_keys = ON")
-    for migration in schema.MIGRATIONS[:3]:
-        migration(db)
-    db.execute("PRAGMA user_version = 3")
-    db.execute("INSERT INTO transcripts (name, source_path, text, content_hash, imported_at) VALUES ('t', 's', 'P1: hi there', 'h', 'now')")
-    db.execute("INSERT INTO units (transcript_id, start, \"end\") VALUES (1, 4, 12)")
+    db = _project_at_version(tmp_path, 3)
     db.execute("INSERT INTO codes (name, position) VALUES ('care', 0)")
     db.execute("INSERT INTO decisions (unit_id, action, coder, final_codes, created_at) VALUES (1, 'add', 'ann', '[\"care\"]', 'now')")
     db.execute("INSERT INTO codings (unit_id, code, coder, origin, created_at, decision_id) VALUES (1, 'care', 'ann', 'review', 'now', 1)")
@@ -187,15 +185,7 @@ def test_a_version_3_project_keeps_its_codings_and_decision_links_through_the_sp
 
 
 def test_a_version_4_project_moves_similarities_out_of_the_probability_column(tmp_path):
-    from qcassist import schema
-
-    db = sqlite3.connect(tmp_path / DB_NAME, isolation_level=None)
-    db.execute("PRAGMA foreign_keys = ON")
-    for migration in schema.MIGRATIONS[:4]:
-        migration(db)
-    db.execute("PRAGMA user_version = 4")
-    db.execute("INSERT INTO transcripts (name, source_path, text, content_hash, imported_at) VALUES ('t', 's', 'P1: hi there', 'h', 'now')")
-    db.execute("INSERT INTO units (transcript_id, start, \"end\") VALUES (1, 4, 12)")
+    db = _project_at_version(tmp_path, 4)
     db.execute("INSERT INTO codes (name, position) VALUES ('care', 0), ('hope', 1)")
     db.execute("INSERT INTO classifiers (version, created_at, encoder, manifest) VALUES ('v1', 'now', 'e', '{}')")
     db.execute("INSERT INTO suggestions (unit_id, code, probability, model_version, source, created_at) VALUES "

@@ -92,9 +92,7 @@ def import_files(
         planned_on[existing.id] = (existing, _transcript_state(store, existing))
         comparison = compare_turns(existing, transcript)
         if comparison.same:
-            report.unchanged.append(transcript.name)
-            if existing.content_hash != transcript.content_hash:
-                report.same_turns.append(transcript.name)
+            _note_unchanged(report, existing, transcript)
             if interviewers:
                 role_updates[existing.id] = (existing, _roles_onto(existing, transcript))
         elif not replace:
@@ -180,15 +178,20 @@ def _still_new(store: Store, added: list[Transcript], report: ImportReport) -> l
         if stored is None:
             still.append(transcript)
         elif compare_turns(stored, transcript).same and _roles(stored) == _roles(transcript):
-            report.unchanged.append(transcript.name)
-            if stored.content_hash != transcript.content_hash:
-                report.same_turns.append(transcript.name)
+            _note_unchanged(report, stored, transcript)
         else:
             raise ConflictError(
                 f"{transcript.source_path}: another qcassist command imported a transcript named {transcript.name!r}, "
                 f"with other turns or roles, {_MEANWHILE} to compare them (--replace adopts this file's turns)."
             )
     return still
+
+
+def _note_unchanged(report: ImportReport, stored: Transcript, read: Transcript) -> None:
+    """Report ``read`` as unchanged, and as the same turns rendered differently when its bytes differ."""
+    report.unchanged.append(read.name)
+    if stored.content_hash != read.content_hash:
+        report.same_turns.append(read.name)
 
 
 def _roles(transcript: Transcript) -> tuple[tuple[str, str], ...]:

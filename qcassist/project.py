@@ -24,6 +24,7 @@ from .reconcile import compare_turns
 from .resegment import (
     Change, UnitPlan, apply_plan, change_roles, encoder_spec, held_work, moved_decisions, plan_units, stored_options,
 )
+from .safe_output import write_rows  # also imported from here by cli/coding.py
 from .segment import SegmentOptions
 from .store import Store
 
@@ -413,10 +414,6 @@ def unit_rows(store: Store, transcripts: Sequence[str] = ()) -> list[dict]:
                 "start_time": turn.start_time if turn else None, "text": unit.text_in(transcript),
             })
     return rows
-
-
-# write_rows lives in safe_output (CSV formula neutralising); kept importable from here.
-from .safe_output import write_rows  # noqa: E402
 
 
 def write_units(rows: Iterable[dict], fmt: str, out) -> None:

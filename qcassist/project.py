@@ -23,6 +23,7 @@ from .model import Transcript
 from .reconcile import compare_turns
 from .resegment import (
     Change, UnitPlan, apply_plan, change_roles, encoder_spec, held_work, moved_decisions, plan_units, stored_options,
+    stored_state, transcript_state, turn_roles,
 )
 from .safe_output import write_rows  # also imported from here by cli/coding.py
 from .segment import SegmentOptions
@@ -90,7 +91,7 @@ def import_files(
         if existing is None:
             added.append(transcript)
             continue
-        planned_on[existing.id] = (existing, _transcript_state(store, existing))
+        planned_on[existing.id] = (existing, transcript_state(store, existing))
         comparison = compare_turns(existing, transcript)
         if comparison.same:
             _note_unchanged(report, existing, transcript)
@@ -144,22 +145,9 @@ def import_files(
 _MEANWHILE = "while this command was running; nothing was changed. Run the command again"
 
 
-def _transcript_state(store: Store, transcript: Transcript) -> tuple:
-    """What a plan over a stored transcript rests on: its text, its speakers' roles, its units."""
-    return transcript.content_hash, _roles(transcript), tuple(sorted(u.id for u in store.units(transcript.id)))
-
-
-def _stored_state(store: Store, transcript_id: int) -> tuple | None:
-    """The state of a transcript as stored now; None once deleted."""
-    try:
-        return _transcript_state(store, store.transcript(transcript_id))
-    except KeyError:
-        return None
-
-
 def _unchanged_since(store: Store, transcript: Transcript, state: tuple) -> None:
     """ConflictError unless the stored transcript is still as it was when the plan was made."""
-    if _stored_state(store, transcript.id) != state:
+    if stored_state(store, transcript.id) != state:
         raise ConflictError(f"transcript {transcript.name!r}: another qcassist command changed its text, roles or "
                             f"units {_MEANWHILE}.")
 
@@ -178,7 +166,7 @@ def _still_new(store: Store, added: list[Transcript], report: ImportReport) -> l
         stored = store.transcript_by_name(transcript.name)
         if stored is None:
             still.append(transcript)
-        elif compare_turns(stored, transcript).same and _roles(stored) == _roles(transcript):
+        elif compare_turns(stored, transcript).same and turn_roles(stored) == turn_roles(transcript):
             _note_unchanged(report, stored, transcript)
         else:
             raise ConflictError(
@@ -193,10 +181,6 @@ def _note_unchanged(report: ImportReport, stored: Transcript, read: Transcript) 
     report.unchanged.append(read.name)
     if stored.content_hash != read.content_hash:
         report.same_turns.append(read.name)
-
-
-def _roles(transcript: Transcript) -> tuple[tuple[str, str], ...]:
-    return tuple((turn.speaker, turn.role) for turn in transcript.turns)
 
 
 def _read_all(paths, interviewers, columns, report: ImportReport) -> list[Transcript]:
@@ -349,7 +333,7 @@ def segment_project(
     report = SegmentReport()
     todo, planned_on = [], {}
     for transcript in chosen:
-        state = _transcript_state(store, transcript)
+        state = transcript_state(store, transcript)
         if state[2] and not resegment:
             report.skipped.append(transcript.name)
         else:
@@ -373,7 +357,7 @@ def _segment_plans_still_due(store: Store, plans: list[UnitPlan], planned_on: di
     moment later (unless ``resegment``); one changed otherwise is refused."""
     due = []
     for plan in plans:
-        now = _stored_state(store, plan.transcript.id)
+        now = stored_state(store, plan.transcript.id)
         if not resegment and now is not None and now[2]:
             report.skipped.append(plan.transcript.name)
             continue

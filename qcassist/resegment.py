@@ -146,18 +146,34 @@ def moved_decisions(plan: UnitPlan) -> int:
     return sum(1 for h in plan.held if h.coding_id is None)
 
 
+def turn_roles(transcript: Transcript) -> tuple[tuple[str, str], ...]:
+    """(speaker, role) of each turn, in order."""
+    return tuple((turn.speaker, turn.role) for turn in transcript.turns)
+
+
+def transcript_state(store: Store, transcript: Transcript) -> tuple:
+    """What a plan over a stored transcript rests on: its text, its speakers' roles, its units."""
+    return transcript.content_hash, turn_roles(transcript), tuple(sorted(u.id for u in store.units(transcript.id)))
+
+
+def stored_state(store: Store, transcript_id: int) -> tuple | None:
+    """The state of a transcript as stored now; None once deleted."""
+    try:
+        return transcript_state(store, store.transcript(transcript_id))
+    except KeyError:
+        return None
+
+
 def _state(store: Store, transcript: Transcript) -> tuple:
     """What a role change rests on: the transcript's text and roles, its units and the work held on them."""
-    return (transcript.content_hash, tuple((t.speaker, t.role) for t in transcript.turns),
-            tuple(sorted(u.id for u in store.units(transcript.id))), held_work(store, transcript.id))
+    return (*transcript_state(store, transcript), held_work(store, transcript.id))
 
 
 def _unchanged_since(store: Store, transcript: Transcript, state: tuple) -> None:
     """ConflictError (inside the write) unless another command left the transcript as the plan found it."""
-    try:
-        now = _state(store, store.transcript(transcript.id))
-    except KeyError:  # removed meanwhile
-        now = None
+    now = stored_state(store, transcript.id)
+    if now is not None:  # None: removed meanwhile
+        now = (*now, held_work(store, transcript.id))
     if now != state:
         raise ConflictError(f"transcript {transcript.name!r}: another qcassist command changed its text, roles, units, "
                             "codings or review decisions while this command was running; nothing was changed. "

@@ -15,6 +15,7 @@ Two pure pieces used by import, ``segment --resegment`` and ``speakers set``:
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
@@ -140,8 +141,6 @@ class TextMap:
         """The new span covering the words of ``[start, end)`` that the new text kept, or None."""
         if self.identical:
             return start, end
-        from bisect import bisect_left, bisect_right
-
         first = max(0, bisect_right(self._starts, start) - 1)
         last = bisect_left(self._starts, end)
         hits = [self._target[i] for i in range(first, last)

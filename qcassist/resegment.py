@@ -93,7 +93,9 @@ def plan_units(
         nlp = None
         if options.strategy != "turn":
             key = (options.language, options.spacy_model)
-            nlp = nlps[key] if key in nlps else nlps.setdefault(key, load_nlp(*key))
+            if key not in nlps:
+                nlps[key] = load_nlp(*key)
+            nlp = nlps[key]
         centre = None
         if options.strategy == "cohesive":
             if encoder is None:

@@ -103,7 +103,7 @@ def is_role_label(label: str) -> bool:
 
 def looks_like_a_name(label: str) -> bool:
     """Capitalised words (with name particles, titles, numbers), not a sentence or a heading word."""
-    if NOT_SPEAKERS.fullmatch(label.strip().rstrip(".!?")):
+    if _is_heading_word(label):
         return False
     if is_role_label(label):
         return True
@@ -140,4 +140,9 @@ def is_strong_label(label: str) -> bool:
 
 def is_plain_label(label: str) -> bool:
     """Short enough to be a label however it is written (lowercase names, user ids); not a heading word."""
-    return len(outside_parentheses(label).split()) <= MAX_PLAIN_WORDS and not NOT_SPEAKERS.fullmatch(label.strip().rstrip(".!?"))
+    return len(outside_parentheses(label).split()) <= MAX_PLAIN_WORDS and not _is_heading_word(label)
+
+
+def _is_heading_word(label: str) -> bool:
+    """A stage direction, note or header field ("Laughter.", "Date"), whatever its end punctuation."""
+    return bool(NOT_SPEAKERS.fullmatch(label.strip().rstrip(".!?")))

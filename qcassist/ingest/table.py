@@ -88,7 +88,7 @@ def _time(row: dict, column: str | None, path: str, line_no: int) -> float | Non
         return None
     value = row[column]
     try:
-        if isinstance(value, bool) or isinstance(value, (dict, list)):
+        if isinstance(value, (bool, dict, list)):
             raise ValueError
         seconds = float(value) if isinstance(value, (int, float)) or ":" not in str(value) else parse_clock(str(value))
     except (ValueError, OverflowError):

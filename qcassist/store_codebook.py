@@ -89,16 +89,16 @@ class CodebookTables:
             else:
                 self.db.execute("DELETE FROM codings WHERE id = ?", (coding_id,))
         suggestions = self.db.execute(
-            "SELECT id, unit_id, model_version, probability FROM suggestions WHERE code = ?", (source,)
+            "SELECT id, unit_id, model_version, probability, score FROM suggestions WHERE code = ?", (source,)
         ).fetchall()
-        for suggestion_id, unit_id, version, probability in suggestions:
+        for suggestion_id, unit_id, version, probability, score in suggestions:
             twin = self.db.execute(
-                "SELECT id, probability FROM suggestions WHERE code = ? AND unit_id = ? AND model_version = ?",
+                "SELECT id, probability, score FROM suggestions WHERE code = ? AND unit_id = ? AND model_version = ?",
                 (into, unit_id, version),
             ).fetchone()
             if twin is None:
                 self.db.execute("UPDATE suggestions SET code = ? WHERE id = ?", (into, suggestion_id))
-            elif twin[1] >= probability:
+            elif _strength(twin[1], twin[2]) >= _strength(probability, score):
                 self.db.execute("DELETE FROM suggestions WHERE id = ?", (suggestion_id,))
             else:
                 self.db.execute("DELETE FROM suggestions WHERE id = ?", (twin[0],))
@@ -174,3 +174,9 @@ def _mapping(change: dict) -> dict[str, str | None]:
     if change["change"] == "merge":
         return {code: change["into"] for code in change["codes"]}
     return {change["code"]: None}
+
+
+def _strength(probability: float | None, score: float | None) -> tuple[bool, float]:
+    """Which of two suggestions for one unit to keep: a calibrated probability beats a similarity score,
+    then the higher value (the two are not on one scale, so they are never compared with each other)."""
+    return (probability is not None, probability if probability is not None else score)

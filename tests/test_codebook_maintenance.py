@@ -105,6 +105,21 @@ def test_merge_keeps_a_unit_coded_with_both_once_and_the_likelier_suggestion(cod
     assert edit.stale_model == "v1"
 
 
+def test_merge_of_similarity_suggestions_keeps_the_higher_score_and_a_probability_over_a_score(coded):
+    # two exemplar suggestions (score, no probability) for one unit crashed the merge comparing None >= None
+    project, ids = coded
+    with Store.open(project) as store:
+        store.replace_suggestions([
+            Suggestion(ids[2], "money", None, "v1", "exemplar", score=0.4),
+            Suggestion(ids[2], "access", None, "v1", "exemplar", score=0.6),
+            Suggestion(ids[3], "money", 0.3, "v1", "classifier"),
+            Suggestion(ids[3], "access", None, "v1", "exemplar", score=0.9),
+        ], ids)
+        merge_codes(store, ["money"], "access")
+        kept = {s.unit_id: (s.probability, s.score) for s in store.suggestions()}
+    assert kept == {ids[2]: (None, 0.6), ids[3]: (0.3, None)}
+
+
 def test_merge_into_a_code_under_another_parent_and_rejections_follow(coded):
     project, ids = coded
     with Store.open(project) as store:

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 
 from .classifier import CodeClassifier
-from .features import FeatureBuilder, FeatureConfig
+from .features import FeatureBuilder
 from .train_options import TrainOptions  # defined apart so the CLI reads its defaults without scikit-learn
 
 __all__ = ["CodeClassifier", "CodeModel", "Proposal", "TrainingSet", "TrainOptions", "propose", "train_model"]

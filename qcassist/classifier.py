@@ -47,8 +47,8 @@ class CodeClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError("every code needs at least two positive units")
         self.n_codes_ = Y.shape[1]
         folds = self._folds(Y, groups)
+        self._fit_final(X, Y)  # first: folds missing a code fall back to it
         scores = self._out_of_fold_scores(X, Y, folds)
-        self._fit_final(X, Y)
         self._calibrate(scores, Y)
         out_of_fold = self._calibrated(scores)
         self.thresholds_ = self._choose_thresholds(out_of_fold, Y)
@@ -84,7 +84,7 @@ class CodeClassifier(ClassifierMixin, BaseEstimator):
             return list(StratifiedKFold(n_splits, shuffle=True, random_state=self.random_state).split(Y, labels))
 
     def _out_of_fold_scores(self, X, Y, folds) -> np.ndarray:
-        """Decision scores for every unit from models that did not see it."""
+        """Decision scores for every unit from models that did not see it (the final model where a fold lacks a code)."""
         scores = np.zeros(Y.shape, dtype=np.float64)
         for train, test in folds:
             inner = CodeClassifier(C=self.C, exclusive=self.exclusive, class_weight=self.class_weight)
@@ -98,10 +98,7 @@ class CodeClassifier(ClassifierMixin, BaseEstimator):
                 inner._fit_final(X[train], Y_train)
                 scores[test] = inner._scores(X[test])
             else:  # a code absent from this fold: fall back to the full model's ordering for it
-                inner_full = CodeClassifier(C=self.C, exclusive=self.exclusive, class_weight=self.class_weight)
-                inner_full.n_codes_ = self.n_codes_
-                inner_full._fit_final(X, Y)
-                scores[test] = inner_full._scores(X[test])
+                scores[test] = self._scores(X[test])
         return scores
 
     def _scores(self, X) -> np.ndarray:

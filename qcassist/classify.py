@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 
 from .classifier import CodeClassifier
-from .features import FeatureBuilder, FeatureConfig
+from .features import FeatureBuilder
 from .train_options import TrainOptions  # defined apart so the CLI reads its defaults without scikit-learn
 
 __all__ = ["CodeClassifier", "CodeModel", "Proposal", "TrainingSet", "TrainOptions", "propose", "train_model"]
@@ -161,9 +161,9 @@ def train_model(
         Y = data.labels[:, columns]
         rows = np.flatnonzero((Y == 1).any(axis=1)) if exclusive else np.flatnonzero((Y >= 0).any(axis=1))
         after = data.after()
-        features.fit([data.texts[i] for i in rows], [data.contexts[i] for i in rows], [after[i] for i in rows])
-        X = features.transform(data.embeddings[rows], [data.texts[i] for i in rows], [data.contexts[i] for i in rows],
-                               [after[i] for i in rows])
+        texts, contexts, following = ([column[i] for i in rows] for column in (data.texts, data.contexts, after))
+        features.fit(texts, contexts, following)
+        X = features.transform(data.embeddings[rows], texts, contexts, following)
         classifier = CodeClassifier(C=options.C, exclusive=exclusive, class_weight=options.class_weight)
         classifier.fit(X, Y[rows], groups=[data.groups[i] for i in rows])
     else:

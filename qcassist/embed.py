@@ -381,13 +381,10 @@ class CachedEncoder:
                     )
             finally:
                 db.close()
-        except sqlite3.DatabaseError as exc:
-            if isinstance(exc, sqlite3.OperationalError):
-                warn_user(f"{self.cache_path}: could not store embeddings in the cache ({exc}); they will be recomputed next time.")
-            else:
-                self._discard(f"is corrupt ({exc})")
-        except OSError as exc:
+        except (sqlite3.OperationalError, OSError) as exc:  # busy, read-only, full disk
             warn_user(f"{self.cache_path}: could not store embeddings in the cache ({exc}); they will be recomputed next time.")
+        except sqlite3.DatabaseError as exc:  # not a database, malformed
+            self._discard(f"is corrupt ({exc})")
 
     def _discard(self, why: str) -> None:
         warn_user(f"{self.cache_path}: embedding cache {why}; rebuilding it.")

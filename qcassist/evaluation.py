@@ -47,8 +47,9 @@ def cross_validate(
 ) -> CrossValidation:
     """Grouped k-fold CV; ``per_code`` subsamples each training fold to that many units per code."""
     counts = (data.labels == 1).sum(axis=0)
-    keep = [j for j, n in enumerate(counts) if n >= max(2, folds)]
-    dropped = {data.codes[j]: int(n) for j, n in enumerate(counts) if j not in keep}
+    min_examples = max(2, folds)  # a code needs a coded unit in every fold
+    keep = [j for j, n in enumerate(counts) if n >= min_examples]
+    dropped = {data.codes[j]: int(n) for j, n in enumerate(counts) if n < min_examples}
     codes = [data.codes[j] for j in keep]
     Y = data.labels[:, keep]
     # evaluate on fully known units: (exclusive) one code, (multi-label) no unknown entries
@@ -58,7 +59,7 @@ def cross_validate(
     n_groups = len(set(groups))
     if len(codes) < 2 or n_groups < 2:
         raise ValueError(
-            f"cross-validation needs two codes with at least {max(2, folds)} coded units and two transcripts; "
+            f"cross-validation needs two codes with at least {min_examples} coded units and two transcripts; "
             f"found {len(codes)} codes and {n_groups} transcripts"
         )
     texts = [data.texts[i] for i in rows]
@@ -68,7 +69,7 @@ def cross_validate(
     probabilities = np.zeros(Y.shape)
     suggested = np.zeros(Y.shape, dtype=np.int8)
     rng = np.random.default_rng(seed)
-    used = min(max(2, folds), n_groups)
+    used = min(min_examples, n_groups)
     for train, test in GroupKFold(used).split(Y, Y.argmax(axis=1), groups):
         if per_code is not None:
             train = _subsample(train, Y, per_code, rng)
@@ -84,7 +85,7 @@ def cross_validate(
         fold_probabilities = classifier.predict_proba(transform(test))
         probabilities[np.ix_(test, present)] = fold_probabilities
         suggested[np.ix_(test, present)] = classifier.suggest_mask(fold_probabilities)
-    return CrossValidation(codes, Y, probabilities, suggested, exclusive, dropped, max(2, folds), used)
+    return CrossValidation(codes, Y, probabilities, suggested, exclusive, dropped, min_examples, used)
 
 
 def _subsample(train: np.ndarray, Y: np.ndarray, per_code: int, rng) -> np.ndarray:

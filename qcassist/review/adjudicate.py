@@ -20,7 +20,7 @@ from .keys import RESIZE, Keys, terminal_size
 from .layout import BOLD, CLEAR, DIM, RESET, context_lines, fit, scrolled, shown_context
 from .codebox import pick_codes
 from .saving import committed
-from .screen import SCROLL_KEYS
+from .screen import SCROLL_KEYS, drawer
 
 HELP = "[1-9] take that coder's codes [c]ode(s) [n]o code [s]kip [u]ndo PgDn [q]uit"
 
@@ -87,13 +87,7 @@ def run_adjudication(
     out = out or sys.stdout
     state = AdjudicationState(items)
     leaves = [c.name for c in store.codebook().leaves]
-
-    def draw(message: str | None = None) -> None:
-        if message is not None:
-            state.message = message
-        out.write(render(state))
-        out.flush()
-
+    draw = drawer(state, render, out)
     draw()
     while True:
         key = keys.read()

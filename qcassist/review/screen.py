@@ -219,13 +219,7 @@ def run_review(
     state = ReviewState(queue)
     state.go_to(0)
     leaves = [c.name for c in store.codebook().leaves]
-
-    def draw(message: str | None = None) -> None:
-        if message is not None:
-            state.message = message
-        out.write(render(state))
-        out.flush()
-
+    draw = drawer(state, render, out)
     draw()
     while True:
         key = keys.read()
@@ -241,6 +235,19 @@ def run_review(
         draw()
         state.latencies.append(time.perf_counter() - started)
     return state
+
+
+def drawer(state, render: Callable, out) -> Callable[[str | None], None]:
+    """Redraw the whole screen with ``render(state)``; a message given replaces the message line first
+    (``committed`` passes its "database busy" notices this way)."""
+
+    def draw(message: str | None = None) -> None:
+        if message is not None:
+            state.message = message
+        out.write(render(state))
+        out.flush()
+
+    return draw
 
 
 def _on_key(key: str, state: ReviewState, store: Store, keys: Keys, out, coder: str, leaves: list[str],

@@ -68,11 +68,15 @@ class QueueFilter:
     limit: int | None = None
 
 
+def standing(decisions: Sequence[Decision]) -> list[Decision]:
+    """The decisions that still stand, in their order: neither an undo nor undone by one."""
+    undone = {d.reverses for d in decisions if d.action == "undo"}
+    return [d for d in decisions if d.action != "undo" and d.id not in undone]
+
+
 def settled_units(store: Store, coder: str) -> set[int]:
     """Units this coder has decided (not skipped, not undone)."""
-    decisions = store.decisions(coder=coder)
-    undone = {d.reverses for d in decisions if d.action == "undo"}
-    return {d.unit_id for d in decisions if d.action in STANDING and d.id not in undone}
+    return {d.unit_id for d in standing(store.decisions(coder=coder)) if d.action in STANDING}
 
 
 def decided_suggestions(store: Store, coder: str) -> dict[int, dict[str, str]]:
@@ -81,11 +85,9 @@ def decided_suggestions(store: Store, coder: str) -> dict[int, dict[str, str]]:
     accept/reject/recode settle the suggested code; a code the coder gave the unit
     (added, or recoded to) settles a suggestion of that code too ("add").
     """
-    decisions = store.decisions(coder=coder)
-    undone = {d.reverses for d in decisions if d.action == "undo"}
     settled: dict[int, dict[str, str]] = defaultdict(dict)
-    for d in decisions:
-        if d.id in undone or d.action not in STANDING:
+    for d in standing(store.decisions(coder=coder)):
+        if d.action not in STANDING:
             continue
         if d.action in ("add", "recode"):
             for code in d.final_codes:
@@ -227,11 +229,10 @@ def decide(
 
 def undo_last(store: Store, *, coder: str) -> Decision | None:
     """Reverse this coder's latest decision that is not already undone; returns the reversal."""
-    decisions = store.decisions(coder=coder)
-    undone = {d.reverses for d in decisions if d.action == "undo"}
-    last = next((d for d in reversed(decisions) if d.action != "undo" and d.id not in undone), None)
-    if last is None:
+    stands = standing(store.decisions(coder=coder))
+    if not stands:
         return None
+    last = stands[-1]
     return store.record_decision(Decision(unit_id=last.unit_id, action="undo", coder=coder, reverses=last.id,
                                           suggested_code=last.suggested_code))
 
@@ -273,14 +274,14 @@ def apply_decisions_file(store: Store, path: str | Path, *, coder: str) -> Apply
         planned += _planned_decisions(row, unit_id, ranked, leaves, path, line)
     report = ApplyReport()
     with store.transaction():
-        standing = _standing_keys(store, coder)
+        existing = _standing_keys(store, coder)
         for unit_id, action, suggestion, codes, memo in planned:
             key = (unit_id, action, suggestion.code if suggestion else None,
                    (suggestion.code,) if action == "accept" else () if action == "reject" else tuple(codes))
-            if key in standing:  # applying a file twice would double the history (and the report's counts)
+            if key in existing:  # applying a file twice would double the history (and the report's counts)
                 report.already += 1
                 continue
-            standing.add(key)
+            existing.add(key)
             decide(store, unit_id, action, coder=coder, suggestion=suggestion, codes=codes, memo=memo)
             report.applied[action] = report.applied.get(action, 0) + 1
     return report
@@ -288,10 +289,8 @@ def apply_decisions_file(store: Store, path: str | Path, *, coder: str) -> Apply
 
 def _standing_keys(store: Store, coder: str) -> set[tuple]:
     """(unit, action, suggested code, final codes) of this coder's decisions that stand (not undone)."""
-    decisions = store.decisions(coder=coder)
-    undone = {d.reverses for d in decisions if d.action == "undo"}
     return {(d.unit_id, d.action, d.suggested_code if d.action != "add" else None, tuple(d.final_codes))
-            for d in decisions if d.action in STANDING and d.id not in undone}
+            for d in standing(store.decisions(coder=coder)) if d.action in STANDING}
 
 
 def _planned_decisions(row: dict, unit_id: int, ranked: list[Suggestion], leaves: list[str], path: str | Path,

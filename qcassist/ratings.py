@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .codebook import did_you_mean
+from .decisions import standing
 from .errors import QcaError
 from .model import MIN_SPAN_OVERLAP, Codebook, Coding, MeaningUnit, span_codes_unit
 from .store import Store
@@ -169,16 +170,11 @@ def _codings_of(store: Store, coder: str, origin: str) -> list[Coding]:
     codings = store.codings(coders=[coder])
     if origin == "any":
         return codings
-    standing = _standing(store.decisions(coder=coder))
-    unprompted = {d.unit_id for d in standing if d.model_version is None and d.suggested_code is None}
+    unprompted = {d.unit_id for d in standing(store.decisions(coder=coder))
+                  if d.model_version is None and d.suggested_code is None}
     if origin == "human":
         return [c for c in codings if c.origin == "human" or (c.origin == "review" and c.unit_id in unprompted)]
     return [c for c in codings if c.origin == "review" and c.unit_id not in unprompted]
-
-
-def _standing(decisions: list) -> list:
-    undone = {d.reverses for d in decisions if d.action == "undo"}
-    return [d for d in decisions if d.action != "undo" and d.id not in undone]
 
 
 def _compared_codes(codebook: Codebook, requested: Sequence[str]) -> list[str]:

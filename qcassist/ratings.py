@@ -107,8 +107,10 @@ def collect_ratings(
     if origin not in ORIGINS:
         raise AgreementError(f"--origin {origin!r} must be one of {', '.join(ORIGINS)}.")
     codebook = store.codebook()
-    compared = set(_compared_codes(codebook, codes))
+    compared_codes = tuple(_compared_codes(codebook, codes))
+    compared = set(compared_codes)
     units = _units_in(store, transcripts)
+    unit_by_id = {u.id: u for u in units}
     by_transcript: dict[int, list[MeaningUnit]] = defaultdict(list)
     for unit in units:
         by_transcript[unit.transcript_id].append(unit)
@@ -124,7 +126,7 @@ def collect_ratings(
             unaligned[coder] = 0
         elif coder in known:
             coded[coder], covered, unaligned[coder] = _coder_codes(
-                _codings_of(store, coder, origin), by_transcript, min_overlap, {u.id: u for u in units}
+                _codings_of(store, coder, origin), by_transcript, min_overlap, unit_by_id
             )
             judged[coder] = lambda u, mine=covered: u.transcript_id in mine
         else:
@@ -146,8 +148,7 @@ def collect_ratings(
         coder: tuple(frozenset(coded[coder].get(u.id, ())) if judged[coder](u) else None for u in items)
         for coder in coders
     }
-    return Ratings(tuple(coders), tuple(items), labels, unaligned, tuple(c for c in _compared_codes(codebook, codes)),
-                   version)
+    return Ratings(tuple(coders), tuple(items), labels, unaligned, compared_codes, version)
 
 
 def _nothing_shared(coders: Sequence[str], origin: str) -> str:

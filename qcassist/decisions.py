@@ -113,12 +113,11 @@ def review_queue(
     units' embeddings; without a classifier they fall back as ``review.order`` says.
     """
     from .review.order import order_candidates
-    from .themes import theme_suggestions  # adopted themes' units wait here until decided (themes/adopt.py)
 
     decided = decided_suggestions(store, coder)
     skipped = {d.unit_id for d in store.decisions(coder=coder) if d.action == "skip"}
     by_unit: dict[int, list[Suggestion]] = defaultdict(list)
-    for suggestion in [*store.suggestions(), *theme_suggestions(store)]:
+    for suggestion in _reviewable_suggestions(store):
         if filters.codes and suggestion.code not in filters.codes:
             continue
         if not filters.min_probability <= suggestion.strength <= filters.max_probability:
@@ -156,6 +155,14 @@ def _model_view(store: Store, unit_ids: list[int]) -> tuple[np.ndarray | None, n
     features = model.features.transform(embeddings, [u.text for u in rows], [u.context for u in rows],
                                         [u.following for u in rows])
     return model.classifier.predict_proba(features), embeddings
+
+
+def _reviewable_suggestions(store: Store) -> list[Suggestion]:
+    """The model's stored suggestions and the adopted themes' units, which wait in review until decided
+    (themes/adopt.py)."""
+    from .themes import theme_suggestions
+
+    return [*store.suggestions(), *theme_suggestions(store)]
 
 
 def _items(store: Store, by_unit: dict[int, list[Suggestion]], transcripts: Sequence[str],
@@ -257,11 +264,9 @@ def apply_decisions_file(store: Store, path: str | Path, *, coder: str) -> Apply
     is the new code(s); recode changes the suggestion named in ``suggested_code`` (the
     top one by default).
     """
-    from .themes import theme_suggestions
-
     rows = decision_file_rows(path)
     suggestions: dict[int, list[Suggestion]] = defaultdict(list)
-    for s in [*store.suggestions(), *theme_suggestions(store)]:
+    for s in _reviewable_suggestions(store):
         suggestions[s.unit_id].append(s)
     units = {u.id for u in store.units()}
     leaves = [c.name for c in store.codebook().leaves]

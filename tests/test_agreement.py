@@ -392,16 +392,15 @@ def test_re_adjudicating_a_unit_replaces_the_earlier_settlement(tmp_path):
 
 def test_adjudication_screen_in_a_real_terminal(tmp_path):
     import dataclasses
-    import sys
 
     import pexpect
+
+    from tests.terminal import spawn_qcassist
 
     directory, _, _ = _two_coders(tmp_path)
     with Store.open(directory) as store:  # multi-label, so a unit can be settled on several codes
         store.save_codebook(dataclasses.replace(store.codebook(), exclusive=False))
-    child = pexpect.spawn(sys.executable, ["-m", "qcassist", "review", "-p", str(directory), "--adjudicate",
-                                           "--coders", "ann,ben", "--coder", "judge"],
-                          dimensions=(24, 80), timeout=30, encoding="utf-8")
+    child = spawn_qcassist("review", "-p", str(directory), "--adjudicate", "--coders", "ann,ben", "--coder", "judge")
     child.expect("qcassist adjudicate")
     child.expect(r"\[1-9\]")
     child.send("1")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .agreement import DEFAULT_MIN_OVERLAP, collect_ratings
 from .codebook import did_you_mean
-from .decisions import decision_file_rows, row_unit_id, settled_units
+from .decisions import decision_file_rows, row_unit_id, settled_units, standing
 from .errors import InputError, QcaError
 from .model import Decision
 from .review.context import ContextTurn, UnitContext, context_turns, unit_context
@@ -108,10 +108,10 @@ def copy_agreed(
 
 def _adjudicated_codes(store: Store, adjudicator: str) -> dict[int, tuple[str, ...]]:
     """Unit → codes the adjudicator settled on (their latest standing decision per unit)."""
-    standing = settled_units(store, adjudicator)
+    settled = settled_units(store, adjudicator)
     latest: dict[int, Decision] = {}
     for decision in store.decisions(coder=adjudicator):
-        if decision.unit_id in standing and decision.action in ("add", "reject"):
+        if decision.unit_id in settled and decision.action in ("add", "reject"):
             latest[decision.unit_id] = decision
     return {unit: tuple(d.final_codes) for unit, d in latest.items()}
 
@@ -144,9 +144,8 @@ def adjudicate(
 
 
 def _standing_decisions(store: Store, adjudicator: str, unit_id: int) -> list[Decision]:
-    decisions = [d for d in store.decisions(coder=adjudicator) if d.unit_id == unit_id]
-    undone = {d.reverses for d in decisions if d.action == "undo"}
-    return [d for d in decisions if d.action in ("add", "reject") and d.id not in undone]
+    decisions = [d for d in store.decisions(coder=adjudicator) if d.unit_id == unit_id]  # an undo has its decision's unit
+    return [d for d in standing(decisions) if d.action in ("add", "reject")]
 
 
 @dataclass

@@ -121,7 +121,7 @@ def condense(store: Store, *, encoder: str | None = None, coders: Sequence[str] 
     transcripts = store.transcripts()
     participant_of, total, by_speaker = _participants(store, transcripts)
     codings = [c for c in store.codings(coders=coders or None) if c.origin in HUMAN_ORIGINS]
-    settled = _settled_by_adjudicators(store, {c.coder for c in codings})
+    settled = _settled_by_adjudicators(store, codings)
     passages = _passages(store, transcripts, participant_of, codings, settled)
     saved = store.condensates()
     drafts = [_draft(book, row, passages) for row in _section_rows(book)]
@@ -185,11 +185,11 @@ def _passages(store: Store, transcripts: list[Transcript], participant_of: dict,
     return sorted(passages, key=lambda p: (order[units[p.unit_id].transcript_id], p.start, p.end))
 
 
-def _settled_by_adjudicators(store: Store, coders: set[str]) -> dict[int, str]:
-    """Unit → the adjudicator among ``coders`` who settled it (with codes, or on no code)."""
+def _settled_by_adjudicators(store: Store, codings: Sequence[Coding]) -> dict[int, str]:
+    """Unit → the adjudicator among the coders of ``codings`` who settled it (with codes, or on no code)."""
     settled: dict[int, str] = {}
-    for adjudicator in sorted(derived_coders(store) & coders):
-        units = {c.unit_id for c in store.codings(coders=[adjudicator]) if c.origin in HUMAN_ORIGINS}
+    for adjudicator in sorted(derived_coders(store) & {c.coder for c in codings}):
+        units = {c.unit_id for c in codings if c.coder == adjudicator}
         for unit_id in units | settled_units(store, adjudicator):
             settled.setdefault(unit_id, adjudicator)
     return settled

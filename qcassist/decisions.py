@@ -68,11 +68,15 @@ class QueueFilter:
     limit: int | None = None
 
 
+def standing(decisions: Sequence[Decision]) -> list[Decision]:
+    """The decisions that still stand, in their order: neither an undo nor undone by one."""
+    undone = {d.reverses for d in decisions if d.action == "undo"}
+    return [d for d in decisions if d.action != "undo" and d.id not in undone]
+
+
 def settled_units(store: Store, coder: str) -> set[int]:
     """Units this coder has decided (not skipped, not undone)."""
-    decisions = store.decisions(coder=coder)
-    undone = {d.reverses for d in decisions if d.action == "undo"}
-    return {d.unit_id for d in decisions if d.action in STANDING and d.id not in undone}
+    return {d.unit_id for d in standing(store.decisions(coder=coder)) if d.action in STANDING}
 
 
 def decided_suggestions(store: Store, coder: str) -> dict[int, dict[str, str]]:
@@ -81,11 +85,9 @@ def decided_suggestions(store: Store, coder: str) -> dict[int, dict[str, str]]:
     accept/reject/recode settle the suggested code; a code the coder gave the unit
     (added, or recoded to) settles a suggestion of that code too ("add").
     """
-    decisions = store.decisions(coder=coder)
-    undone = {d.reverses for d in decisions if d.action == "undo"}
     settled: dict[int, dict[str, str]] = defaultdict(dict)
-    for d in decisions:
-        if d.id in undone or d.action not in STANDING:
+    for d in standing(store.decisions(coder=coder)):
+        if d.action not in STANDING:
             continue
         if d.action in ("add", "recode"):
             for code in d.final_codes:
@@ -111,12 +113,11 @@ def review_queue(
     units' embeddings; without a classifier they fall back as ``review.order`` says.
     """
     from .review.order import order_candidates
-    from .themes import theme_suggestions  # adopted themes' units wait here until decided (themes/adopt.py)
 
     decided = decided_suggestions(store, coder)
     skipped = {d.unit_id for d in store.decisions(coder=coder) if d.action == "skip"}
     by_unit: dict[int, list[Suggestion]] = defaultdict(list)
-    for suggestion in [*store.suggestions(), *theme_suggestions(store)]:
+    for suggestion in _reviewable_suggestions(store):
         if filters.codes and suggestion.code not in filters.codes:
             continue
         if not filters.min_probability <= suggestion.strength <= filters.max_probability:
@@ -154,6 +155,14 @@ def _model_view(store: Store, unit_ids: list[int]) -> tuple[np.ndarray | None, n
     features = model.features.transform(embeddings, [u.text for u in rows], [u.context for u in rows],
                                         [u.following for u in rows])
     return model.classifier.predict_proba(features), embeddings
+
+
+def _reviewable_suggestions(store: Store) -> list[Suggestion]:
+    """The model's stored suggestions and the adopted themes' units, which wait in review until decided
+    (themes/adopt.py)."""
+    from .themes import theme_suggestions
+
+    return [*store.suggestions(), *theme_suggestions(store)]
 
 
 def _items(store: Store, by_unit: dict[int, list[Suggestion]], transcripts: Sequence[str],
@@ -227,11 +236,10 @@ def decide(
 
 def undo_last(store: Store, *, coder: str) -> Decision | None:
     """Reverse this coder's latest decision that is not already undone; returns the reversal."""
-    decisions = store.decisions(coder=coder)
-    undone = {d.reverses for d in decisions if d.action == "undo"}
-    last = next((d for d in reversed(decisions) if d.action != "undo" and d.id not in undone), None)
-    if last is None:
+    stands = standing(store.decisions(coder=coder))
+    if not stands:
         return None
+    last = stands[-1]
     return store.record_decision(Decision(unit_id=last.unit_id, action="undo", coder=coder, reverses=last.id,
                                           suggested_code=last.suggested_code))
 
@@ -256,11 +264,9 @@ def apply_decisions_file(store: Store, path: str | Path, *, coder: str) -> Apply
     is the new code(s); recode changes the suggestion named in ``suggested_code`` (the
     top one by default).
     """
-    from .themes import theme_suggestions
-
     rows = decision_file_rows(path)
     suggestions: dict[int, list[Suggestion]] = defaultdict(list)
-    for s in [*store.suggestions(), *theme_suggestions(store)]:
+    for s in _reviewable_suggestions(store):
         suggestions[s.unit_id].append(s)
     units = {u.id for u in store.units()}
     leaves = [c.name for c in store.codebook().leaves]
@@ -273,14 +279,14 @@ def apply_decisions_file(store: Store, path: str | Path, *, coder: str) -> Apply
         planned += _planned_decisions(row, unit_id, ranked, leaves, path, line)
     report = ApplyReport()
     with store.transaction():
-        standing = _standing_keys(store, coder)
+        existing = _standing_keys(store, coder)
         for unit_id, action, suggestion, codes, memo in planned:
             key = (unit_id, action, suggestion.code if suggestion else None,
                    (suggestion.code,) if action == "accept" else () if action == "reject" else tuple(codes))
-            if key in standing:  # applying a file twice would double the history (and the report's counts)
+            if key in existing:  # applying a file twice would double the history (and the report's counts)
                 report.already += 1
                 continue
-            standing.add(key)
+            existing.add(key)
             decide(store, unit_id, action, coder=coder, suggestion=suggestion, codes=codes, memo=memo)
             report.applied[action] = report.applied.get(action, 0) + 1
     return report
@@ -288,10 +294,8 @@ def apply_decisions_file(store: Store, path: str | Path, *, coder: str) -> Apply
 
 def _standing_keys(store: Store, coder: str) -> set[tuple]:
     """(unit, action, suggested code, final codes) of this coder's decisions that stand (not undone)."""
-    decisions = store.decisions(coder=coder)
-    undone = {d.reverses for d in decisions if d.action == "undo"}
     return {(d.unit_id, d.action, d.suggested_code if d.action != "add" else None, tuple(d.final_codes))
-            for d in decisions if d.action in STANDING and d.id not in undone}
+            for d in standing(store.decisions(coder=coder)) if d.action in STANDING}
 
 
 def _planned_decisions(row: dict, unit_id: int, ranked: list[Suggestion], leaves: list[str], path: str | Path,

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .codebook import did_you_mean
+from .decisions import standing
 from .errors import QcaError
 from .model import MIN_SPAN_OVERLAP, Codebook, Coding, MeaningUnit, span_codes_unit
 from .store import Store
@@ -106,8 +107,10 @@ def collect_ratings(
     if origin not in ORIGINS:
         raise AgreementError(f"--origin {origin!r} must be one of {', '.join(ORIGINS)}.")
     codebook = store.codebook()
-    compared = set(_compared_codes(codebook, codes))
+    compared_codes = tuple(_compared_codes(codebook, codes))
+    compared = set(compared_codes)
     units = _units_in(store, transcripts)
+    unit_by_id = {u.id: u for u in units}
     by_transcript: dict[int, list[MeaningUnit]] = defaultdict(list)
     for unit in units:
         by_transcript[unit.transcript_id].append(unit)
@@ -123,7 +126,7 @@ def collect_ratings(
             unaligned[coder] = 0
         elif coder in known:
             coded[coder], covered, unaligned[coder] = _coder_codes(
-                _codings_of(store, coder, origin), by_transcript, min_overlap, {u.id: u for u in units}
+                _codings_of(store, coder, origin), by_transcript, min_overlap, unit_by_id
             )
             judged[coder] = lambda u, mine=covered: u.transcript_id in mine
         else:
@@ -145,8 +148,7 @@ def collect_ratings(
         coder: tuple(frozenset(coded[coder].get(u.id, ())) if judged[coder](u) else None for u in items)
         for coder in coders
     }
-    return Ratings(tuple(coders), tuple(items), labels, unaligned, tuple(c for c in _compared_codes(codebook, codes)),
-                   version)
+    return Ratings(tuple(coders), tuple(items), labels, unaligned, compared_codes, version)
 
 
 def _nothing_shared(coders: Sequence[str], origin: str) -> str:
@@ -169,16 +171,11 @@ def _codings_of(store: Store, coder: str, origin: str) -> list[Coding]:
     codings = store.codings(coders=[coder])
     if origin == "any":
         return codings
-    standing = _standing(store.decisions(coder=coder))
-    unprompted = {d.unit_id for d in standing if d.model_version is None and d.suggested_code is None}
+    unprompted = {d.unit_id for d in standing(store.decisions(coder=coder))
+                  if d.model_version is None and d.suggested_code is None}
     if origin == "human":
         return [c for c in codings if c.origin == "human" or (c.origin == "review" and c.unit_id in unprompted)]
     return [c for c in codings if c.origin == "review" and c.unit_id not in unprompted]
-
-
-def _standing(decisions: list) -> list:
-    undone = {d.reverses for d in decisions if d.action == "undo"}
-    return [d for d in decisions if d.action != "undo" and d.id not in undone]
 
 
 def _compared_codes(codebook: Codebook, requested: Sequence[str]) -> list[str]:

@@ -20,13 +20,12 @@ from .codebook import codebook_rows, did_you_mean
 from .decisions import settled_units
 from .errors import QcaError
 from .model import ACTIONS, Codebook, Coding, Decision, Suggestion
-from .ratings import derived_coders
+from .ratings import MODEL_CODER, derived_coders  # MODEL_CODER: the stored suggestions ("model:VERSION" for one version)
 from .report_svg import (
     Html, bar_chart, figure, heatmap_table, line_chart, note, page, reliability_diagram, section, table,
 )
 from .store import Store
 
-MODEL_CODER = "model"  # agreement's name for the stored suggestions ("model:VERSION" for one version)
 MAX_HEATMAP_TRANSCRIPTS = 30
 MAX_HEATMAP_CODES = 60
 LANDIS_KOCH = [[-1.0, "poor"], [0.0, "slight"], [0.2, "fair"], [0.4, "moderate"], [0.6, "substantial"], [0.8, "almost perfect"]]

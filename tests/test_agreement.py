@@ -242,17 +242,22 @@ def test_the_model_is_a_coder_through_its_suggestions(tmp_path):
     assert by_name.statistics["cohen_kappa"]["value"] > 0.5  # in-sample: the model learnt ann's codes
 
 
-def test_units_suggest_skipped_because_people_coded_them_are_missing_for_the_model(tmp_path):
+def _ann_codes_two_thirds_and_the_model_the_rest(tmp_path, store: Store) -> None:
+    """ann leaves every third unit uncoded; the model is trained on ann and suggests on the uncoded third only."""
     from qcassist.suggest import suggest, train
 
     rows = coded_rows(n_transcripts=3, per_code=4)
     for row in rows[::3]:
         row["code"] = ""
     write_coded_csv(tmp_path / "ann.csv", rows)
+    import_coded(store, tmp_path / "ann.csv", coder="ann", columns=CodedColumns(order="order"), exclusive=True)
+    train(store, encoder="tfidf")
+    suggest(store)  # only the uncoded third
+
+
+def test_units_suggest_skipped_because_people_coded_them_are_missing_for_the_model(tmp_path):
     with Store.create(tmp_path / "p") as store:
-        import_coded(store, tmp_path / "ann.csv", coder="ann", columns=CodedColumns(order="order"), exclusive=True)
-        train(store, encoder="tfidf")
-        suggest(store)  # only the uncoded third
+        _ann_codes_two_thirds_and_the_model_the_rest(tmp_path, store)
         with pytest.raises(QcaError, match=r"^the model judged none of the units ann coded .*'qcassist suggest --all'"):
             collect_ratings(store, ["ann", "model"])
         ratings = collect_ratings(store, ["ann", "model"], include_uncoded=True)
@@ -387,16 +392,15 @@ def test_re_adjudicating_a_unit_replaces_the_earlier_settlement(tmp_path):
 
 def test_adjudication_screen_in_a_real_terminal(tmp_path):
     import dataclasses
-    import sys
 
     import pexpect
+
+    from tests.terminal import spawn_qcassist
 
     directory, _, _ = _two_coders(tmp_path)
     with Store.open(directory) as store:  # multi-label, so a unit can be settled on several codes
         store.save_codebook(dataclasses.replace(store.codebook(), exclusive=False))
-    child = pexpect.spawn(sys.executable, ["-m", "qcassist", "review", "-p", str(directory), "--adjudicate",
-                                           "--coders", "ann,ben", "--coder", "judge"],
-                          dimensions=(24, 80), timeout=30, encoding="utf-8")
+    child = spawn_qcassist("review", "-p", str(directory), "--adjudicate", "--coders", "ann,ben", "--coder", "judge")
     child.expect("qcassist adjudicate")
     child.expect(r"\[1-9\]")
     child.send("1")
@@ -471,16 +475,8 @@ def test_the_in_sample_note_appears_only_when_the_model_judged_units_it_was_trai
 
 
 def test_agree_cli_with_no_shared_units_says_what_to_run_in_one_line(tmp_path, runner):
-    from qcassist.suggest import suggest, train
-
-    rows = coded_rows(n_transcripts=3, per_code=4)
-    for row in rows[::3]:
-        row["code"] = ""
-    write_coded_csv(tmp_path / "ann.csv", rows)
     with Store.create(tmp_path / "p") as store:
-        import_coded(store, tmp_path / "ann.csv", coder="ann", columns=CodedColumns(order="order"), exclusive=True)
-        train(store, encoder="tfidf")
-        suggest(store)
+        _ann_codes_two_thirds_and_the_model_the_rest(tmp_path, store)
     result = runner.invoke(main, ["agree", "-p", str(tmp_path / "p"), "--coders", "ann,model"])
     assert result.exit_code == 2
     assert result.output.count("\n") == 1 and "qcassist suggest --all" in result.output

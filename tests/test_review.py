@@ -22,8 +22,8 @@ from qcassist.seed import import_coded
 from qcassist.store import Store
 from qcassist.suggest import suggest, train, training_set
 from tests.conftest import coded_rows, dump_database, write_coded_csv
+from tests.terminal import QCASSIST, spawn_qcassist
 
-QCASSIST = [sys.executable, "-m", "qcassist"]
 
 
 def _suggested_project(directory, n_transcripts=4, per_code=6, every=3):
@@ -116,8 +116,7 @@ def _decision_count(directory) -> int:
 
 
 def test_screen_in_a_real_terminal_accepts_rejects_undoes_and_quits(reviewed):
-    child = pexpect.spawn(QCASSIST[0], QCASSIST[1:] + ["review", "-p", str(reviewed), "--coder", "ann", "--retrain-every", "0"],
-                          dimensions=(24, 80), timeout=30, encoding="utf-8")
+    child = spawn_qcassist("review", "-p", str(reviewed), "--coder", "ann", "--retrain-every", "0")
     child.expect("accept rate")
     child.expect(r"\[a\]ccept")
     child.send("a")
@@ -141,8 +140,7 @@ def test_screen_in_a_real_terminal_accepts_rejects_undoes_and_quits(reviewed):
 def test_every_decision_shown_as_recorded_survives_sigkill(reviewed):
     rng = random.Random(7)
     for attempt in range(6):
-        child = pexpect.spawn(QCASSIST[0], QCASSIST[1:] + ["review", "-p", str(reviewed), "--coder", f"k{attempt}",
-                              "--retrain-every", "0"], dimensions=(24, 80), timeout=30, encoding="utf-8")
+        child = spawn_qcassist("review", "-p", str(reviewed), "--coder", f"k{attempt}", "--retrain-every", "0")
         child.expect("accept rate")
         shown = 0
         for _ in range(rng.randint(1, 6)):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
-import sys
 import time
 
 import pexpect
@@ -14,8 +13,7 @@ import pexpect
 from qcassist.decisions import QueueFilter, review_queue
 from qcassist.model import Code, Codebook, MeaningUnit, Suggestion, Transcript, Turn
 from qcassist.store import Store
-
-QCASSIST = [sys.executable, "-m", "qcassist"]
+from tests.terminal import spawn_qcassist
 
 INTERVIEW = [
     ("Intervjuer", "Hva betydde teamet for deg?"),
@@ -76,9 +74,8 @@ def norwegian_project(directory, *, turns=INTERVIEW, suggested=SUGGESTED, second
 
 
 def spawn_review(directory, *extra, rows=24, columns=80):
-    return pexpect.spawn(QCASSIST[0], QCASSIST[1:] + ["review", "-p", str(directory), "--coder", "ann", "--strategy",
-                         "sequential", "--retrain-every", "0", *extra], dimensions=(rows, columns), timeout=30,
-                         encoding="utf-8")
+    return spawn_qcassist("review", "-p", str(directory), "--coder", "ann", "--strategy", "sequential",
+                          "--retrain-every", "0", *extra, rows=rows, columns=columns)
 
 
 def test_each_suggestion_is_decided_on_its_own_and_the_unit_leaves_when_all_are(tmp_path):

@@ -20,7 +20,7 @@ from .keys import RESIZE, Keys, terminal_size
 from .layout import BOLD, CLEAR, DIM, RESET, context_lines, fit, scrolled, shown_context
 from .codebox import pick_codes
 from .saving import committed
-from .screen import SCROLL_KEYS
+from .screen import SCROLL_KEYS, drawer, screen_size
 
 HELP = "[1-9] take that coder's codes [c]ode(s) [n]o code [s]kip [u]ndo PgDn [q]uit"
 
@@ -45,7 +45,7 @@ class AdjudicationState:
 
 def render(state: AdjudicationState, width: int | None = None, height: int | None = None) -> str:
     """The whole screen for the current disagreement, as one string that fits width × height."""
-    width, height = _size(width, height)
+    width, height = screen_size(width, height)
     item = state.current
     lines = [f"{BOLD}qcassist adjudicate{RESET}  " + fit(f"{state.settled} settled · {len(state.items) - state.position} left", width - 21)]
     if item is None:
@@ -58,11 +58,6 @@ def render(state: AdjudicationState, width: int | None = None, height: int | Non
     lines = lines[: height - 2]
     lines += [""] * (height - 2 - len(lines))
     return CLEAR + "\n".join(lines + [fit(state.message, width), fit(HELP, width)])
-
-
-def _size(width: int | None, height: int | None) -> tuple[int, int]:
-    size = terminal_size()
-    return min(width or size.columns, 120) - 1, max(height or size.lines, 6)
 
 
 def _layout(state: AdjudicationState, item: Disagreement, width: int, height: int):
@@ -87,13 +82,7 @@ def run_adjudication(
     out = out or sys.stdout
     state = AdjudicationState(items)
     leaves = [c.name for c in store.codebook().leaves]
-
-    def draw(message: str | None = None) -> None:
-        if message is not None:
-            state.message = message
-        out.write(render(state))
-        out.flush()
-
+    draw = drawer(state, render, out)
     draw()
     while True:
         key = keys.read()
@@ -117,7 +106,7 @@ def run_adjudication(
             state.go_to(state.position + 1)
             state.message = "Skipped."
         elif key in SCROLL_KEYS:
-            _, laid, room = _layout(state, item, *_size(None, None))
+            _, laid, room = _layout(state, item, *screen_size(None, None))
             state.scroll = scrolled(laid, room, state.scroll, SCROLL_KEYS[key])
         if chosen is not None and item is not None:
             try:

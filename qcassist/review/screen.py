@@ -106,7 +106,7 @@ class ReviewState:
 
 def render(state: ReviewState, width: int | None = None, height: int | None = None) -> str:
     """The whole screen for the current unit, as one string that fits width × height."""
-    width, height = _size(width, height)
+    width, height = screen_size(width, height)
     decisions = state.reviewed
     rate = f"{state.accepted / decisions:.0%}" if decisions else "–"
     header = (f"{BOLD}qcassist review{RESET}  " +
@@ -127,7 +127,8 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
-def _size(width: int | None, height: int | None) -> tuple[int, int]:
+def screen_size(width: int | None, height: int | None) -> tuple[int, int]:
+    """The width and height to draw in: the ones given, else the terminal's (at most 120 wide, at least 6 high)."""
     size = terminal_size()
     # never the last column: some terminals wrap a line that reaches it
     return min(width or size.columns, 120) - 1, max(height or size.lines, 6)
@@ -154,7 +155,7 @@ def scroll(state: ReviewState, pages: float, width: int | None = None, height: i
     item = state.current
     if item is None:
         return
-    view = _view(state, item, *_size(width, height))
+    view = _view(state, item, *screen_size(width, height))
     state.scroll = scrolled(view.laid, view.room, state.scroll, pages)
 
 
@@ -219,13 +220,7 @@ def run_review(
     state = ReviewState(queue)
     state.go_to(0)
     leaves = [c.name for c in store.codebook().leaves]
-
-    def draw(message: str | None = None) -> None:
-        if message is not None:
-            state.message = message
-        out.write(render(state))
-        out.flush()
-
+    draw = drawer(state, render, out)
     draw()
     while True:
         key = keys.read()
@@ -241,6 +236,19 @@ def run_review(
         draw()
         state.latencies.append(time.perf_counter() - started)
     return state
+
+
+def drawer(state, render: Callable, out) -> Callable[[str | None], None]:
+    """Redraw the whole screen with ``render(state)``; a message given replaces the message line first
+    (``committed`` passes its "database busy" notices this way)."""
+
+    def draw(message: str | None = None) -> None:
+        if message is not None:
+            state.message = message
+        out.write(render(state))
+        out.flush()
+
+    return draw
 
 
 def _on_key(key: str, state: ReviewState, store: Store, keys: Keys, out, coder: str, leaves: list[str],

@@ -20,7 +20,7 @@ from .codebook import codebook_rows, did_you_mean
 from .decisions import settled_units
 from .errors import QcaError
 from .model import ACTIONS, Codebook, Coding, Decision, Suggestion
-from .ratings import MODEL_CODER, derived_coders  # MODEL_CODER: the stored suggestions ("model:VERSION" for one version)
+from .ratings import MODEL_CODER, derived_coders, is_model  # MODEL_CODER: the stored suggestions ("model:VERSION" for one version)
 from .report_svg import (
     Html, bar_chart, figure, heatmap_table, line_chart, note, page, reliability_diagram, section, table,
 )
@@ -226,7 +226,7 @@ def default_comparisons(store: Store) -> list[tuple[str, ...]]:
     """
     derived = derived_coders(store)
     people = [c["coder"] for c in store.coders()
-              if "human" in c["origins"] and c["coder"] not in derived and not c["coder"].startswith(MODEL_CODER)]
+              if "human" in c["origins"] and c["coder"] not in derived and not is_model(c["coder"])]
     comparisons: list[tuple[str, ...]] = [tuple(people)] if len(people) >= 2 else []
     if store.suggestions():
         comparisons += [(person, MODEL_CODER) for person in people]
@@ -241,7 +241,7 @@ def check_comparisons(store: Store, comparisons: Sequence[Sequence[str]]) -> Non
             raise QcaError(f"a comparison needs two or more different coders, not {', '.join(coders) or 'none'}; "
                            "give them as --coders A,B.")
         for coder in coders:
-            if coder not in known and not coder.startswith(MODEL_CODER + ":"):
+            if coder not in known and not is_model(coder):
                 raise QcaError(f"unknown coder {coder!r}.{did_you_mean(coder, known)} "
                                f"Coders in this project: {', '.join(known)}.")
 
@@ -280,7 +280,7 @@ def agreement_section(comparisons: Sequence[Comparison]) -> Html:
             parts.append(note(f"Not compared: {comparison.skipped}"))
         else:
             parts.append(_agreement_block(comparison.result))
-        if comparison.result is not None and any(c.startswith(MODEL_CODER) for c in comparison.coders):
+        if comparison.result is not None and any(is_model(c) for c in comparison.coders):
             parts.append(note("The model's codes are its stored suggestions, compared only on the units "
                               "'qcassist suggest' ran on; units it skipped because people had coded them are left out."))
     return section("agreement", "Agreement between coders", parts)

@@ -146,6 +146,19 @@ def test_default_comparisons_are_the_people_then_every_person_against_the_model(
         assert skipped.result is None and "qcassist suggest --all" in skipped.skipped
 
 
+def test_a_person_whose_name_starts_with_model_is_a_person(coded_project, tmp_path):
+    import shutil
+
+    directory, _, _ = coded_project
+    copy = tmp_path / "copy"
+    shutil.copytree(directory, copy)
+    with Store.open(copy) as store:
+        unit = store.codings(coders=["anna"])[0]
+        store.add_codings([Coding(unit.unit_id, unit.code, "modeller")])
+        assert default_comparisons(store) == [("anna", "bo", "modeller"), ("anna", "model"), ("bo", "model"),
+                                              ("modeller", "model")]
+
+
 def test_a_new_project_reports_what_is_missing(store):
     html = build_report(store)
     assert "No evaluation yet: run <code>qcassist evaluate</code>." in html

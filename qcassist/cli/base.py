@@ -101,9 +101,14 @@ def force_option(func):
                         help="Replace the output file if it exists (never the project's own files).")(func)
 
 
+def names_in(*values: str | None) -> tuple[str, ...]:
+    """The names in 'A,B' strings (any number of them; None or empty ones add none), in order."""
+    return tuple(name.strip() for value in values if value for name in value.split(",") if name.strip())
+
+
 def split_names(_ctx, _param, values) -> tuple[str, ...]:
     """Option callback: NAME,NAME given once or repeated → a tuple of names."""
-    return tuple(name.strip() for value in values for name in value.split(",") if name.strip())
+    return names_in(*values)
 
 
 def transcript_names_option(func):

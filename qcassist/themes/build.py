@@ -237,11 +237,14 @@ def _themes(units: list[_Unit], vectors: np.ndarray, found, language: str,
 
 def describe(label, central_text: str, width: int = 110) -> str:
     """One line: the theme's terms and the start of its most central unit."""
-    text = " ".join(central_text.split())
-    if len(text) > width:
-        text = text[:width].rsplit(" ", 1)[0] + " …"
     terms = ", ".join(label) or "no distinctive terms"
-    return f"{terms} — e.g. “{text}”"
+    return f"{terms} — e.g. “{shorten(central_text, width)}”"
+
+
+def shorten(text: str, width: int) -> str:
+    """Text on one line, cut at the last word boundary within ``width`` characters (then marked …)."""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[:width].rsplit(" ", 1)[0] + " …"
 
 
 def adopted_themes(store: Store) -> list[dict]:

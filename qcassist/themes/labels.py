@@ -50,6 +50,8 @@ TALK_WORDS = {"en": set("""
 
 # Transcribers' notes of what is not words: {pause}, {vocalsound}, [laughs], (inaudible).
 ANNOTATION = re.compile(r"\{[^{}]*\}|\[[^\[\]]*\]|\((?:inaudible|laughs?|laughter|pause|crosstalk|unclear)[^()]*\)", re.I)
+# A word: two or more letters (no digits or underscores), for counting content words and for label terms alike.
+TOKEN_PATTERN = r"(?u)\b[^\W\d_]{2,}\b"
 
 
 def stop_words(language: str) -> list[str]:
@@ -71,7 +73,7 @@ def stop_words(language: str) -> list[str]:
 def content_words(texts: Sequence[str], language: str = "en") -> np.ndarray:
     """How many words of each text are not stop words, fillers or transcribers' notes."""
     stops = set(stop_words(language))
-    word = re.compile(r"(?u)\b[^\W\d_]{2,}\b")
+    word = re.compile(TOKEN_PATTERN)
     return np.array([sum(w not in stops for w in word.findall(ANNOTATION.sub(" ", t).lower())) for t in texts])
 
 
@@ -98,7 +100,7 @@ def distinctive_terms(texts: Sequence[str], labels: np.ndarray, themes: int, *, 
     if not themes:
         return []
     stops = label_stop_words(language) if talk_words else stop_words(language)
-    vectorizer = CountVectorizer(ngram_range=(1, 2), stop_words=stops, token_pattern=r"(?u)\b[^\W\d_]{2,}\b",
+    vectorizer = CountVectorizer(ngram_range=(1, 2), stop_words=stops, token_pattern=TOKEN_PATTERN,
                                  lowercase=True, max_features=50_000)
     try:
         counts = vectorizer.fit_transform(documents).toarray().astype(float)
@@ -147,7 +149,7 @@ def _common_terms(texts: Sequence[str], labels: np.ndarray, terms: np.ndarray, s
     from sklearn.feature_extraction.text import CountVectorizer
 
     themed = [ANNOTATION.sub(" ", t) for t, label in zip(texts, labels) if label >= 0]
-    presence = CountVectorizer(ngram_range=(1, 2), vocabulary=terms, token_pattern=r"(?u)\b[^\W\d_]{2,}\b",
+    presence = CountVectorizer(ngram_range=(1, 2), vocabulary=terms, token_pattern=TOKEN_PATTERN,
                                lowercase=True, binary=True).fit_transform(themed)
     return np.asarray(presence.sum(axis=0)).ravel() > share * max(1, len(themed))
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..errors import QcaError
+from .clustering import normalise
 
 # Words of talk that carry no theme (spoken transcripts, not in the written-language lists).
 SPOKEN_FILLERS = {"en": {"um", "uh", "mm", "hmm", "yeah", "okay", "ok", "oh", "like", "just", "know", "think", "really",
@@ -126,8 +127,7 @@ def _rerank(shortlists: list[list[str]], encoder, centroids: np.ndarray, top: in
     vocabulary = sorted({term for shortlist in shortlists for term in shortlist})
     if not vocabulary:
         return [[] for _ in shortlists]
-    vectors = np.asarray(encoder.encode(vocabulary), dtype=np.float64)
-    vectors /= np.where((norms := np.linalg.norm(vectors, axis=1, keepdims=True)) == 0, 1.0, norms)
+    vectors = normalise(encoder.encode(vocabulary))
     row = {term: i for i, term in enumerate(vocabulary)}
     labels = []
     for shortlist, centre in zip(shortlists, centroids):

@@ -35,7 +35,7 @@ from .store import Store
 
 __all__ = [
     "CODEBOOK_NS", "MODEL_USER_PREFIX", "PROJECT_NS", "ArchiveLimits", "ExportReport", "QdcImportReport", "RefiImportReport",
-    "attach_spans", "export_qdc", "export_qdpx", "import_qdc", "import_qdpx",
+    "export_qdc", "export_qdpx", "import_qdc", "import_qdpx",
 ]
 
 
@@ -232,16 +232,6 @@ def _merge_codebook(store: Store, codes: list[Code], report) -> None:
     store.save_codebook(Codebook(tuple(merged), exclusive=existing.exclusive))
     report.codes_added.extend(c.name for c in codes if c.name not in known)
     report.codes_updated.extend(c.name for c in codes if c.name in known and known[c.name] != c)
-
-
-def attach_spans(store: Store, transcript: Transcript, spans: list[Span]) -> tuple[list[Coding], int]:
-    """Codings for spans on the transcript's stored units (adding units where needed) and how many units were added."""
-    units = store.units(transcript.id)
-    links, homes = _attach(transcript, units, spans)
-    if homes:
-        stored = store.add_units(homes, store.segmentation(transcript.id) or {"strategy": "imported"})
-        units = units + stored
-    return [_coding(units[index], span) for index, span in links], len(homes)
 
 
 def _attach(transcript: Transcript, units: list[MeaningUnit], spans: list[Span]) -> tuple[list[tuple[int, Span]], list[MeaningUnit]]:

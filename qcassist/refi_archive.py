@@ -96,13 +96,10 @@ class SourceFiles:
         """One member's bytes, refused before decompressing when over the limits."""
         return self._read(self.archive.getinfo(name))
 
-    def find(self, reference: str) -> tuple[str, zipfile.ZipInfo | Path] | None:
-        """Where a source path points: ('member', info) inside the archive, ('file', path) in the sources folder, or None."""
+    def find(self, reference: str) -> zipfile.ZipInfo | Path | None:
+        """Where a source path points: a member inside the archive, a file in the sources folder, or None."""
         member = self._member_for(reference)
-        if member is not None:
-            return "member", member
-        file = self._external_for(reference)
-        return ("file", file) if file is not None else None
+        return member if member is not None else self._external_for(reference)
 
     def read(self, found: zipfile.ZipInfo | Path) -> bytes:
         """The bytes of what ``find`` returned."""

@@ -238,7 +238,7 @@ class _ProjectReader:
         """The source file's bytes from inside the .qdpx (or the sources folder); None, with a warning, when absent."""
         found = self.files.find(reference)
         if found is not None:
-            return self.files.read(found[1])
+            return self.files.read(found)
         lost = sum(1 for e in element.iter() if _local(e) == "Coding")
         self.project.missing.append(name)
         outside = self.files.sources_dir is None and points_outside(reference)

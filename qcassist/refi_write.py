@@ -183,12 +183,8 @@ def _add_source(sources, transcript: Transcript, guid: str, selections: list[_Se
     etree.SubElement(element, _q("Description")).text = _speaker_summary(transcript)
     for selection in selections:
         sel_guid = refi_guid("selection", guid, selection.start, selection.end, selection.user, *selection.codes)
-        attrs = {"guid": sel_guid, "name": transcript.text[selection.start : selection.end][:SELECTION_NAME_CHARS],
-                 "startPosition": str(selection.start), "endPosition": str(selection.end),
-                 "creatingUser": _user_guid(selection.user)}
-        if selection.created_at:
-            attrs["creationDateTime"] = selection.created_at
-        sel = etree.SubElement(element, _q("PlainTextSelection"), attrs)
+        sel = _add_selection(element, transcript, sel_guid, selection.start, selection.end, selection.user,
+                             selection.created_at)
         if selection.description:
             etree.SubElement(sel, _q("Description")).text = selection.description
         for code in selection.codes:
@@ -197,6 +193,15 @@ def _add_source(sources, transcript: Transcript, guid: str, selections: list[_Se
             if selection.created_at:
                 coding.set("creationDateTime", selection.created_at)
             etree.SubElement(coding, _q("CodeRef"), targetGUID=code_guid(code))
+
+
+def _add_selection(source, transcript: Transcript, guid: str, start: int, end: int, user: str, created_at: str):
+    """A PlainTextSelection over start–end of the transcript, named by its first characters."""
+    attrs = {"guid": guid, "name": transcript.text[start:end][:SELECTION_NAME_CHARS],
+             "startPosition": str(start), "endPosition": str(end), "creatingUser": _user_guid(user)}
+    if created_at:
+        attrs["creationDateTime"] = created_at
+    return etree.SubElement(source, _q("PlainTextSelection"), attrs)
 
 
 # --- Notes: decision memos and condensates -----------------------------------------------
@@ -222,13 +227,9 @@ def _add_memo_anchors(source, transcript: Transcript, units: dict[int, MeaningUn
     """An uncoded selection over each memo's unit, pointing to its Note (as memos on quotations are exchanged)."""
     for memo in sorted(memos, key=lambda d: (units[d.unit_id].start, d.id or 0)):
         unit = units[memo.unit_id]
-        attrs = {"guid": refi_guid("memo selection", memo_guid(memo)),
-                 "name": transcript.text[unit.start : unit.end][:SELECTION_NAME_CHARS],
-                 "startPosition": str(unit.start), "endPosition": str(unit.end), "creatingUser": _user_guid(memo.coder)}
-        if _datetime(memo.created_at):
-            attrs["creationDateTime"] = _datetime(memo.created_at)
         # after the coded selections: _add_source writes nothing else that the schema orders after them
-        selection = etree.SubElement(source, _q("PlainTextSelection"), attrs)
+        selection = _add_selection(source, transcript, refi_guid("memo selection", memo_guid(memo)), unit.start, unit.end,
+                                   memo.coder, _datetime(memo.created_at))
         etree.SubElement(selection, _q("Description")).text = f"Review memo ({_decision_words(memo)})"
         etree.SubElement(selection, _q("NoteRef"), targetGUID=memo_guid(memo))
 
@@ -242,8 +243,9 @@ def _add_notes(root, transcripts: list[Transcript], units: dict[int, MeaningUnit
         transcript = names[unit.transcript_id]
         attrs = {"guid": memo_guid(memo), "name": f"Memo on unit {memo.unit_id} of {transcript.name}",
                  "creatingUser": _user_guid(memo.coder)}
-        if _datetime(memo.created_at):
-            attrs["creationDateTime"] = _datetime(memo.created_at)
+        created = _datetime(memo.created_at)
+        if created:
+            attrs["creationDateTime"] = created
         note = etree.SubElement(notes, _q("Note"), attrs)
         etree.SubElement(note, _q("Description")).text = f"qcassist review memo by {memo.coder} ({_decision_words(memo)})"
         etree.SubElement(note, _q("PlainTextContent")).text = memo.memo
@@ -254,8 +256,9 @@ def _add_notes(root, transcripts: list[Transcript], units: dict[int, MeaningUnit
             text += f"\n\nIllustrative quotation ({names[quote.transcript_id].name}): {quote.text_in(names[quote.transcript_id])}"
         note = etree.SubElement(notes, _q("Note"), guid=condensate_guid(condensate.code),
                                 name=f"Condensate: {condensate.code}")
-        if _datetime(condensate.updated_at):
-            note.set("creationDateTime", _datetime(condensate.updated_at))
+        created = _datetime(condensate.updated_at)
+        if created:
+            note.set("creationDateTime", created)
         etree.SubElement(note, _q("Description")).text = f"qcassist condensate of the code group {condensate.code}"
         etree.SubElement(note, _q("PlainTextContent")).text = text
 

@@ -34,6 +34,14 @@ def _import(store: Store, tmp_path, rows: list[dict], name: str = "units.csv") -
     import_coded(store, path, coder="anna", columns=CodedColumns(order="order"))
 
 
+def _write_draft(store: Store, path):
+    """Find the themes and write their YAML draft to path; returns the run."""
+    run = find_themes(store)
+    with open(path, "w", encoding="utf-8") as out:
+        write_draft(run, out)
+    return run
+
+
 @pytest.fixture
 def topics(project, tmp_path) -> dict[str, str]:
     """A project of 120 uncoded units, 40 about each of three topics; returns unit text → topic."""
@@ -110,11 +118,9 @@ def test_text_listing_shows_quotes_and_participant_counts(project, topics, runne
 
 
 def test_yaml_draft_is_a_codebook_that_codebook_import_accepts(project, topics, tmp_path):
-    with Store.open(project) as store:
-        run = find_themes(store)
     path = tmp_path / "draft.yaml"
-    with open(path, "w", encoding="utf-8") as out:
-        write_draft(run, out)
+    with Store.open(project) as store:
+        run = _write_draft(store, path)
     book = read_codebook(path)
     assert [c.name.split()[0] for c in book.leaves] == ["T1", "T2", "T3"]
     assert all(f"of run {run.run_id}]" in c.description for c in book.leaves)
@@ -336,10 +342,8 @@ def test_a_draft_from_another_run_is_refused_and_changes_nothing(project, topics
     from qcassist.errors import InputError
 
     with Store.open(project) as store:
-        run = find_themes(store)
         draft = tmp_path / "draft.yaml"
-        with open(draft, "w", encoding="utf-8") as out:
-            write_draft(run, out)
+        run = _write_draft(store, draft)
         draft.write_text(draft.read_text(encoding="utf-8").replace(run.run_id, "0123456789"), encoding="utf-8")
         before = dump_database(project)
         with pytest.raises(InputError, match="names run 0123456789, but these options and units give run"):

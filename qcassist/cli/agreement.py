@@ -10,11 +10,7 @@ from ..adjudication import DISAGREEMENT_FIELDS, disagreements
 from ..agreement import DEFAULT_BOOTSTRAP, DEFAULT_MIN_OVERLAP, DEFAULT_ORIGIN, ORIGINS, Agreement, agree, agreement_steps
 from ..store import Store
 from ..safe_output import write_output
-from .base import echo_json, force_option, json_option, main, progress_bar, project_option, raw_option, write_export
-
-
-def _names(value: str | None) -> tuple[str, ...]:
-    return tuple(n.strip() for n in (value or "").split(",") if n.strip())
+from .base import echo_json, names_in, force_option, json_option, main, progress_bar, project_option, raw_option, write_export
 
 
 def comparison_options(func):
@@ -60,9 +56,9 @@ def agree_cmd(project: Path, as_json: bool, coders: str, codes: str | None, tran
     error: the exit code is 0 whenever the figures were computed.
     """
     with Store.open(project) as store:
-        steps = agreement_steps(store, _names(codes)) if bootstrap else 0
+        steps = agreement_steps(store, names_in(codes)) if bootstrap else 0
         with progress_bar(steps, "Agreement", enabled=not as_json) as step:
-            result = agree(store, _names(coders), codes=_names(codes), transcripts=_names(transcripts), reference=reference,
+            result = agree(store, names_in(coders), codes=names_in(codes), transcripts=names_in(transcripts), reference=reference,
                            min_overlap=min_overlap, include_uncoded=include_uncoded, origin=origin, bootstrap=bootstrap,
                            seed=seed, progress=step)
     if as_json:
@@ -128,7 +124,7 @@ def disagreements_cmd(project: Path, coders: str, codes: str | None, transcripts
     Settle them with 'qcassist review --adjudicate --coders A,B'.
     """
     with Store.open(project) as store:
-        found = disagreements(store, _names(coders), codes=_names(codes), transcripts=_names(transcripts),
+        found = disagreements(store, names_in(coders), codes=names_in(codes), transcripts=names_in(transcripts),
                               min_overlap=min_overlap, include_uncoded=include_uncoded)
     if pending:
         found = [d for d in found if d.adjudicated is None]

@@ -101,11 +101,20 @@ def force_option(func):
                         help="Replace the output file if it exists (never the project's own files).")(func)
 
 
+def names_in(*values: str | None) -> tuple[str, ...]:
+    """The names in 'A,B' strings (any number of them; None or empty ones add none), in order."""
+    return tuple(name.strip() for value in values if value for name in value.split(",") if name.strip())
+
+
+def split_names(_ctx, _param, values) -> tuple[str, ...]:
+    """Option callback: NAME,NAME given once or repeated → a tuple of names."""
+    return names_in(*values)
+
+
 def transcript_names_option(func):
     """--transcripts T1,T2 (comma-separated or repeated), as every command spells it; --transcript still works."""
     return click.option(
-        "--transcripts", "--transcript", "transcripts", multiple=True, metavar="T1,T2",
-        callback=lambda _ctx, _param, values: tuple(n.strip() for v in values for n in v.split(",") if n.strip()),
+        "--transcripts", "--transcript", "transcripts", multiple=True, metavar="T1,T2", callback=split_names,
         help="Only these transcripts (comma-separated or repeated). Default: all.")(func)
 
 

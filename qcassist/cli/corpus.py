@@ -14,7 +14,7 @@ from ..demo import run_demo
 from ..project import UNIT_FIELDS, UNIT_FORMATS, import_files, project_status, segment_project, unit_rows
 from ..segment import STRATEGIES, SegmentOptions
 from ..store import DB_NAME, Store
-from .base import transcript_names_option, UserError, force_option, raw_option, write_export, echo_json, progress_bar, warn, encoder_option, json_option, main, project_option
+from .base import names_in, transcript_names_option, UserError, force_option, raw_option, write_export, echo_json, progress_bar, warn, encoder_option, json_option, main, project_option
 from .interop import echo_refi_import
 
 
@@ -209,7 +209,7 @@ def segment(project: Path, as_json: bool, encoder: str, strategy: str, transcrip
 @raw_option
 def units(project: Path, fmt: str, output: Path | None, transcripts, transcript, force: bool, raw: bool) -> None:
     """List or export meaning units (id, transcript, speaker, offsets, text)."""
-    names = tuple(n.strip() for value in (*transcripts, *transcript) for n in value.split(",") if n.strip())
+    names = names_in(*transcripts, *transcript)
     with Store.open(project) as store:
         rows = unit_rows(store, names)
     if fmt == "table":

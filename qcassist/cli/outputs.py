@@ -16,23 +16,13 @@ from ..model import Condensate
 from ..project import UNIT_FIELDS, unit_rows
 from ..store import Store
 from ..safe_output import check_output_path, write_output, write_output_file
-from .base import UserError, echo_json, force_option, json_option, main, project_option, raw_option, write_export
+from .base import UserError, split_names, transcript_names_option, echo_json, force_option, json_option, main, project_option, raw_option, write_export
 from .coding import EXPORT_FORMATS, export, model_encoder_option
 
 
-def _split(_ctx, _param, values) -> tuple[str, ...]:
-    """NAME,NAME given once or repeated → a tuple of names."""
-    return tuple(name.strip() for value in values for name in value.split(",") if name.strip())
-
-
 def coders_option(func):
-    return click.option("--coders", multiple=True, callback=_split, metavar="A,B",
+    return click.option("--coders", multiple=True, callback=split_names, metavar="A,B",
                         help="Only these coders (comma-separated or repeated). Default: every coder.")(func)
-
-
-def transcripts_option(func):
-    return click.option("--transcripts", multiple=True, callback=_split, metavar="T1,T2",
-                        help="Only these transcripts (comma-separated or repeated). Default: all.")(func)
 
 
 def format_option(func):
@@ -133,7 +123,7 @@ def _echo_saved(saved: Condensate, as_json: bool) -> None:
 @project_option
 @format_option
 @output_option
-@transcripts_option
+@transcript_names_option
 def export_units(project: Path, fmt: str, output: Path | None, force: bool, raw: bool, transcripts) -> None:
     """Meaning units: unit_id, transcript, order, speaker, role, start, end, start_time, text."""
     with Store.open(project) as store:
@@ -147,7 +137,7 @@ def export_units(project: Path, fmt: str, output: Path | None, force: bool, raw:
 @format_option
 @output_option
 @coders_option
-@transcripts_option
+@transcript_names_option
 def export_codings(project: Path, fmt: str, output: Path | None, force: bool, raw: bool, coders, transcripts) -> None:
     """Codings with their exact span text, code path, coder and origin.
 
@@ -165,7 +155,7 @@ def export_codings(project: Path, fmt: str, output: Path | None, force: bool, ra
 @format_option
 @output_option
 @coders_option
-@transcripts_option
+@transcript_names_option
 def export_decisions(project: Path, fmt: str, output: Path | None, force: bool, raw: bool, coders, transcripts) -> None:
     """Review decisions, oldest first (an undo is its own row that reverses another)."""
     with Store.open(project) as store:

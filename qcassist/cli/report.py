@@ -9,7 +9,7 @@ import click
 from ..report import build_report, default_comparisons
 from ..safe_output import check_output_path, write_output
 from ..store import Store
-from .base import UserError, force_option, main, progress_bar, project_option
+from .base import UserError, names_in, force_option, main, progress_bar, project_option
 
 
 def _comparisons(values: tuple[str, ...]) -> list[tuple[str, ...]] | None:
@@ -18,7 +18,7 @@ def _comparisons(values: tuple[str, ...]) -> list[tuple[str, ...]] | None:
         return None
     comparisons = []
     for value in values:
-        coders = tuple(name.strip() for name in value.split(",") if name.strip())
+        coders = names_in(value)
         if len(coders) < 2:
             raise UserError(f"--coders {value!r} must name two or more coders separated by commas, e.g. --coders anna,bo.")
         comparisons.append(coders)

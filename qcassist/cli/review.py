@@ -11,7 +11,7 @@ from ..adjudication import ADJUDICATED, apply_adjudication_file, copy_agreed, di
 from ..decisions import DECISION_FIELDS, QueueFilter, apply_decisions_file, decision_rows, review_queue
 from ..review.order import DEFAULT_STRATEGY, STRATEGIES
 from ..store import Store
-from .base import transcript_names_option, UserError, echo_json, force_option, raw_option, write_export, json_option, main, project_option
+from .base import names_in, transcript_names_option, UserError, echo_json, force_option, raw_option, write_export, json_option, main, project_option
 from .coding import EXPORT_FORMATS, _default_coder
 
 
@@ -96,7 +96,7 @@ def review_cmd(project: Path, as_json: bool, coder: str | None, strategy: str, c
 
 def _adjudicate(project: Path, as_json: bool, person: str, coders: str | None, adjudicator: str, codes, transcripts,
                 limit: int | None, decisions_file: Path | None) -> None:
-    names = tuple(n.strip() for n in (coders or "").split(",") if n.strip())
+    names = names_in(coders)
     if len(names) < 2:
         raise UserError("--adjudicate needs --coders A,B (the coders whose disagreements you settle).")
     if adjudicator in names:

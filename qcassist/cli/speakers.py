@@ -9,7 +9,7 @@ import click
 from ..model import ROLES
 from ..speakers import set_role, speaker_rows
 from ..store import Store
-from .base import transcript_names_option, echo_json, encoder_option, json_option, main, progress_bar
+from .base import names_in, transcript_names_option, echo_json, encoder_option, json_option, main, progress_bar
 
 
 def _project_choice(func):
@@ -64,7 +64,7 @@ def set_(group_project: Path, name: str, role: str, transcripts: str, project: P
     to the new units as with 'segment --resegment'. If a coded unit would
     disappear (e.g. a coded participant becomes interviewer), nothing changes.
     """
-    names = tuple(t.strip() for t in transcripts.split(",") if t.strip())
+    names = names_in(transcripts)
     with Store.open(project or group_project) as store:
         with progress_bar(len(names) or len(store.transcripts()), "Re-segmenting", not as_json) as tick:
             report = set_role(store, name, role, transcripts=names, encoder=encoder, progress=tick)

@@ -9,19 +9,14 @@ import click
 
 from ..safe_output import write_output, write_rows
 from ..store import Store
-from .base import UserError, force_option, main, project_option, raw_option
-
-
-def _split(_ctx, _param, values) -> tuple[str, ...]:
-    return tuple(name.strip() for value in values for name in value.split(",") if name.strip())
+from .base import UserError, force_option, main, project_option, raw_option, split_names, transcript_names_option
 
 
 def selection_options(func):
     """Which units are grouped and how: the same for listing and adopting, so theme ids match."""
     for option in reversed([
-        click.option("--transcripts", multiple=True, callback=_split, metavar="T1,T2",
-                     help="Only these transcripts (comma-separated or repeated). Default: all."),
-        click.option("--speakers", multiple=True, callback=_split, metavar="S1,S2",
+        transcript_names_option,
+        click.option("--speakers", multiple=True, callback=split_names, metavar="S1,S2",
                      help="Only these speakers' units, whatever their role. Default: every participant's units."),
         click.option("--uncoded-only", is_flag=True, help="Leave out units someone has coded or accepted a code for."),
         click.option("--min-size", type=int, default=5, show_default=True, help="Fewest units a theme may have."),

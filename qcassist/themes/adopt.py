@@ -38,11 +38,6 @@ class Adoption:
     label: tuple[str, ...]
 
 
-def code_description(theme: Theme) -> str:
-    """The description an adopted code gets: the theme's terms and its most central quotation."""
-    return theme.description
-
-
 def draft_marker(theme: Theme, run_id: str) -> str:
     return f"[theme {theme.id} of run {run_id}]"
 
@@ -120,7 +115,7 @@ def _plan(book: Codebook, run: ThemeRun, picks, groups, entries: list[dict]) -> 
                     raise QcaError(f"{parent!r} is adopted as a code and cannot also be a group.")
                 new.append(Code(parent, None, group_descriptions.get(parent, "")))
                 names.add(parent)
-        new.append(Code(name, parent, code_description(theme)))
+        new.append(Code(name, parent, theme.description))  # its terms and most central quotation
         names.add(name)
     return new
 

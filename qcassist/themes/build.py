@@ -144,10 +144,10 @@ def find_themes(store: Store, options: ThemeOptions = ThemeOptions(), *, cluster
     unthemed = tuple(_quote(units[i], float(found.similarity[i])) for i in np.flatnonzero(found.labels == NO_THEME))
     chosen = [t for t in store.transcripts() if not options.transcripts or t.name in options.transcripts]
     _, total, _ = participants_of(store, chosen)  # N: everyone in the transcripts grouped
-    fits = adopted_fits(store, units, vectors)
-    return ThemeRun(run_id, themes, groups, unthemed, len(units), total, parameters | {"run_id": run_id}, fits,
-                    too_short=int((~include).sum()),
-                    adopted={e["theme"]: e["code"] for e in adopted_themes(store) if e["run_id"] == run_id})
+    entries = adopted_themes(store)
+    return ThemeRun(run_id, themes, groups, unthemed, len(units), total, parameters | {"run_id": run_id},
+                    adopted_fits(entries, units, vectors), too_short=int((~include).sum()),
+                    adopted={e["theme"]: e["code"] for e in entries if e["run_id"] == run_id})
 
 
 def select_units(store: Store, options: ThemeOptions) -> list[_Unit]:
@@ -172,7 +172,7 @@ def select_units(store: Store, options: ThemeOptions) -> list[_Unit]:
             chosen.append(_Unit(unit.id, transcript.name, unit.speaker,
                                 participant_of.get((transcript.id, unit.speaker), transcript.name), unit.text_in(transcript)))
     if options.speakers:
-        known_speakers = sorted({u.speaker for t in transcripts for u in store.units(t.id) if u.speaker})
+        known_speakers = sorted({u.speaker for u in store.units() if u.speaker})
         for speaker in options.speakers:
             if speaker not in known_speakers:
                 raise QcaError(f"no units by speaker {speaker!r} (speakers: {', '.join(known_speakers) or 'none'})."
@@ -237,11 +237,14 @@ def _themes(units: list[_Unit], vectors: np.ndarray, found, language: str,
 
 def describe(label, central_text: str, width: int = 110) -> str:
     """One line: the theme's terms and the start of its most central unit."""
-    text = " ".join(central_text.split())
-    if len(text) > width:
-        text = text[:width].rsplit(" ", 1)[0] + " …"
     terms = ", ".join(label) or "no distinctive terms"
-    return f"{terms} — e.g. “{text}”"
+    return f"{terms} — e.g. “{shorten(central_text, width)}”"
+
+
+def shorten(text: str, width: int) -> str:
+    """Text on one line, cut at the last word boundary within ``width`` characters (then marked …)."""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[:width].rsplit(" ", 1)[0] + " …"
 
 
 def adopted_themes(store: Store) -> list[dict]:
@@ -249,9 +252,9 @@ def adopted_themes(store: Store) -> list[dict]:
     return json.loads(store.setting(ADOPTED_SETTING) or "[]")
 
 
-def adopted_fits(store: Store, units: list[_Unit], vectors: np.ndarray) -> tuple[AdoptedFit, ...]:
-    """For each adopted theme, this run's units that were not among its units and are as close to its centre as they were."""
-    entries = adopted_themes(store)
+def adopted_fits(entries: list[dict], units: list[_Unit], vectors: np.ndarray) -> tuple[AdoptedFit, ...]:
+    """For each adopted theme (``adopted_themes``), this run's units that were not among its units and are as close to
+    its centre as they were."""
     if not entries:
         return ()
     x = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)

@@ -46,6 +46,13 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.where(norms == 0, 1.0, norms)
 
 
+def cosine_distances(x: np.ndarray) -> np.ndarray:
+    """1 − cosine similarity between the rows of unit-length ``x``, clipped to [0, 2], with an exact zero diagonal."""
+    distances = np.clip(1.0 - x @ x.T, 0.0, 2.0)
+    np.fill_diagonal(distances, 0.0)
+    return distances
+
+
 def cluster(vectors: np.ndarray, options: ClusterOptions = ClusterOptions(), *, include: np.ndarray | None = None) -> Clustering:
     """Themes of the rows of ``vectors``: labels ordered by size (largest first, ties by first row).
 
@@ -99,8 +106,7 @@ def _best_cut(x, points, owner, weights, tree, options: ClusterOptions) -> tuple
     cuts: list[tuple[float, np.ndarray]] = []
     largest_k = min(options.max_themes, len(points) - 1, n // max(1, options.min_size))
     xs = x[sample]
-    distances = np.clip(1.0 - xs @ xs.T, 0.0, 2.0)  # at most silhouette_sample², computed once for every cut
-    np.fill_diagonal(distances, 0.0)
+    distances = cosine_distances(xs)  # at most silhouette_sample², computed once for every cut
     for k in range(2, largest_k + 1):
         point_labels = fcluster(tree, k, criterion="maxclust") - 1
         labels = point_labels[owner]

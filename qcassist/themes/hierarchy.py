@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .clustering import cosine_distances
+
 MIN_GROUP_SILHOUETTE = 0.1  # below this the groups are no better than chance: keep the themes flat
 
 
@@ -22,8 +24,7 @@ def group_themes(centroids: np.ndarray, *, min_silhouette: float = MIN_GROUP_SIL
     from sklearn.metrics import silhouette_score
 
     tree = linkage(centroids, method="ward")
-    distances = np.clip(1.0 - centroids @ centroids.T, 0.0, 2.0)
-    np.fill_diagonal(distances, 0.0)
+    distances = cosine_distances(centroids)
     best: tuple[float, np.ndarray] | None = None
     for groups in range(2, k):
         labels = fcluster(tree, groups, criterion="maxclust") - 1

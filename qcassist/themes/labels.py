@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..errors import QcaError
+from .clustering import normalise
 
 # Words of talk that carry no theme (spoken transcripts, not in the written-language lists).
 SPOKEN_FILLERS = {"en": {"um", "uh", "mm", "hmm", "yeah", "okay", "ok", "oh", "like", "just", "know", "think", "really",
@@ -50,6 +51,8 @@ TALK_WORDS = {"en": set("""
 
 # Transcribers' notes of what is not words: {pause}, {vocalsound}, [laughs], (inaudible).
 ANNOTATION = re.compile(r"\{[^{}]*\}|\[[^\[\]]*\]|\((?:inaudible|laughs?|laughter|pause|crosstalk|unclear)[^()]*\)", re.I)
+# A word: two or more letters (no digits or underscores), for counting content words and for label terms alike.
+TOKEN_PATTERN = r"(?u)\b[^\W\d_]{2,}\b"
 
 
 def stop_words(language: str) -> list[str]:
@@ -71,7 +74,7 @@ def stop_words(language: str) -> list[str]:
 def content_words(texts: Sequence[str], language: str = "en") -> np.ndarray:
     """How many words of each text are not stop words, fillers or transcribers' notes."""
     stops = set(stop_words(language))
-    word = re.compile(r"(?u)\b[^\W\d_]{2,}\b")
+    word = re.compile(TOKEN_PATTERN)
     return np.array([sum(w not in stops for w in word.findall(ANNOTATION.sub(" ", t).lower())) for t in texts])
 
 
@@ -98,7 +101,7 @@ def distinctive_terms(texts: Sequence[str], labels: np.ndarray, themes: int, *, 
     if not themes:
         return []
     stops = label_stop_words(language) if talk_words else stop_words(language)
-    vectorizer = CountVectorizer(ngram_range=(1, 2), stop_words=stops, token_pattern=r"(?u)\b[^\W\d_]{2,}\b",
+    vectorizer = CountVectorizer(ngram_range=(1, 2), stop_words=stops, token_pattern=TOKEN_PATTERN,
                                  lowercase=True, max_features=50_000)
     try:
         counts = vectorizer.fit_transform(documents).toarray().astype(float)
@@ -124,8 +127,7 @@ def _rerank(shortlists: list[list[str]], encoder, centroids: np.ndarray, top: in
     vocabulary = sorted({term for shortlist in shortlists for term in shortlist})
     if not vocabulary:
         return [[] for _ in shortlists]
-    vectors = np.asarray(encoder.encode(vocabulary), dtype=np.float64)
-    vectors /= np.where((norms := np.linalg.norm(vectors, axis=1, keepdims=True)) == 0, 1.0, norms)
+    vectors = normalise(encoder.encode(vocabulary))
     row = {term: i for i, term in enumerate(vocabulary)}
     labels = []
     for shortlist, centre in zip(shortlists, centroids):
@@ -147,7 +149,7 @@ def _common_terms(texts: Sequence[str], labels: np.ndarray, terms: np.ndarray, s
     from sklearn.feature_extraction.text import CountVectorizer
 
     themed = [ANNOTATION.sub(" ", t) for t, label in zip(texts, labels) if label >= 0]
-    presence = CountVectorizer(ngram_range=(1, 2), vocabulary=terms, token_pattern=r"(?u)\b[^\W\d_]{2,}\b",
+    presence = CountVectorizer(ngram_range=(1, 2), vocabulary=terms, token_pattern=TOKEN_PATTERN,
                                lowercase=True, binary=True).fit_transform(themed)
     return np.asarray(presence.sum(axis=0)).ravel() > share * max(1, len(themed))
 

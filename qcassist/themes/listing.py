@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from .build import ThemeRun
+from .build import ThemeRun, shorten
 
 ROW_FIELDS = ("run_id", "theme", "group", "label", "rank", "similarity", "unit_id", "transcript", "speaker", "text")
 
@@ -70,7 +70,7 @@ def listing(run: ThemeRun, *, quotes: int = 3) -> str:
                       f"{indent}    {len(theme.members)} units · {len(theme.participants)} of {run.participants} participants"]
             for q in theme.members[:quotes]:
                 who = f"{q.transcript}, {q.speaker}" if q.speaker else q.transcript
-                lines.append(f"{indent}    “{_short(q.text)}” ({who}; unit {q.unit_id})")
+                lines.append(f"{indent}    “{shorten(q.text, 160)}” ({who}; unit {q.unit_id})")
     if run.unthemed:
         lines += ["", f"Fit no theme: {len(run.unthemed)} units, {run.too_short} of them with fewer than "
                       f"{run.parameters['options']['min_words']} content words (listed in --format csv as theme 'none')."]
@@ -80,8 +80,3 @@ def listing(run: ThemeRun, *, quotes: int = 3) -> str:
                          f"(units {', '.join(map(str, fit.unit_ids[:10]))}{' …' if len(fit.unit_ids) > 10 else ''}).")
     lines += ["", "Adopt one: qcassist themes adopt T1 --as NAME [--under GROUP]; or edit --format yaml and adopt --from FILE."]
     return "\n".join(lines) + "\n"
-
-
-def _short(text: str, width: int = 160) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[:width].rsplit(" ", 1)[0] + " …"

@@ -18,6 +18,7 @@ from lxml import etree
 from . import __version__
 from .errors import QcaError
 from .model import Codebook, Coding, Condensate, Decision, MeaningUnit, Suggestion, Transcript
+from .decisions import standing
 from .safe_output import check_output_path, write_output
 from .store import Store
 
@@ -209,10 +210,7 @@ def _add_selection(source, transcript: Transcript, guid: str, start: int, end: i
 
 def _memos(store: Store, coders: Sequence[str] | None) -> list[Decision]:
     """Standing decisions with a memo (an undone decision's memo went with it), of the chosen coders."""
-    decisions = store.decisions()
-    undone = {d.reverses for d in decisions if d.action == "undo"}
-    return [d for d in decisions if d.memo.strip() and d.action != "undo" and d.id not in undone
-            and (not coders or d.coder in coders)]
+    return [d for d in standing(store.decisions()) if d.memo.strip() and (not coders or d.coder in coders)]
 
 
 def memo_guid(decision: Decision) -> str:

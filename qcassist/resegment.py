@@ -203,11 +203,14 @@ def change_roles(
     encoder_for: Callable[[str], Encoder],
     encoder: str,
     progress: Callable[[str], None] | None = None,
+    settings: Callable[[], Mapping[str, str]] | None = None,
 ) -> RoleReport:
     """Store new turn roles (``updated``: transcript id → same transcript with new roles) and re-cut their units.
 
     ``encoder_for`` makes the encoder for an --encoder value (``encoder``, unless the
-    recorded segmentation used the project's TF-IDF encoder).
+    recorded segmentation used the project's TF-IDF encoder). ``settings``, called inside
+    the write, gives project settings to store in the same transaction (remembered roles),
+    so a crash cannot leave new roles on the turns but not in the project's memory.
     """
     report = RoleReport()
     changes, touched = [], []
@@ -241,4 +244,6 @@ def change_roles(
             report.carried.extend(apply_plan(store, plan))
             report.moved_decisions += moved_decisions(plan)
             report.segmented[plan.transcript.name] = len(plan.units)
+        for key, value in (settings() if settings else {}).items():
+            store.set_setting(key, value)
     return report

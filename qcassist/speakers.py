@@ -62,13 +62,14 @@ def set_role(
         raise QcaError(f"no speaker {name!r} in {where}.{did_you_mean(name, sorted(labels))} "
                        "List them with 'qcassist speakers'.")
     updated = {t.id: with_roles(t, dict.fromkeys(keys, role)) for t in chosen}
-    report = change_roles(store, chosen, updated, encoder_for=lambda spec: project_encoder(store, spec),
-                          encoder=encoder, progress=progress)
-    if not transcripts:
-        with store.transaction():
-            store.set_setting(ROLE_SETTING, json.dumps(dict(project_roles(store), **dict.fromkeys(keys, role)),
-                                                       sort_keys=True))
-    return report
+
+    def remembered() -> dict[str, str]:  # read inside the write: another command may have remembered a role meanwhile
+        if transcripts:
+            return {}
+        return {ROLE_SETTING: json.dumps(dict(project_roles(store), **dict.fromkeys(keys, role)), sort_keys=True)}
+
+    return change_roles(store, chosen, updated, encoder_for=lambda spec: project_encoder(store, spec),
+                        encoder=encoder, progress=progress, settings=remembered)
 
 
 def _keys_named(name: str, labels: set[str]) -> list[str]:

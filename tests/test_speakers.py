@@ -117,6 +117,19 @@ def test_a_role_set_for_the_project_matches_every_label_and_later_imports(store,
     assert report.speakers["second"]["interviewers"] == ["Mr. Bo Reed"]
 
 
+def test_roles_and_their_memory_are_written_in_one_transaction(store, tmp_path, monkeypatch):
+    import_files(store, [_write_csv(tmp_path / "hearing.csv", HEARING)])
+    before = dump_database(store.directory)
+
+    def fail(key, value):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(store, "set_setting", fail)  # the remembered role cannot be written
+    with pytest.raises(OSError):
+        set_role(store, "Mr. Bo Reed", "interviewer")
+    assert dump_database(store.directory) == before  # so the turns keep their roles too
+
+
 def test_a_name_without_its_post_nominals_names_the_person(store, tmp_path):
     # Welsh committee meetings (QMSum education_*): 'speakers set "Lynne Neagle"' answered "no speaker
     # 'Lynne Neagle'" although the chair is 'Lynne Neagle AM' (and 'Lynne Neagle MS' in later meetings)

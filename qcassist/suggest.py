@@ -20,7 +20,7 @@ from .suggest_limits import SuggestLimits, limit, seed_shares
 # training moved to training.py; these names stay importable from here
 from .training import (  # noqa: F401
     ENCODER_SETTING, HUMAN_ORIGINS, TrainReport, _allocate_version, _check_examples, _options_of, _Unit, load_latest_model,
-    project_encoder_spec, project_units, train, training_set,
+    pair_inputs, project_encoder_spec, project_units, train, training_set,
 )
 
 SUGGESTION_FIELDS = ("unit_id", "external_id", "transcript", "order", "code", "probability", "score", "source",
@@ -87,19 +87,13 @@ def suggest(
     apart, and within each code's cap (``suggest_limits``); the report says why units got none.
     """
     model = load_latest_model(store)
-    spec = encoder or model.manifest.get("encoder_spec") or project_encoder_spec(store, None)
-    encoder_obj = project_encoder(store, spec)
-    if encoder_obj.id != model.manifest["encoder"]:
-        raise ModelError(
-            f"model {model.manifest['version']} was trained on embeddings from {model.manifest['encoder']}, "
-            f"not {encoder_obj.id}; train again with this encoder or suggest with --encoder {model.manifest.get('encoder_spec')}."
-        )
+    encoder_obj = model_encoder(store, model, encoder)
     human = {c.unit_id for c in store.codings() if c.origin in HUMAN_ORIGINS}
     human |= {d.unit_id for d in store.decisions() if d.action in ("accept", "reject", "recode", "add")}
     all_units = project_units(store)
     _training_units_still_there(model, all_units)
     units = [u for u in all_units if include_coded or u.id not in human]
-    embeddings = _encode_by_transcript(encoder_obj, units, progress)
+    embeddings = _encode_by_transcript(encoder_obj, units, model_inputs(model, units), progress)
     proposals = propose(model, embeddings, [u.text for u in units], [u.context for u in units],
                         [u.following for u in units], options=_options_of(model)) if units else []
     cv = model.manifest.get("cv") or {}
@@ -144,11 +138,41 @@ def _units_still_there(store: Store, units: list[_Unit]) -> None:
                             "Run 'qcassist suggest' again.")
 
 
-def _encode_by_transcript(encoder_obj, units: list[_Unit], progress: Progress | None) -> np.ndarray:
-    """Embeddings of the units, one transcript at a time so a progress bar can follow."""
+def model_encoder(store: Store, model: CodeModel, encoder: str | None = None):
+    """The encoder whose vectors ``model`` was trained on: its tuned body (cached by the body's id), or the project's
+    encoder, checked to be the one the model names (ModelError otherwise)."""
+    if model.body is not None:
+        from .train_methods import body_encoder
+
+        return body_encoder(store, model.body)
+    spec = encoder or model.manifest.get("encoder_spec") or project_encoder_spec(store, None)
+    encoder_obj = project_encoder(store, spec)
+    if encoder_obj.id != model.manifest["encoder"]:
+        raise ModelError(
+            f"model {model.manifest['version']} was trained on embeddings from {model.manifest['encoder']}, "
+            f"not {encoder_obj.id}; train again with this encoder or suggest with --encoder {model.manifest.get('encoder_spec')}."
+        )
+    return encoder_obj
+
+
+def model_inputs(model: CodeModel, units: Sequence[_Unit]) -> list[str]:
+    """What the model's encoder reads for each unit: the unit with its context for a tuned body, else its text."""
+    return pair_inputs(units) if model.body is not None else [u.text for u in units]
+
+
+def unit_vectors(store: Store, model: CodeModel, units: Sequence[_Unit]) -> np.ndarray:
+    """The units' vectors as ``model`` sees them (review's ordering uses them)."""
+    return model_encoder(store, model).encode(model_inputs(model, units))
+
+
+def _encode_by_transcript(encoder_obj, units: list[_Unit], inputs: list[str], progress: Progress | None) -> np.ndarray:
+    """Embeddings of the units' ``inputs``, one transcript at a time so a progress bar can follow."""
     parts = []
+    start = 0
     for transcript, members in itertools.groupby(units, key=lambda u: u.transcript):  # a transcript's units are consecutive
-        parts.append(encoder_obj.encode([u.text for u in members]))
+        count = sum(1 for _ in members)
+        parts.append(encoder_obj.encode(inputs[start:start + count]))
+        start += count
         if progress:
             progress(transcript)
     return np.vstack(parts) if parts else np.zeros((0, 0), np.float32)

@@ -185,7 +185,9 @@ def model_quality(store: Store, model: CodeModel) -> dict:
         return {"kappa": float(evaluation["kappa"]), "source": "the latest 'qcassist evaluate'"}
     cv = model.manifest.get("cv")
     if cv:
-        return {"kappa": float(cv["kappa"]), "source": "cross-validation during training"}
+        source = "held-out transcripts during training" if model.manifest.get("holdout_transcripts") else \
+            "cross-validation during training"
+        return {"kappa": float(cv["kappa"]), "source": source}
     return {"kappa": None, "source": "no classifier (too few examples per code)"}
 
 

@@ -131,8 +131,10 @@ def fit_finetuned(store: Store, data: TrainingSet, *, spec: str, holdout: list[s
     if data.inputs is None:
         raise ValueError("fine-tuning needs the training set's pair inputs (training_set(with_inputs=True))")
     mask = np.isin(np.asarray(data.groups), holdout)
-    body = train_body(data.inputs, data.labels, exclusive=exclusive, holdout=mask,
-                      options=finetune or FineTuneOptions(), base=spec, progress=progress)
+    if not isinstance(finetune, FineTuneOptions):  # None, or the fields the user set (the CLI's, without torch)
+        finetune = FineTuneOptions(**(finetune or {}))
+    body = train_body(data.inputs, data.labels, exclusive=exclusive, holdout=mask, options=finetune, base=spec,
+                      progress=progress)
     return head_on_body(store, data, body, mask, exclusive=exclusive, options=options, describe=describe), body
 
 
@@ -168,8 +170,12 @@ def comparison_line(comparison: dict) -> str:
 
 
 def fit_by_method(store: Store, data: TrainingSet, *, method: str, spec: str, exclusive: bool, options: TrainOptions,
-                  finetune, describe: Callable[[Describe], dict], fast_describe: Describe, progress=None) -> Fitted:
-    """Train as ``method`` says ('fast', 'finetuned' or 'auto'); QcaError when 'finetuned' cannot be had."""
+                  finetune, describe: Callable[[Describe], dict], fast_describe: Describe,
+                  inputs: Callable[[], list[str]] | None = None, progress=None) -> Fitted:
+    """Train as ``method`` says ('fast', 'finetuned' or 'auto'); QcaError when 'finetuned' cannot be had.
+
+    ``inputs`` gives the pair strings of ``data``'s units when a fine-tuning is about to run (``data.inputs`` otherwise).
+    """
     if method not in METHODS:
         raise QcaError(f"unknown training method {method!r}; use one of {', '.join(METHODS)}.")
 
@@ -184,6 +190,8 @@ def fit_by_method(store: Store, data: TrainingSet, *, method: str, spec: str, ex
         if method == "finetuned":
             raise QcaError(f"cannot fine-tune: {obstacle}. Train with --method fast.")
         return Fitted(fast_model(), "fast", note=f"fast model kept without fine-tuning: {obstacle}")
+    if data.inputs is None and inputs is not None:
+        data = replace(data, inputs=inputs())
     tuned, body = fit_finetuned(store, data, spec=spec, holdout=holdout, exclusive=exclusive, options=options,
                                 finetune=finetune, describe=describe, progress=progress)
     if method == "finetuned":

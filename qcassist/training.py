@@ -169,7 +169,8 @@ def train(
 
     ``method``: 'fast' (the encoder's vectors and a head), 'finetuned' (a body tuned on the codings, its head
     calibrated on held-out transcripts), 'auto' (the better of the two on the same held-out transcripts; the
-    fast one where fine-tuning cannot be had) — see ``train_methods``. ``finetune`` (a ``FineTuneOptions``) and
+    fast one where fine-tuning cannot be had) — see ``train_methods``. ``finetune`` (a ``FineTuneOptions``, or a
+    dict of its fields) and
     ``progress`` (called with the fine-tuning's epoch, step, loss and ETA) are for the fine-tuning.
     Nothing is registered until the end: an error or Ctrl-C leaves the project as it was.
     """
@@ -178,12 +179,13 @@ def train(
     started = datetime.now(timezone.utc)
     spec = project_encoder_spec(store, encoder)
     encoder_obj = project_encoder(store, spec)
-    data = training_set(store, encoder_obj, coders=coders, with_inputs=method != "fast")
+    data = training_set(store, encoder_obj, coders=coders)
     _check_examples(data)
     codebook = store.codebook()
     fitted = fit_by_method(store, data, method=method, spec=spec, exclusive=codebook.exclusive, options=options,
                            finetune=finetune, describe=lambda encode: _descriptions(codebook, data, encode),
-                           fast_describe=encoder_obj.encode, progress=progress)
+                           fast_describe=encoder_obj.encode, inputs=lambda: _pair_inputs_of(store, data, coders),
+                           progress=progress)
     return _register(store, fitted, data, spec=spec, encoder_id=encoder_obj.id, codebook=codebook, started=started)
 
 
@@ -216,6 +218,13 @@ def train_head(store: Store, *, coders: Sequence[str] = ()) -> TrainReport:
     body_source = store.directory / "classifiers" / latest.manifest["version"]
     return _register(store, fitted, data, spec=latest.manifest["encoder_spec"], encoder_id=latest.manifest["encoder"],
                      codebook=codebook, started=started, body_from=(body_source, latest.manifest["body"]))
+
+
+def _pair_inputs_of(store: Store, data: TrainingSet, coders: Sequence[str]) -> list[str]:
+    """The training units' pair inputs, read when a fine-tuning is about to run (not for a fast model)."""
+    again = training_set(store, None, coders=coders, with_inputs=True)
+    assert again.unit_ids.tolist() == data.unit_ids.tolist()  # one command's reads of its own store
+    return again.inputs
 
 
 def _descriptions(codebook, data: TrainingSet, encode) -> dict[str, np.ndarray]:

@@ -157,7 +157,9 @@ def model_encoder(store: Store, model: CodeModel, encoder: str | None = None):
 
 def model_inputs(model: CodeModel, units: Sequence[_Unit]) -> list[str]:
     """What the model's encoder reads for each unit: the unit with its context for a tuned body, else its text."""
-    return pair_inputs(units) if model.body is not None else [u.text for u in units]
+    if model.body is None:
+        return [u.text for u in units]
+    return pair_inputs(units, model.body.options.context_words)
 
 
 def unit_vectors(store: Store, model: CodeModel, units: Sequence[_Unit]) -> np.ndarray:

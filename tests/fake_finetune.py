@@ -41,7 +41,7 @@ class FineTuneOptions:
         return cls(**values)
 
 
-def pair_input(text: str, role: str, context: str, context_role: str) -> str:
+def pair_input(text: str, role: str, context: str, context_role: str, *, context_words: int = 48) -> str:
     return f"{role}: {text} [SEP] {context_role}: {context}"
 
 
@@ -104,7 +104,8 @@ class TunedBody:
 CALLS: list[dict] = []
 
 
-def train_body(inputs, labels, *, exclusive, holdout=None, options=None, base="default", progress=None) -> TunedBody:
+def train_body(inputs, labels, *, exclusive, holdout=None, options=None, base="default", progress=None,
+               codes=None) -> TunedBody:
     options = options or FineTuneOptions()
     labels = np.asarray(labels)
     train = np.ones(len(inputs), bool) if holdout is None else ~np.asarray(holdout, bool)
@@ -115,7 +116,8 @@ def train_body(inputs, labels, *, exclusive, holdout=None, options=None, base="d
     for epoch in range(options.epochs):
         for step in range(2):
             if progress:
-                progress({"epoch": epoch + 1, "epochs": options.epochs, "step": step + 1, "steps": 2,
+                progress({"epoch": epoch + 1, "epochs": options.epochs, "step": 2 * epoch + step + 1,
+                          "steps": 2 * options.epochs,
                           "elapsed": 0.0, "eta": 1.0, "loss": 0.5})
         history.append({"epoch": epoch + 1, "loss": 0.5 / (epoch + 1)})
     # pull each code's training units toward its centroid: a "tuned" geometry

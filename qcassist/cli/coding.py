@@ -162,7 +162,7 @@ def _finetune_progress(enabled: bool):
     shown = []
 
     def show(state: dict) -> None:
-        done = ((state["epoch"] - 1) * state["steps"] + state["step"]) / max(1, state["epochs"] * state["steps"])
+        done = state["step"] / max(1, state["steps"])  # steps of the whole run
         bar = "#" * int(done * 24)
         click.echo(f"\rFine-tuning [{bar:<24}] epoch {state['epoch']}/{state['epochs']}  loss {state['loss']:.3f}  "
                    f"{_minutes(state['elapsed'])} elapsed, ETA {_minutes(state['eta'])}  ", nl=False, err=True)

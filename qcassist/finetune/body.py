@@ -57,9 +57,11 @@ class TunedBody:
 
         if not inputs:
             return np.zeros((0, len(self.codes)), dtype=np.float32)
-        logits = self._head(self.pooled(inputs, batch_size).to(self._device))
-        scores = torch.softmax(logits, dim=1) if self.exclusive else torch.sigmoid(logits)
-        return scores.detach().cpu().numpy().astype(np.float32)
+        vectors = self.pooled(inputs, batch_size).to(self._device)
+        with torch.inference_mode():
+            logits = self._head(vectors)
+            scores = torch.softmax(logits, dim=1) if self.exclusive else torch.sigmoid(logits)
+        return scores.cpu().numpy().astype(np.float32)
 
     def pooled(self, inputs: Sequence[str], batch_size: int = 64):
         """Mean-pooled last hidden states (n, dim) as a CPU float32 tensor, in the order of ``inputs``."""
@@ -169,8 +171,8 @@ def _read_entry(path: Path, entry: dict) -> tuple[list[str], bool, FineTuneOptio
             raise ValueError("codes is not a list of names")
         if not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
             raise ValueError("tensors is not a list of names")
-        if not isinstance(entry["sha256"], str) or not isinstance(entry["base_spec"], str):
-            raise ValueError("sha256 or base_spec is not a string")
+        if not all(isinstance(entry[key], str) for key in ("sha256", "base_spec", "base_encoder")):
+            raise ValueError("sha256, base_spec or base_encoder is not a string")
         options = FineTuneOptions.from_dict(entry["options"])
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise fail(path, f"the manifest's entry for it is unreadable ({type(exc).__name__}: {exc})") from None

@@ -16,7 +16,10 @@ import numpy as np
 
 from ..saved_model import ModelError
 from .body import TunedBody
-from .network import batches, collate, freeze, frozen_modules, load_base, make_head, pooled, resolve_device, tokenize
+from .network import (
+    CACHE_LIMIT_BYTES, batches, bottom_size, bottom_states, collate, freeze, frozen_modules, given_states, load_base,
+    make_head, pooled, resolve_device, tokenize, top_pooled,
+)
 from .options import FineTuneOptions
 
 HEAD_RATE_FACTOR = 20  # a fresh head starts from nothing; the pretrained body only needs nudging
@@ -91,6 +94,31 @@ def _usable(labels: np.ndarray, exclusive: bool) -> np.ndarray:
     return (labels >= 0).any(axis=1)
 
 
+class _Clock:
+    """Steps, the max_minutes deadline and throttled progress reports."""
+
+    def __init__(self, options: FineTuneOptions, steps_per_epoch: int, progress):
+        self.options, self.steps_per_epoch, self.progress = options, steps_per_epoch, progress
+        self.total = steps_per_epoch * options.epochs
+        self.started = self.training_started = self.last_report = time.monotonic()
+        self.deadline = self.started + options.max_minutes * 60 if options.max_minutes is not None else None
+        self.step, self.stopped = 0, False
+
+    def tick(self, epoch: int, loss: float) -> bool:
+        """Count a finished batch and report it; True when the time budget is spent (training stops)."""
+        self.step += 1
+        now = time.monotonic()
+        self.stopped = self.deadline is not None and now >= self.deadline and self.step < self.total
+        if self.progress is not None and (now - self.last_report >= PROGRESS_EVERY_S or self.stopped or self.step == self.total):
+            eta = (now - self.training_started) / self.step * (self.total - self.step)
+            if self.deadline is not None:
+                eta = min(eta, max(0.0, self.deadline - now))
+            self.progress({"phase": "training", "epoch": epoch, "epochs": self.options.epochs, "step": self.step,
+                           "steps": self.total, "elapsed": now - self.started, "eta": eta, "loss": loss})
+            self.last_report = now
+        return self.stopped
+
+
 def masked_bce(logits, labels):
     """Mean binary cross-entropy over the known entries (labels 1 or 0); -1 entries add no loss and no gradient."""
     import torch
@@ -114,7 +142,9 @@ class _Run:
         self.head = make_head(self.model, labels.shape[1]).to(device)
         self.tokenized = tokenize(self.base.tokenizer, list(inputs), options.max_length)
         self.pad_id = self.base.tokenizer.pad_token_id or 0
-        self.codes_count = labels.shape[1]
+        self.n_bottom = bottom_size(self.model, options.tuned_layers)
+        self.states: dict | None = None  # cached bottom outputs, filled by _prepare
+        self.given = given_states()
         if exclusive:
             self.targets = torch.from_numpy(np.argmax(labels == 1, axis=1).astype(np.int64))
         else:
@@ -123,35 +153,16 @@ class _Run:
     # --- the loop -----------------------------------------------------------------------
 
     def fit(self, train_rows, held_rows, rng, progress) -> TunedBody:
-        import torch
-
         options = self.options
-        steps_per_epoch = -(-len(train_rows) // options.batch_size)
-        total = steps_per_epoch * options.epochs
-        optimizer, schedule = self._optimizer(total)
-        lengths = self.tokenized.lengths()
-        started = last_report = time.monotonic()
-        deadline = started + options.max_minutes * 60 if options.max_minutes is not None else None
-        history, best, best_epoch, best_loss, step, stopped = [], None, 0, float("inf"), 0, False
+        clock = _Clock(options, -(-len(train_rows) // options.batch_size), progress)
+        optimizer, schedule = self._optimizer(clock.total)
+        self._prepare(np.concatenate([train_rows, held_rows]), clock.started, progress)
+        clock.training_started = time.monotonic()  # the ETA extrapolates training steps only, not the one-off pass
+        history, best, best_epoch, best_loss, finished = [], None, 0, float("inf"), True
         for epoch in range(1, options.epochs + 1):
-            epoch_start, losses = time.monotonic(), []
-            self._train_mode()
-            for rows in batches(lengths[train_rows], options.batch_size, rng):
-                loss = self._loss(train_rows[rows])
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                schedule.step()
-                step += 1
-                losses.append(float(loss.detach()))
-                now = time.monotonic()
-                stopped = deadline is not None and now >= deadline and step < total
-                if progress is not None and (now - last_report >= PROGRESS_EVERY_S or stopped or step == total):
-                    progress(self._progress(epoch, step, total, steps_per_epoch, now - started, deadline, now, losses[-1]))
-                    last_report = now
-                if stopped:
-                    break
-            if stopped and len(losses) < steps_per_epoch:
+            epoch_start = time.monotonic()
+            losses, finished = self._epoch(epoch, train_rows, rng, optimizer, schedule, clock)
+            if not finished:
                 break  # an unfinished epoch gets no holdout loss: it is not a candidate checkpoint
             held_loss = self._held_loss(held_rows) if len(held_rows) else None
             history.append({"epoch": epoch, "train_loss": float(np.mean(losses)), "holdout_loss": held_loss,
@@ -160,14 +171,47 @@ class _Run:
                 best_epoch = epoch  # no holdout: the last finished epoch
             elif held_loss < best_loss:
                 best_loss, best_epoch, best = held_loss, epoch, self._snapshot()
-            if stopped:
+            if clock.stopped:
                 break
-        finished = history[-1]["epoch"] if history and not (stopped and len(losses) < steps_per_epoch) else 0
-        if best is not None and best_epoch != finished:
+        current = history[-1]["epoch"] if history and finished else 0  # 0: cut short mid-epoch
+        if best is not None and best_epoch != current:
             self._restore(best)  # a later epoch (or a cut-short one) did worse on the holdout
-        elif best is None and best_epoch != finished:
-            best_epoch = 0  # no holdout and cut short mid-epoch: the current weights
-        return self._body(history, best_epoch, stopped, time.monotonic() - started, len(train_rows))
+        elif best is None:
+            best_epoch = current  # no holdout: the weights as they are
+        return self._body(history, best_epoch, clock.stopped, time.monotonic() - clock.started, len(train_rows))
+
+    def _epoch(self, epoch, train_rows, rng, optimizer, schedule, clock) -> tuple[list[float], bool]:
+        """One pass over the training rows in length buckets; (batch losses, whether it ran to its end)."""
+        losses = []
+        self._train_mode()
+        for rows in batches(self.tokenized.lengths()[train_rows], self.options.batch_size, rng):
+            loss = self._loss(train_rows[rows])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            losses.append(float(loss.detach()))
+            if clock.tick(epoch, losses[-1]):
+                return losses, len(losses) == clock.steps_per_epoch
+        return losses, True
+
+    def _prepare(self, rows: np.ndarray, started: float, progress) -> None:
+        """Compute the frozen bottom's outputs once, when there is a frozen bottom and they fit in memory."""
+        width = self.model.config.hidden_size * 4
+        if not self.n_bottom or int(self.tokenized.lengths()[rows].sum()) * width > CACHE_LIMIT_BYTES:
+            return
+        last = [started]
+
+        def report(done: int) -> None:
+            now = time.monotonic()
+            if progress is not None and (now - last[0] >= PROGRESS_EVERY_S or done == len(rows)):
+                elapsed = now - started
+                progress({"phase": "preparing", "epoch": 0, "epochs": self.options.epochs, "step": done,
+                          "steps": len(rows), "elapsed": elapsed, "eta": elapsed / done * (len(rows) - done),
+                          "loss": float("nan")})
+                last[0] = now
+
+        self.states = bottom_states(self.model, self.tokenized, rows, self.n_bottom, self.pad_id, self.device, report)
 
     def _optimizer(self, total_steps: int):
         import torch
@@ -196,7 +240,11 @@ class _Run:
     def _loss(self, rows: np.ndarray):
         import torch
 
-        logits = self.head(pooled(self.model, collate(self.tokenized, rows, self.pad_id, self.device)))
+        if self.states is not None:
+            vectors = top_pooled(self.model, self.given, self.states, rows, self.n_bottom, self.device)
+        else:
+            vectors = pooled(self.model, collate(self.tokenized, rows, self.pad_id, self.device))
+        logits = self.head(vectors)
         index = torch.from_numpy(rows)
         if self.exclusive:
             return torch.nn.functional.cross_entropy(logits, self.targets[index].to(self.device))
@@ -233,13 +281,6 @@ class _Run:
         with torch.no_grad():
             for name, p in self._trainable().items():
                 p.copy_(snapshot[name])
-
-    def _progress(self, epoch, step, total, steps_per_epoch, elapsed, deadline, now, loss) -> dict:
-        eta = elapsed / step * (total - step)
-        if deadline is not None:
-            eta = min(eta, max(0.0, deadline - now))
-        return {"epoch": epoch, "epochs": self.options.epochs, "step": step, "steps": total,
-                "elapsed": elapsed, "eta": eta, "loss": loss}
 
     def _body(self, history, best_epoch, stopped, seconds, examples) -> TunedBody:
         self.model.eval()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import math
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -162,10 +163,15 @@ def _finetune_progress(enabled: bool):
     shown = []
 
     def show(state: dict) -> None:
-        done = state["step"] / max(1, state["steps"])  # steps of the whole run
-        bar = "#" * int(done * 24)
-        click.echo(f"\rFine-tuning [{bar:<24}] epoch {state['epoch']}/{state['epochs']}  loss {state['loss']:.3f}  "
-                   f"{_minutes(state['elapsed'])} elapsed, ETA {_minutes(state['eta'])}  ", nl=False, err=True)
+        done = state["step"] / max(1, state["steps"])  # of the phase: the whole run's steps, when training
+        bar = f"[{'#' * int(done * 24):<24}]"
+        if state.get("phase") == "preparing":  # the frozen layers' outputs, computed once before the epochs
+            what = f"Preparing   {bar}"
+        else:
+            loss = state.get("loss")
+            what = f"Fine-tuning {bar} epoch {state['epoch']}/{state['epochs']}" + (
+                f"  loss {loss:.3f}" if isinstance(loss, float) and math.isfinite(loss) else "")
+        click.echo(f"\r{what}  {_minutes(state['elapsed'])} elapsed, ETA {_minutes(state['eta'])}  ", nl=False, err=True)
         shown.append(True)
 
     try:

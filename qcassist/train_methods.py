@@ -186,8 +186,13 @@ def comparison_line(comparison: dict) -> str:
         return "n/a" if k is None else f"{k:.2f}"
 
     kept = "fine-tuned kept" if comparison["winner"] == "finetuned" else "fast kept"
-    return (f"fine-tuned kappa {show(comparison['finetuned_kappa'])} vs fast {show(comparison['fast_kappa'])} on "
+    line = (f"fine-tuned kappa {show(comparison['finetuned_kappa'])} vs fast {show(comparison['fast_kappa'])} on "
             f"{comparison['units']} held-out units of {comparison['transcripts']} transcripts: {kept}")
+    tuning = comparison.get("finetuning") or {}
+    if tuning.get("stopped_early"):  # a budget that ended the tuning early explains a fine-tuned model that lost
+        line += (f" (the fine-tuning stopped at --max-minutes; its best of {tuning['epochs']} epochs was "
+                 f"{tuning['best_epoch'] or 'none: no epoch finished'})")
+    return line
 
 
 def fit_by_method(store: Store, data: TrainingSet, *, method: str, spec: str, exclusive: bool, options: TrainOptions,
@@ -222,6 +227,8 @@ def fit_by_method(store: Store, data: TrainingSet, *, method: str, spec: str, ex
     mask = np.isin(np.asarray(data.groups), holdout)
     rows = head_rows(data, exclusive=exclusive, codes=tuned.codes or data.codes)
     comparison = compare(tuned, fast_model(mask), units=int(mask[rows].sum()), transcripts=len(holdout))
+    comparison["finetuning"] = {"best_epoch": body.best_epoch, "epochs": finetune.epochs, "stopped_early": body.stopped_early,
+                                "seconds": body.seconds}
     if comparison["winner"] == "finetuned":
         return Fitted(tuned, "finetuned", body, holdout, comparison)
     return Fitted(fast_model(), "fast", holdout=[], comparison=comparison)

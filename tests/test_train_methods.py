@@ -299,3 +299,13 @@ def test_cross_validation_refuses_a_fine_tuned_method_without_pair_inputs():
     data = _training_set([f"t{i % 4}" for i in range(24)], [i % 3 for i in range(24)])
     with pytest.raises(ValueError, match="needs data.inputs"):
         cross_validate(data, exclusive=True, method="finetuned")
+
+
+def test_the_comparison_says_when_the_time_budget_cut_the_fine_tuning_short():
+    from qcassist.train_methods import comparison_line
+
+    comparison = {"finetuned_kappa": 0.637, "fast_kappa": 0.7625, "units": 140, "transcripts": 5, "winner": "fast",
+                  "finetuning": {"best_epoch": 0, "epochs": 3, "stopped_early": True, "seconds": 180.0}}
+    assert comparison_line(comparison) == (
+        "fine-tuned kappa 0.64 vs fast 0.76 on 140 held-out units of 5 transcripts: fast kept (the fine-tuning "
+        "stopped at --max-minutes; its best of 3 epochs was none: no epoch finished)")

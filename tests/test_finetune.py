@@ -164,3 +164,19 @@ def test_caching_the_frozen_bottom_trains_the_same_network(monkeypatch):
     recomputed = train_body(inputs[:16], labels[:16], exclusive=True, options=options)
     assert np.allclose(cached.predict_proba(inputs), recomputed.predict_proba(inputs), atol=1e-4)
     assert cached.history[0]["train_loss"] == pytest.approx(recomputed.history[0]["train_loss"], abs=1e-5)
+
+
+def test_the_epoch_with_the_lowest_holdout_loss_is_kept(monkeypatch):
+    from qcassist.finetune import training
+
+    inputs, labels, holdout = _pairs()
+    losses = iter([0.5, 0.9, 0.7])  # epoch 1 is best; later epochs change the weights but do worse
+    monkeypatch.setattr(training._Run, "_held_loss", lambda self, rows: next(losses))
+    snapshots = []
+    original = training._Run._snapshot
+    monkeypatch.setattr(training._Run, "_snapshot", lambda self: snapshots.append(original(self)) or snapshots[-1])
+    body = train_body(inputs, labels, exclusive=True, holdout=holdout, options=FAST)
+    assert body.best_epoch == 1 and [h["holdout_loss"] for h in body.history] == [0.5, 0.9, 0.7]
+    assert len(snapshots) == 1
+    kept = body.tensors()
+    assert all(np.array_equal(kept[name].numpy(), value.numpy()) for name, value in snapshots[0].items())

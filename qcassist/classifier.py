@@ -39,13 +39,22 @@ class CodeClassifier(ClassifierMixin, BaseEstimator):
 
     # fitting
 
-    def fit(self, X, Y, groups=None) -> CodeClassifier:
+    def fit(self, X, Y, groups=None, holdout=None) -> CodeClassifier:
+        """Fit; calibrate and choose thresholds out of fold, or on the ``holdout`` rows (a bool mask) when given.
+
+        With ``holdout`` the model is fitted on the other rows only and the held-out rows serve for
+        calibration, thresholds and ``cv_kappa_``: for a head on a fine-tuned body, which has seen its
+        training units, out-of-fold scores on those units would be over-confident.
+        """
         Y = np.asarray(Y, dtype=np.int8)
         if Y.ndim != 2 or Y.shape[0] != X.shape[0]:
             raise ValueError(f"Y must be (n_units, n_codes), but X has {X.shape[0]} rows and Y shape {Y.shape}")
         if ((Y == 1).sum(axis=0) < 2).any():
             raise ValueError("every code needs at least two positive units")
         self.n_codes_ = Y.shape[1]
+        if holdout is not None:
+            return self._fit_with_holdout(X, Y, np.asarray(groups) if groups is not None else None,
+                                          np.asarray(holdout, dtype=bool))
         folds = self._folds(Y, groups)
         self._fit_final(X, Y)  # first: folds missing a code fall back to it
         scores = self._out_of_fold_scores(X, Y, folds)
@@ -53,6 +62,21 @@ class CodeClassifier(ClassifierMixin, BaseEstimator):
         out_of_fold = self._calibrated(scores)
         self.thresholds_ = self._choose_thresholds(out_of_fold, Y)
         self.cv_kappa_ = self._kappas(out_of_fold, Y, folds)
+        return self
+
+    def _fit_with_holdout(self, X, Y, groups, holdout: np.ndarray) -> CodeClassifier:
+        if holdout.shape != (Y.shape[0],):
+            raise ValueError(f"holdout must be a mask of the {Y.shape[0]} rows, but has shape {holdout.shape}")
+        train, held = np.flatnonzero(~holdout), np.flatnonzero(holdout)
+        if ((Y[train] == 1).sum(axis=0) < 2).any() or ((Y[held] == 1).sum(axis=0) < 2).any():
+            raise ValueError("every code needs at least two positive units on each side of the holdout")
+        self._fit_final(X[train], Y[train])
+        scores = self._scores(X[held])
+        self._calibrate(scores, Y[held])
+        calibrated = self._calibrated(scores)
+        self.thresholds_ = self._choose_thresholds(calibrated, Y[held])
+        halves = self._folds(Y[held], groups[held] if groups is not None else None, splits=2)
+        self.cv_kappa_ = self._kappas(calibrated, Y[held], halves)
         return self
 
     def _new_model(self) -> LogisticRegression:
@@ -72,11 +96,12 @@ class CodeClassifier(ClassifierMixin, BaseEstimator):
             self.coef_ = np.vstack([m.coef_[0] for m in models])
             self.intercept_ = np.array([m.intercept_[0] for m in models])
 
-    def _folds(self, Y, groups):
+    def _folds(self, Y, groups, splits: int | None = None):
+        splits = splits or self.calibration_folds
         labels = Y.argmax(axis=1)
-        if groups is not None and len(set(groups)) >= self.calibration_folds:
-            return list(GroupKFold(self.calibration_folds).split(Y, labels, groups))
-        n_splits = max(2, min(self.calibration_folds, int(np.bincount(labels).min()) if len(labels) else 2))
+        if groups is not None and len(set(groups)) >= splits:
+            return list(GroupKFold(splits).split(Y, labels, groups))
+        n_splits = max(2, min(splits, int(np.bincount(labels).min()) if len(labels) else 2))
         with warnings.catch_warnings():
             # a code on one unit of this training set fits in one fold only; _out_of_fold_scores handles that, and
             # scikit-learn's warning reached the user as five lines of Python from 'qcassist evaluate'

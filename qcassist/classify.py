@@ -51,6 +51,7 @@ class CodeModel:
     exemplar_labels: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int8))  # (n, all codes)
     all_codes: list[str] = field(default_factory=list)  # column order of exemplar_labels
     manifest: dict = field(default_factory=dict)
+    body: object | None = None  # a fine-tuned model's TunedBody: saved and loaded beside, by train/load_latest_model
 
     def save(self, directory) -> None:
         from pathlib import Path
@@ -120,6 +121,7 @@ class TrainingSet:
     groups: list[str]  # transcript of each unit: folds never split one
     codes: list[str]
     following: list[str] | None = None  # next turn's text ("" at a transcript's end)
+    inputs: list[str] | None = None  # what a fine-tuned body reads: the unit paired with its context and roles
 
     def after(self) -> list[str]:
         return self.following if self.following is not None else [""] * len(self.texts)
@@ -147,8 +149,13 @@ def train_model(
     exclusive: bool = False,
     descriptions: dict[str, np.ndarray] | None = None,
     options: TrainOptions = TrainOptions(),
+    holdout: np.ndarray | None = None,
 ) -> CodeModel:
-    """Fit features and classifier on the codes with enough examples; set up fallbacks for the rest."""
+    """Fit features and classifier on the codes with enough examples; set up fallbacks for the rest.
+
+    ``holdout`` (a bool mask over the units): the classifier is fitted on the other units and calibrated,
+    given thresholds and judged (its ``cv`` kappa) on these (``CodeClassifier.fit``).
+    """
     counts = (data.labels == 1).sum(axis=0)
     descriptions = descriptions or {}
     classifier_codes = [c for c, n in zip(data.codes, counts) if n >= options.min_classifier_examples]
@@ -162,10 +169,12 @@ def train_model(
         rows = np.flatnonzero((Y == 1).any(axis=1)) if exclusive else np.flatnonzero((Y >= 0).any(axis=1))
         after = data.after()
         texts, contexts, following = ([column[i] for i in rows] for column in (data.texts, data.contexts, after))
-        features.fit(texts, contexts, following)
+        held = None if holdout is None else np.asarray(holdout, dtype=bool)[rows]
+        fitted_on = range(len(rows)) if held is None else np.flatnonzero(~held)  # the vocabularies: training rows only
+        features.fit(*([column[i] for i in fitted_on] for column in (texts, contexts, following)))
         X = features.transform(data.embeddings[rows], texts, contexts, following)
         classifier = CodeClassifier(C=options.C, exclusive=exclusive, class_weight=options.class_weight)
-        classifier.fit(X, Y[rows], groups=[data.groups[i] for i in rows])
+        classifier.fit(X, Y[rows], groups=[data.groups[i] for i in rows], holdout=held)
     else:
         exemplar_codes = sorted(set(exemplar_codes) | set(classifier_codes), key=data.codes.index)
         classifier_codes = []
@@ -178,16 +187,18 @@ def train_model(
         exemplar_labels=np.asarray(data.labels == 1, np.int8), all_codes=list(data.codes),
         manifest={"options": {k: (v.as_dict() if hasattr(v, "as_dict") else v) for k, v in asdict(options).items()},
                   "exclusive": exclusive, "examples_per_code": {c: int(n) for c, n in zip(data.codes, counts)},
-                  "cv": _cv_summary(classifier, classifier_codes)},
+                  "cv": _cv_summary(classifier, classifier_codes, held_out=holdout is not None)},
     )
 
 
-def _cv_summary(classifier: CodeClassifier | None, codes: list[str]) -> dict | None:
-    """The out-of-fold kappa the training computed anyway, kept so ``suggest`` can warn about a weak model."""
+def _cv_summary(classifier: CodeClassifier | None, codes: list[str], *, held_out: bool = False) -> dict | None:
+    """The out-of-fold (or held-out) kappa the training computed anyway, kept so ``suggest`` can warn about a weak model."""
     if classifier is None:
         return None
+    kind = ("on held-out transcripts (thresholds chosen on the other half of them)" if held_out
+            else "out-of-fold during training (thresholds chosen on the same predictions: optimistic)")
     return {"kappa": classifier.cv_kappa_["kappa"], "per_code_kappa": dict(zip(codes, classifier.cv_kappa_["per_code"])),
-            "kind": "out-of-fold during training (thresholds chosen on the same predictions: optimistic)"}
+            "kind": kind}
 
 
 # Rows scored at a time: the unit x exemplar similarities and the feature matrix exist for

@@ -139,8 +139,7 @@ def review_queue(
 
 def _model_view(store: Store, unit_ids: list[int]) -> tuple[np.ndarray | None, np.ndarray | None]:
     """(probabilities of every code, embeddings) of these units under the latest model, if it has a classifier."""
-    from .project import project_encoder
-    from .suggest import ModelError, load_latest_model, project_units
+    from .suggest import ModelError, load_latest_model, project_units, unit_vectors
 
     try:
         model = load_latest_model(store)
@@ -149,7 +148,10 @@ def _model_view(store: Store, unit_ids: list[int]) -> tuple[np.ndarray | None, n
     wanted = set(unit_ids)
     units = {u.id: u for u in project_units(store) if u.id in wanted}
     rows = [units[i] for i in unit_ids]
-    embeddings = project_encoder(store, model.manifest["encoder_spec"]).encode([u.text for u in rows])
+    try:
+        embeddings = unit_vectors(store, model, rows)  # a fine-tuned model's body reads the unit with its context
+    except ModelError:  # the project's encoder changed since: order without the model, as with none
+        return None, None
     if model.classifier is None:
         return None, embeddings
     features = model.features.transform(embeddings, [u.text for u in rows], [u.context for u in rows],

@@ -573,7 +573,7 @@ def test_a_train_that_fails_after_fitting_tfidf_leaves_no_encoder_folder(runner,
     def refused(*_args, **_kwargs):
         raise QcaError("refused after the encoder was fitted")
 
-    monkeypatch.setattr("qcassist.suggest.train_model", refused)
+    monkeypatch.setattr("qcassist.train_methods.train_model", refused)
     line = _one_error_line(_run(runner, "train", "-p", project, "--encoder", "tfidf"))
     assert "refused after" in line
     assert not (project / "encoders").exists() and dump_database(project) == before

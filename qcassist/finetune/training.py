@@ -1,0 +1,252 @@
+"""train_body: fine-tune the top of a sentence-transformers model with a classification head.
+
+The unit and its context go in as one pair string (``pair_input``). Exclusive codebooks
+train a softmax over the codes on rows that have their one code; multi-label codebooks a
+sigmoid per code, with unknown (-1) entries masked out and 0 (e.g. a reviewer's
+rejection) kept as a negative. Seeded: the same inputs, options and seed on the CPU give
+the same weights.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from ..saved_model import ModelError
+from .body import TunedBody
+from .network import batches, collate, freeze, frozen_modules, load_base, make_head, pooled, resolve_device, tokenize
+from .options import FineTuneOptions
+
+HEAD_RATE_FACTOR = 20  # a fresh head starts from nothing; the pretrained body only needs nudging
+WARMUP_FRACTION = 0.1
+WEIGHT_DECAY = 0.01
+PROGRESS_EVERY_S = 0.5
+
+
+def train_body(
+    inputs: Sequence[str],
+    labels: np.ndarray,
+    *,
+    exclusive: bool,
+    holdout: np.ndarray | None = None,
+    options: FineTuneOptions = FineTuneOptions(),
+    base: str = "default",
+    progress: Callable[[dict], None] | None = None,
+    codes: Sequence[str] | None = None,
+) -> TunedBody:
+    """Fine-tune ``base`` on pair strings and (n, k) labels (1 / 0 / -1); rows in ``holdout`` only pick the best epoch."""
+    labels = np.asarray(labels)
+    holdout = _check(inputs, labels, holdout)
+    codes = list(codes) if codes is not None else [str(i) for i in range(labels.shape[1])]
+    if len(codes) != labels.shape[1]:
+        raise ValueError(f"{len(codes)} codes for labels with {labels.shape[1]} columns")
+    _check_options(options)
+    usable = _usable(labels, exclusive)
+    train_rows = np.flatnonzero(usable & ~holdout)
+    held_rows = np.flatnonzero(usable & holdout)
+    if not len(train_rows):
+        raise ModelError(
+            f"fine-tuning needs coded units, but none of the {int((~holdout).sum())} units outside the holdout has "
+            + ("exactly one code" if exclusive else "a known code (1 or 0)")
+            + "; code some units first."
+        )
+    import torch
+
+    device = resolve_device(options.device)
+    fork_devices = [torch.device(device).index or 0] if device.startswith("cuda") else []
+    with torch.random.fork_rng(devices=fork_devices):  # seed our run without resetting the caller's generators
+        torch.manual_seed(options.seed)
+        run = _Run(inputs, labels, exclusive, options, base, device)
+        body = run.fit(train_rows, held_rows, np.random.default_rng(options.seed), progress)
+    body.codes = codes
+    return body
+
+
+def _check_options(options: FineTuneOptions) -> None:
+    if options.epochs < 1 or options.batch_size < 1 or options.max_length < 8 or options.context_words < 0:
+        raise ValueError(f"fine-tuning needs epochs >= 1, batch_size >= 1, max_length >= 8, context_words >= 0; got {options}")
+    if not options.learning_rate > 0 or (options.max_minutes is not None and not options.max_minutes >= 0):
+        raise ValueError(f"fine-tuning needs learning_rate > 0 and max_minutes >= 0 (or None); got {options}")
+
+
+def _check(inputs: Sequence[str], labels: np.ndarray, holdout: np.ndarray | None) -> np.ndarray:
+    if labels.ndim != 2 or labels.shape[0] != len(inputs) or labels.shape[1] == 0:
+        raise ValueError(f"labels must be (n_inputs, n_codes) with n_inputs = {len(inputs)}, but labels have shape {labels.shape}")
+    if not np.isin(labels, (-1, 0, 1)).all():
+        raise ValueError("labels must hold only 1 (coded), 0 (not coded) and -1 (unknown)")
+    if holdout is None:
+        return np.zeros(len(inputs), dtype=bool)
+    holdout = np.asarray(holdout)
+    if holdout.dtype != bool or holdout.shape != (len(inputs),):
+        raise ValueError(f"holdout must be a boolean mask of length {len(inputs)}, but it is {holdout.dtype} {holdout.shape}")
+    return holdout
+
+
+def _usable(labels: np.ndarray, exclusive: bool) -> np.ndarray:
+    """Rows the loss can use: exclusive, exactly one code; multi-label, any known entry."""
+    if exclusive:
+        return (labels == 1).sum(axis=1) == 1
+    return (labels >= 0).any(axis=1)
+
+
+def masked_bce(logits, labels):
+    """Mean binary cross-entropy over the known entries (labels 1 or 0); -1 entries add no loss and no gradient."""
+    import torch
+
+    known = (labels >= 0).to(logits.dtype)
+    each = torch.nn.functional.binary_cross_entropy_with_logits(logits, labels.clamp(min=0).to(logits.dtype), reduction="none")
+    return (each * known).sum() / known.sum().clamp(min=1)
+
+
+class _Run:
+    """One fine-tuning run's state: model, head, optimizer, tokenized inputs, targets."""
+
+    def __init__(self, inputs, labels, exclusive, options, base, device):
+        import torch
+
+        self.options, self.exclusive, self.device = options, exclusive, device
+        self.base = load_base(base, device)
+        self.model = self.base.model.to(device)
+        self.tuned = freeze(self.model, options.tuned_layers)
+        self.frozen = frozen_modules(self.model, options.tuned_layers)
+        self.head = make_head(self.model, labels.shape[1]).to(device)
+        self.tokenized = tokenize(self.base.tokenizer, list(inputs), options.max_length)
+        self.pad_id = self.base.tokenizer.pad_token_id or 0
+        self.codes_count = labels.shape[1]
+        if exclusive:
+            self.targets = torch.from_numpy(np.argmax(labels == 1, axis=1).astype(np.int64))
+        else:
+            self.targets = torch.from_numpy(labels.astype(np.float32))  # -1 kept: masked_bce skips it
+
+    # --- the loop -----------------------------------------------------------------------
+
+    def fit(self, train_rows, held_rows, rng, progress) -> TunedBody:
+        import torch
+
+        options = self.options
+        steps_per_epoch = -(-len(train_rows) // options.batch_size)
+        total = steps_per_epoch * options.epochs
+        optimizer, schedule = self._optimizer(total)
+        lengths = self.tokenized.lengths()
+        started = last_report = time.monotonic()
+        deadline = started + options.max_minutes * 60 if options.max_minutes is not None else None
+        history, best, best_epoch, best_loss, step, stopped = [], None, 0, float("inf"), 0, False
+        for epoch in range(1, options.epochs + 1):
+            epoch_start, losses = time.monotonic(), []
+            self._train_mode()
+            for rows in batches(lengths[train_rows], options.batch_size, rng):
+                loss = self._loss(train_rows[rows])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                schedule.step()
+                step += 1
+                losses.append(float(loss.detach()))
+                now = time.monotonic()
+                stopped = deadline is not None and now >= deadline and step < total
+                if progress is not None and (now - last_report >= PROGRESS_EVERY_S or stopped or step == total):
+                    progress(self._progress(epoch, step, total, steps_per_epoch, now - started, deadline, now, losses[-1]))
+                    last_report = now
+                if stopped:
+                    break
+            if stopped and len(losses) < steps_per_epoch:
+                break  # an unfinished epoch gets no holdout loss: it is not a candidate checkpoint
+            held_loss = self._held_loss(held_rows) if len(held_rows) else None
+            history.append({"epoch": epoch, "train_loss": float(np.mean(losses)), "holdout_loss": held_loss,
+                            "seconds": round(time.monotonic() - epoch_start, 3)})
+            if held_loss is None:
+                best_epoch = epoch  # no holdout: the last finished epoch
+            elif held_loss < best_loss:
+                best_loss, best_epoch, best = held_loss, epoch, self._snapshot()
+            if stopped:
+                break
+        finished = history[-1]["epoch"] if history and not (stopped and len(losses) < steps_per_epoch) else 0
+        if best is not None and best_epoch != finished:
+            self._restore(best)  # a later epoch (or a cut-short one) did worse on the holdout
+        elif best is None and best_epoch != finished:
+            best_epoch = 0  # no holdout and cut short mid-epoch: the current weights
+        return self._body(history, best_epoch, stopped, time.monotonic() - started, len(train_rows))
+
+    def _optimizer(self, total_steps: int):
+        import torch
+
+        body = [p for p in self.model.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(
+            [{"params": body, "lr": self.options.learning_rate},
+             {"params": list(self.head.parameters()), "lr": self.options.learning_rate * HEAD_RATE_FACTOR}],
+            weight_decay=WEIGHT_DECAY,
+        )
+        warmup = max(1, int(total_steps * WARMUP_FRACTION))
+
+        def factor(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / warmup
+            return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
+
+        return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+    def _train_mode(self) -> None:
+        self.model.train()
+        self.head.train()
+        for module in self.frozen:  # fixed weights: no dropout either, so they act as a fixed feature extractor
+            module.eval()
+
+    def _loss(self, rows: np.ndarray):
+        import torch
+
+        logits = self.head(pooled(self.model, collate(self.tokenized, rows, self.pad_id, self.device)))
+        index = torch.from_numpy(rows)
+        if self.exclusive:
+            return torch.nn.functional.cross_entropy(logits, self.targets[index].to(self.device))
+        return masked_bce(logits, self.targets[index].to(self.device))
+
+    def _held_loss(self, rows: np.ndarray) -> float:
+        """Mean loss over the holdout rows (per row for exclusive, per known entry for multi-label)."""
+        import torch
+
+        self.model.eval()
+        self.head.eval()
+        total, weight = 0.0, 0.0
+        with torch.inference_mode():
+            for chunk in batches(self.tokenized.lengths()[rows], 64, None):
+                selected = rows[chunk]
+                size = len(selected) if self.exclusive else float((self.targets[torch.from_numpy(selected)] >= 0).sum())
+                total += float(self._loss(selected)) * size
+                weight += size
+        self._train_mode()
+        return total / max(weight, 1e-9)
+
+    def _trainable(self) -> dict:
+        named = dict(self.model.named_parameters())
+        state = {"body." + name: named[name] for name in self.tuned}
+        state.update({"head." + name: p for name, p in self.head.named_parameters()})
+        return state
+
+    def _snapshot(self) -> dict:
+        return {name: p.detach().clone() for name, p in self._trainable().items()}
+
+    def _restore(self, snapshot: dict) -> None:
+        import torch
+
+        with torch.no_grad():
+            for name, p in self._trainable().items():
+                p.copy_(snapshot[name])
+
+    def _progress(self, epoch, step, total, steps_per_epoch, elapsed, deadline, now, loss) -> dict:
+        eta = elapsed / step * (total - step)
+        if deadline is not None:
+            eta = min(eta, max(0.0, deadline - now))
+        return {"epoch": epoch, "epochs": self.options.epochs, "step": step, "steps": total,
+                "elapsed": elapsed, "eta": eta, "loss": loss}
+
+    def _body(self, history, best_epoch, stopped, seconds, examples) -> TunedBody:
+        self.model.eval()
+        self.head.eval()
+        return TunedBody(
+            model=self.model, head=self.head, tokenizer=self.base.tokenizer, tuned=self.tuned,
+            codes=[], exclusive=self.exclusive, options=self.options, base=self.base.id, base_spec=self.base.spec,
+            device=self.device, history=history, best_epoch=best_epoch, stopped_early=stopped,
+            seconds=round(seconds, 3), examples=examples,
+        )

@@ -53,6 +53,7 @@ TASKS = {
     "question": {"file": FULL, "column": "question_subtype", "where": "therapist",
                  "reference": "no per-scheme tuning: fast vs fine-tuned", "targets": {}},
 }
+NONE = {"", "n/a", "nan"}  # how the files say an utterance has no such code
 COLUMNS = ("transcript_id", "utterance_id", "interlocutor", "utterance_text")
 
 
@@ -74,18 +75,18 @@ def task_rows(task: str, data_dir: Path, limit_transcripts: int | None) -> list[
         by_utterance[(int(row["transcript_id"]), int(row["utterance_id"]))].append(row)
     keep = sorted({t for t, _ in by_utterance})[:limit_transcripts] if limit_transcripts else None
     rows = []
-    for (transcript, utterance), annotations in sorted(by_utterance.items()):
+    for (transcript, utterance), coded in sorted(by_utterance.items()):
         if keep is not None and transcript not in keep:
             continue
-        first = annotations[0]
-        code = _majority([a[spec["column"]] for a in annotations]) if first["interlocutor"] == spec["where"] else ""
+        first = coded[0]
+        code = _majority([a[spec["column"]] for a in coded]) if first["interlocutor"] == spec["where"] else ""
         rows.append({**{c: first[c] for c in COLUMNS}, "code": code})
     return rows
 
 
 def _majority(labels: list[str]) -> str:
     """The code most annotators gave: '' when half or more gave none, or on a tie between codes."""
-    codes = Counter(label.strip() for label in labels if label.strip())
+    codes = Counter(label.strip() for label in labels if label.strip().lower() not in NONE)
     if 2 * sum(codes.values()) <= len(labels):
         return ""
     ranked = codes.most_common(2)
@@ -149,7 +150,7 @@ def run_method(store, data, method: str, exclusive: bool, args, finetune, *, wan
     if want_curve and method == "fast" and args.folds_only is None:
         from qcassist.evaluation import learning_curve
 
-        out["curve"] = learning_curve(data, exclusive=exclusive)  # 3 seeds; its 32 point is the target's
+        out["curve"] = learning_curve(data, exclusive=exclusive, options=args.options)  # 3 seeds; its 32 point is the target's
         point = next((p for p in out["curve"] if p["per_code"] == 32), None)
         if point:
             out["at_32"] = {"kappa": point["kappa"], "seeds": 3}
@@ -166,7 +167,8 @@ def _cross_validate(data, method: str, exclusive: bool, args, finetune, *, per_c
 
     extra = {} if method == "fast" else {"method": method, "finetune_options": finetune}
     with _first_folds(evaluation, args.folds_only) as tested:
-        cv = evaluation.cross_validate(data, exclusive=exclusive, folds=5, per_code=per_code, seed=seed, **extra)
+        cv = evaluation.cross_validate(data, exclusive=exclusive, options=args.options, folds=5, per_code=per_code,
+                                       seed=seed, **extra)
     return cv, tested
 
 
@@ -224,7 +226,7 @@ def _train_and_suggest(store, data, method: str, args, finetune) -> dict:
 
     started = time.perf_counter()
     kwargs = {} if method == "fast" else {"method": method, "finetune": finetune}
-    report = train(store, encoder=args.encoder, **kwargs)
+    report = train(store, encoder=args.encoder, options=args.options, **kwargs)
     train_seconds = time.perf_counter() - started
     peak_train = _peak_mib()
     units = project_units(store)
@@ -324,16 +326,23 @@ def main(argv=None) -> int:
     parser.add_argument("--max-minutes", type=float, default=None, help="fine-tuning: stop each run after this")
     parser.add_argument("--tuned-layers", type=int, default=None, help="fine-tuning: top layers trained")
     parser.add_argument("--epochs", type=int, default=None, help="fine-tuning: epochs")
+    parser.add_argument("--C", type=float, default=None, help="override the head's C")
+    parser.add_argument("--balanced", action="store_true", help="class_weight='balanced' for the head")
     parser.add_argument("--json", type=Path, default=None, metavar="OUT", help="write every figure to this JSON file")
     args = parser.parse_args(argv)
     missing = [name for name in (SIMPLE, FULL) if not (args.data_dir / name).exists()]
     if missing:
         print(f"AnnoMI not found: {', '.join(missing)} missing in {args.data_dir}; pass --data-dir", file=sys.stderr)
         return 2
+    from qcassist.classify import TrainOptions
+
+    args.options = TrainOptions(C=args.C if args.C is not None else TrainOptions().C,
+                                class_weight="balanced" if args.balanced else None)
     args.methods = list(METHODS) if args.method == "all" else [args.method]
     tasks = list(TASKS) if args.task == "all" else ["therapist", "client"] if args.task == "both" else [args.task]
     finetune = _finetune_options(args) if args.methods != ["fast"] else None
-    print(f"methods {', '.join(args.methods)}; fine-tuning {finetune}; device {_device(args.methods)}")
+    print(f"methods {', '.join(args.methods)}; head C={args.options.C}, class_weight={args.options.class_weight}; "
+          f"fine-tuning {finetune}; device {_device(args.methods)}")
     started = time.perf_counter()
     results = []
     for name in tasks:
@@ -342,7 +351,10 @@ def main(argv=None) -> int:
     total = time.perf_counter() - started
     print(f"\ntotal {total:.0f} s; peak memory {_peak_mib():.0f} MiB")
     if args.json:
-        args.json.write_text(json.dumps({"finetune": finetune.as_dict() if finetune else None, "tasks": results,
+        argv_used = list(sys.argv[1:] if argv is None else argv)
+        args.json.write_text(json.dumps({"finetune": finetune.as_dict() if finetune else None, "argv": argv_used,
+                                         "head": {"C": args.options.C, "class_weight": args.options.class_weight},
+                                         "tasks": results,
                                          "seconds": total, "peak_mib": _peak_mib()}, indent=1, default=float), "utf-8")
     return 0
 

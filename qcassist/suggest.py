@@ -157,7 +157,9 @@ def model_encoder(store: Store, model: CodeModel, encoder: str | None = None):
 
 def model_inputs(model: CodeModel, units: Sequence[_Unit]) -> list[str]:
     """What the model's encoder reads for each unit: the unit with its context for a tuned body, else its text."""
-    return pair_inputs(units) if model.body is not None else [u.text for u in units]
+    if model.body is None:
+        return [u.text for u in units]
+    return pair_inputs(units, model.body.options.context_words)
 
 
 def unit_vectors(store: Store, model: CodeModel, units: Sequence[_Unit]) -> np.ndarray:
@@ -185,7 +187,9 @@ def model_quality(store: Store, model: CodeModel) -> dict:
         return {"kappa": float(evaluation["kappa"]), "source": "the latest 'qcassist evaluate'"}
     cv = model.manifest.get("cv")
     if cv:
-        return {"kappa": float(cv["kappa"]), "source": "cross-validation during training"}
+        source = "held-out transcripts during training" if model.manifest.get("holdout_transcripts") else \
+            "cross-validation during training"
+        return {"kappa": float(cv["kappa"]), "source": source}
     return {"kappa": None, "source": "no classifier (too few examples per code)"}
 
 

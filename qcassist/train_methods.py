@@ -110,6 +110,18 @@ def finetune_obstacle(spec: str, data: TrainingSet, *, exclusive: bool, options:
 # --- fitting ------------------------------------------------------------------------------
 
 
+def finetune_options(finetune):
+    """FineTuneOptions from None, options, or a dict of the fields the user set (the CLI's: no torch until needed)."""
+    from .finetune import FineTuneOptions
+
+    if isinstance(finetune, FineTuneOptions):
+        return finetune
+    try:
+        return FineTuneOptions(**(finetune or {}))
+    except TypeError as exc:
+        raise QcaError(f"unknown fine-tuning option ({exc}).") from None
+
+
 def body_encoder(store: Store, body) -> CachedEncoder:
     """The tuned body's encoder behind the project's embedding cache: keyed by the body's id, so never stale."""
     return CachedEncoder(body.encoder(), store.cache_dir / "embeddings.sqlite")
@@ -126,13 +138,13 @@ def fit_finetuned(store: Store, data: TrainingSet, *, spec: str, holdout: list[s
                   options: TrainOptions, finetune, describe: Callable[[Describe], dict], progress=None
                   ) -> tuple[CodeModel, object]:
     """Tune a body on the training transcripts; fit its head there and calibrate it on the held-out ones."""
-    from .finetune import FineTuneOptions, train_body
+    from .finetune import train_body
 
     if data.inputs is None:
-        raise ValueError("fine-tuning needs the training set's pair inputs (training_set(with_inputs=True))")
+        raise ValueError("fine-tuning needs the training set's pair inputs (training_set(context_words=...))")
     mask = np.isin(np.asarray(data.groups), holdout)
-    body = train_body(data.inputs, data.labels, exclusive=exclusive, holdout=mask,
-                      options=finetune or FineTuneOptions(), base=spec, progress=progress)
+    body = train_body(data.inputs, data.labels, exclusive=exclusive, holdout=mask, options=finetune_options(finetune),
+                      base=spec, progress=progress, codes=data.codes)
     return head_on_body(store, data, body, mask, exclusive=exclusive, options=options, describe=describe), body
 
 
@@ -168,8 +180,13 @@ def comparison_line(comparison: dict) -> str:
 
 
 def fit_by_method(store: Store, data: TrainingSet, *, method: str, spec: str, exclusive: bool, options: TrainOptions,
-                  finetune, describe: Callable[[Describe], dict], fast_describe: Describe, progress=None) -> Fitted:
-    """Train as ``method`` says ('fast', 'finetuned' or 'auto'); QcaError when 'finetuned' cannot be had."""
+                  finetune, describe: Callable[[Describe], dict], fast_describe: Describe,
+                  inputs: Callable[[int], list[str]] | None = None, progress=None) -> Fitted:
+    """Train as ``method`` says ('fast', 'finetuned' or 'auto'); QcaError when 'finetuned' cannot be had.
+
+    ``inputs(context_words)`` gives the pair strings of ``data``'s units when a fine-tuning is about to run
+    (``data.inputs`` otherwise).
+    """
     if method not in METHODS:
         raise QcaError(f"unknown training method {method!r}; use one of {', '.join(METHODS)}.")
 
@@ -184,6 +201,9 @@ def fit_by_method(store: Store, data: TrainingSet, *, method: str, spec: str, ex
         if method == "finetuned":
             raise QcaError(f"cannot fine-tune: {obstacle}. Train with --method fast.")
         return Fitted(fast_model(), "fast", note=f"fast model kept without fine-tuning: {obstacle}")
+    finetune = finetune_options(finetune)
+    if data.inputs is None and inputs is not None:
+        data = replace(data, inputs=inputs(finetune.context_words))
     tuned, body = fit_finetuned(store, data, spec=spec, holdout=holdout, exclusive=exclusive, options=options,
                                 finetune=finetune, describe=describe, progress=progress)
     if method == "finetuned":

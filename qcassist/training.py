@@ -54,11 +54,11 @@ def project_units(store: Store) -> list[_Unit]:
     return units
 
 
-def pair_inputs(units: Sequence[_Unit]) -> list[str]:
-    """What a fine-tuned body reads for each unit: its text paired with the turn before, with both roles."""
+def pair_inputs(units: Sequence[_Unit], context_words: int) -> list[str]:
+    """What a fine-tuned body reads for each unit: its text paired with the end of the turn before, with both roles."""
     from .finetune import pair_input
 
-    return [pair_input(u.text, u.role, u.context, u.context_role) for u in units]
+    return [pair_input(u.text, u.role, u.context, u.context_role, context_words=context_words) for u in units]
 
 
 def _turn_role(transcript: Transcript, turn_index: int | None, step: int) -> str:
@@ -103,10 +103,11 @@ class TrainReport:
         return dict(self.__dict__)
 
 
-def training_set(store: Store, encoder, *, coders: Sequence[str] = (), with_inputs: bool = False) -> TrainingSet:
+def training_set(store: Store, encoder, *, coders: Sequence[str] = (), context_words: int | None = None) -> TrainingSet:
     """Human-coded units (seed codings and accepted reviews) as arrays for the leaf codes.
 
-    ``with_inputs``: also the pair strings a fine-tuned body reads (``pair_inputs``); ``encoder`` None: no embeddings.
+    ``context_words``: also the pair strings a fine-tuned body reads, with this many words of the turn before
+    (``pair_inputs``). ``encoder`` None: no embeddings.
     """
     codebook = store.codebook()
     leaves = [c.name for c in codebook.leaves]
@@ -135,7 +136,7 @@ def training_set(store: Store, encoder, *, coders: Sequence[str] = (), with_inpu
         unit_ids=np.array([u.id for u in units], dtype=np.int64), texts=[u.text for u in units],
         contexts=[u.context for u in units], embeddings=embeddings, labels=labels,
         groups=[u.transcript for u in units], codes=leaves, following=[u.following for u in units],
-        inputs=pair_inputs(units) if with_inputs else None,
+        inputs=pair_inputs(units, context_words) if context_words is not None else None,
     )
 
 
@@ -169,7 +170,8 @@ def train(
 
     ``method``: 'fast' (the encoder's vectors and a head), 'finetuned' (a body tuned on the codings, its head
     calibrated on held-out transcripts), 'auto' (the better of the two on the same held-out transcripts; the
-    fast one where fine-tuning cannot be had) — see ``train_methods``. ``finetune`` (a ``FineTuneOptions``) and
+    fast one where fine-tuning cannot be had) — see ``train_methods``. ``finetune`` (a ``FineTuneOptions``, or a
+    dict of its fields) and
     ``progress`` (called with the fine-tuning's epoch, step, loss and ETA) are for the fine-tuning.
     Nothing is registered until the end: an error or Ctrl-C leaves the project as it was.
     """
@@ -178,12 +180,14 @@ def train(
     started = datetime.now(timezone.utc)
     spec = project_encoder_spec(store, encoder)
     encoder_obj = project_encoder(store, spec)
-    data = training_set(store, encoder_obj, coders=coders, with_inputs=method != "fast")
+    data = training_set(store, encoder_obj, coders=coders)
     _check_examples(data)
     codebook = store.codebook()
     fitted = fit_by_method(store, data, method=method, spec=spec, exclusive=codebook.exclusive, options=options,
                            finetune=finetune, describe=lambda encode: _descriptions(codebook, data, encode),
-                           fast_describe=encoder_obj.encode, progress=progress)
+                           fast_describe=encoder_obj.encode,
+                           inputs=lambda context_words: _pair_inputs_of(store, data, coders, context_words),
+                           progress=progress)
     return _register(store, fitted, data, spec=spec, encoder_id=encoder_obj.id, codebook=codebook, started=started)
 
 
@@ -200,7 +204,7 @@ def train_head(store: Store, *, coders: Sequence[str] = ()) -> TrainReport:
     if latest.body is None:
         raise QcaError(f"model {latest.manifest['version']} is not fine-tuned; its head cannot be refitted alone.")
     holdout = list(latest.manifest.get("holdout_transcripts") or [])
-    data = training_set(store, None, coders=coders, with_inputs=True)
+    data = training_set(store, None, coders=coders, context_words=latest.body.options.context_words)
     _check_examples(data)
     codebook = store.codebook()
     options = _options_of(latest)
@@ -216,6 +220,13 @@ def train_head(store: Store, *, coders: Sequence[str] = ()) -> TrainReport:
     body_source = store.directory / "classifiers" / latest.manifest["version"]
     return _register(store, fitted, data, spec=latest.manifest["encoder_spec"], encoder_id=latest.manifest["encoder"],
                      codebook=codebook, started=started, body_from=(body_source, latest.manifest["body"]))
+
+
+def _pair_inputs_of(store: Store, data: TrainingSet, coders: Sequence[str], context_words: int) -> list[str]:
+    """The training units' pair inputs, read when a fine-tuning is about to run (not for a fast model)."""
+    again = training_set(store, None, coders=coders, context_words=context_words)
+    assert again.unit_ids.tolist() == data.unit_ids.tolist()  # one command's reads of its own store
+    return again.inputs
 
 
 def _descriptions(codebook, data: TrainingSet, encode) -> dict[str, np.ndarray]:

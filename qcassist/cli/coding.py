@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -132,22 +133,93 @@ def _train_options(c: float, balanced: bool, min_examples: int) -> TrainOptions:
     return TrainOptions(C=c, class_weight="balanced" if balanced else None, min_classifier_examples=min_examples)
 
 
+def finetune_options(func):
+    func = click.option("--method", type=click.Choice(("auto", "fast", "finetuned")), default="auto", show_default=True,
+                        help="fast: the encoder's vectors and a classifier (seconds). finetuned: also tune the encoder "
+                        "on your codings, each unit read with the turn before it (minutes). auto: both, on the same "
+                        "held-out fifth of the transcripts; keeps the better and says by how much.")(func)
+    func = click.option("--max-minutes", type=click.FloatRange(min=0, min_open=True), default=None,
+                        help="Stop fine-tuning after this long and keep the best epoch so far.")(func)
+    func = click.option("--epochs", type=click.IntRange(min=1), default=None,
+                        help="Fine-tuning epochs (default 3).")(func)
+    func = click.option("--tuned-layers", type=click.IntRange(min=0), default=None,
+                        help="Top encoder layers the fine-tuning changes (default 2).")(func)
+    return func
+
+
+def _finetune_options(max_minutes: float | None, epochs: int | None, tuned_layers: int | None) -> dict:
+    """The fine-tuning options given (FineTuneOptions fields): made into options only if a fine-tuning runs."""
+    chosen = {"max_minutes": max_minutes, "epochs": epochs, "tuned_layers": tuned_layers}
+    return {k: v for k, v in chosen.items() if v is not None}
+
+
+@contextmanager
+def _finetune_progress(enabled: bool):
+    """One status line on a terminal's stderr while fine-tuning: epoch, step, loss, elapsed and ETA."""
+    if not enabled or not sys.stderr.isatty():
+        yield None
+        return
+    shown = []
+
+    def show(state: dict) -> None:
+        done = state["step"] / max(1, state["steps"])  # steps of the whole run
+        bar = "#" * int(done * 24)
+        click.echo(f"\rFine-tuning [{bar:<24}] epoch {state['epoch']}/{state['epochs']}  loss {state['loss']:.3f}  "
+                   f"{_minutes(state['elapsed'])} elapsed, ETA {_minutes(state['eta'])}  ", nl=False, err=True)
+        shown.append(True)
+
+    try:
+        yield show
+    finally:
+        if shown:
+            click.echo("", err=True)
+
+
+def _minutes(seconds) -> str:
+    if seconds is None:
+        return "?"
+    seconds = int(seconds)
+    return f"{seconds // 60}m{seconds % 60:02d}s"
+
+
 @main.command("train")
 @project_option
 @json_option
 @encoder_option
 @training_options
-def train_cmd(project: Path, as_json: bool, encoder: str, c: float, balanced: bool, min_examples: int, coders) -> None:
-    """Train the project's code classifier on its human codings (a new model version each time)."""
+@finetune_options
+def train_cmd(project: Path, as_json: bool, encoder: str, c: float, balanced: bool, min_examples: int, coders,
+              method: str, max_minutes: float | None, epochs: int | None, tuned_layers: int | None) -> None:
+    """Train the project's code classifier on its human codings (a new model version each time).
+
+    \b
+    --method auto (the default) also fine-tunes the encoder on the codings when
+    there are enough (200 coded units, 4 transcripts) and keeps whichever model
+    agrees better with people on a held-out fifth of the transcripts. Ctrl-C
+    leaves the previous model in place.
+    """
     from ..suggest import train
 
-    with Store.open(project) as store:
-        report = train(store, encoder=encoder, options=_train_options(c, balanced, min_examples), coders=coders)
+    finetune = _finetune_options(max_minutes, epochs, tuned_layers) if method != "fast" else None
+    with Store.open(project) as store, _finetune_progress(not as_json) as progress:
+        report = train(store, encoder=encoder, options=_train_options(c, balanced, min_examples), coders=coders,
+                       method=method, finetune=finetune, progress=progress)
     if as_json:
         echo_json(report.as_dict())
         return
+    _echo_train_report(report)
+
+
+def _echo_train_report(report) -> None:
+    from ..train_methods import comparison_line
+
+    if report.comparison:
+        click.echo(comparison_line(report.comparison).capitalize() + ".")
+    elif report.note and report.method == "fast":
+        click.echo(report.note[0].upper() + report.note[1:] + ".")
+    kind = ", fine-tuned" if report.method == "finetuned" else ""
     click.echo(f"Trained model {report.version} on {report.units} coded units in {report.seconds:.1f} s "
-               f"(encoder {report.encoder}).")
+               f"(encoder {report.encoder}{kind}).")
     click.echo(f"  classifier: {', '.join(report.classifier_codes) or 'none'}")
     if report.exemplar_codes:
         click.echo(f"  few examples, suggested by similarity to them: {', '.join(report.exemplar_codes)}")

@@ -30,6 +30,9 @@ from .coding import EXPORT_FORMATS, _default_coder
 @click.option("--limit", type=int, default=None, help="Review at most this many units.")
 @click.option("--retrain-every", default=25, show_default=True,
               help="Retrain and re-suggest in the background after this many decisions (0: never).")
+@click.option("--refine", is_flag=True,
+              help="Fine-tune the model on every decision so far in the background while you review (minutes; "
+              "the screen does not wait); until it is done, and after, retraining refits the classifier only.")
 @click.option("--decisions", "decisions_file", type=click.Path(path_type=Path), default=None,
               help="Apply a CSV/JSONL of decisions (unit_id, action, code, memo; one row per code, or several codes "
               "';'-separated; suggested_code names the suggestion a recode replaces) instead of the screen; "
@@ -41,7 +44,7 @@ from .coding import EXPORT_FORMATS, _default_coder
 @click.option("--as", "adjudicator", default=ADJUDICATED, show_default=True, metavar="CODER",
               help="With --adjudicate: the coder name the settled codes are stored under.")
 def review_cmd(project: Path, as_json: bool, coder: str | None, strategy: str, codes, transcripts, min_probability: float,
-               max_probability: float, limit: int | None, retrain_every: int, decisions_file: Path | None,
+               max_probability: float, limit: int | None, retrain_every: int, refine: bool, decisions_file: Path | None,
                adjudicate: bool, adjudicate_coders: str | None, adjudicator: str) -> None:
     """Review suggestions one unit at a time from the keyboard (or apply a decisions file).
 
@@ -83,6 +86,8 @@ def review_cmd(project: Path, as_json: bool, coder: str | None, strategy: str, c
         from ..review.screen import Keys, run_review
 
         retrainer = BackgroundRetrainer(project, retrain_every, coder, strategy, filters)
+        if refine:
+            retrainer.refine()
         try:
             with Keys() as keys:
                 state = run_review(store, queue, coder=coder, keys=keys, on_decision=retrainer.after_decision)

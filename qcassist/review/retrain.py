@@ -32,17 +32,25 @@ class SessionGone(RuntimeError):
 
 
 def retrain_and_queue(directory: Path, coder: str, strategy: str, filters: QueueFilter,
-                      alive: Callable[[], bool] = lambda: True) -> list[ReviewItem]:
+                      alive: Callable[[], bool] = lambda: True, refine: bool = False) -> list[ReviewItem]:
     """Retrain on everything decided so far, re-suggest, and build the next review queue.
 
-    ``alive`` is asked before each write; when it says the session is gone this raises
-    SessionGone and the project is left as it was.
+    A fine-tuned latest model gets its head refitted on its body's vectors (seconds); ``refine`` asks for a
+    full fine-tune instead. ``alive`` is asked before each write; when it says the session is gone this
+    raises SessionGone and the project is left as it was.
     """
-    from ..suggest import suggest, train
+    from ..suggest import suggest
+    from ..training import train, train_head
 
     with Store.open(directory) as store:
         _check(alive)
-        train(store)
+        latest = store.latest_classifier()
+        if refine:
+            train(store, method="finetuned")
+        elif latest is not None and latest[1].get("method") == "finetuned":
+            train_head(store)
+        else:
+            train(store)
         _check(alive)
         suggest(store)
         return review_queue(store, coder=coder, strategy=strategy, filters=filters)
@@ -73,11 +81,13 @@ def _watch_parent(parent: int) -> None:
     os._exit(1)  # orphaned: write nothing more
 
 
-def _round(sender, parent: int, directory: Path, coder: str, strategy: str, filters: QueueFilter) -> None:
+def _round(sender, parent: int, directory: Path, coder: str, strategy: str, filters: QueueFilter,
+           refine: bool = False) -> None:
     """The body of one retraining process: its result, or the error, goes back through ``sender``."""
     die_with_parent(parent)
     try:
-        result = ("queue", retrain_and_queue(directory, coder, strategy, filters, lambda: os.getppid() == parent))
+        result = ("queue", retrain_and_queue(directory, coder, strategy, filters, lambda: os.getppid() == parent,
+                                             refine=refine))
     except Exception as exc:
         result = ("error", f"{type(exc).__name__}: {exc}")
     try:
@@ -111,10 +121,15 @@ class BackgroundRetrainer:
             self._start()
         return ready
 
-    def _start(self) -> None:
+    def refine(self) -> None:
+        """Start a full fine-tune now (review --refine); the every-N rounds wait until it is done."""
+        if self._process is None:
+            self._start(refine=True)
+
+    def _start(self, refine: bool = False) -> None:
         context = multiprocessing.get_context("spawn")  # fork would copy the screen's open database connection
         self._receiver, sender = context.Pipe(duplex=False)
-        self._process = context.Process(target=_round, args=(sender, os.getpid(), *self.args), daemon=True,
+        self._process = context.Process(target=_round, args=(sender, os.getpid(), *self.args, refine), daemon=True,
                                         name="qcassist-retrain")
         self._process.start()
         sender.close()  # the child holds the only writing end, so its death reads as EOF here

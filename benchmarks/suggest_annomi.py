@@ -165,7 +165,7 @@ def _cross_validate(data, method: str, exclusive: bool, args, finetune, *, per_c
     """Grouped 5-fold CV of ``method``; with --folds-only N, only the first N folds (the splits run are returned)."""
     from qcassist import evaluation
 
-    extra = {} if method == "fast" else {"method": method, "finetune_options": finetune}
+    extra = {} if method == "fast" else {"method": method, "finetune_options": finetune, "base": args.encoder}
     with _first_folds(evaluation, args.folds_only) as tested:
         cv = evaluation.cross_validate(data, exclusive=exclusive, options=args.options, folds=5, per_code=per_code,
                                        seed=seed, **extra)

@@ -190,3 +190,23 @@ def test_cli_list_and_prune(three_versions, runner):
 def test_list_without_models(project, runner):
     result = runner.invoke(main, ["models", "list", "-p", str(project)])
     assert result.output == "No model versions yet: run 'qcassist train'.\n"
+
+
+def test_a_fine_tuned_version_is_listed_with_its_body_and_pruned_like_any(fake_encoder, monkeypatch, tmp_path):
+    from tests import fake_finetune
+
+    monkeypatch.setitem(__import__("sys").modules, "qcassist.finetune", fake_finetune.module())
+    rows = coded_rows(n_transcripts=5, per_code=6)
+    path = tmp_path / "seed.csv"
+    write_coded_csv(path, rows)
+    with Store.create(tmp_path / "project") as store:
+        import_coded(store, path, coder="anna", columns=CodedColumns(order="order"))
+        fast = train(store).version
+        tuned = train(store, method="finetuned").version
+        listed = list_versions(store)
+        assert [(v.version, v.method) for v in listed] == [(tuned, "finetuned"), (fast, "fast")]
+        folder = store.directory / "classifiers" / tuned
+        assert (folder / fake_finetune.FILE).exists()
+        assert listed[0].bytes == sum(f.stat().st_size for f in folder.iterdir())
+        assert prune(store, keep=1, now=LATER).removed == [fast]
+        assert suggest(store, include_coded=True).model_version == tuned

@@ -219,6 +219,29 @@ class CodeClassifier(ClassifierMixin, BaseEstimator):
         return model
 
 
+class CalibratedScores(BaseEstimator):
+    """Calibration (temperature or Platt, as ``CodeClassifier``) and per-code thresholds for scores made elsewhere,
+    e.g. a fine-tuned network's own head, fitted on held-out rows."""
+
+    def __init__(self, *, exclusive: bool = False):
+        self.exclusive = exclusive
+
+    def fit(self, scores: np.ndarray, Y: np.ndarray) -> CalibratedScores:
+        inner = CodeClassifier(exclusive=self.exclusive)
+        inner.n_codes_ = Y.shape[1]
+        inner._calibrate(scores, Y)
+        inner.thresholds_ = inner._choose_thresholds(inner._calibrated(scores), Y)
+        self.inner_ = inner
+        return self
+
+    def predict_proba(self, scores: np.ndarray) -> np.ndarray:
+        check_is_fitted(self, "inner_")
+        return self.inner_._calibrated(scores)
+
+    def suggest_mask(self, probabilities: np.ndarray) -> np.ndarray:
+        return self.inner_.suggest_mask(probabilities)
+
+
 def _platt(scores: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
     """Platt scaling with Platt's own smoothed targets, (n+ + 1)/(n+ + 2) and 1/(n- + 2).
 

@@ -16,6 +16,7 @@ from sklearn.model_selection import GroupKFold
 from .classify import CodeClassifier, TrainingSet, TrainOptions
 from .features import FeatureBuilder
 
+CV_METHODS = ("fast", "finetuned", "network")
 LEARNING_CURVE_SIZES = (8, 16, 32, 64, 128)
 AUTO_ACCEPT_PRECISION = 0.90
 AUTO_ACCEPT_MIN_SUPPORT = 30  # fewer suggestions above the cut: their precision is too uncertain to act on
@@ -44,8 +45,22 @@ def cross_validate(
     folds: int = 5,
     per_code: int | None = None,
     seed: int = 0,
+    method: str = "fast",
+    finetune_options=None,
+    base: str = "default",
+    progress=None,
 ) -> CrossValidation:
-    """Grouped k-fold CV; ``per_code`` subsamples each training fold to that many units per code."""
+    """Grouped k-fold CV; ``per_code`` subsamples each training fold to that many units per code.
+
+    ``method``: 'fast' (the head on ``data.embeddings``), 'finetuned' (per fold, a body tuned from ``base`` on the
+    training transcripts but a held-out fifth of them, and the head on its vectors calibrated on that fifth) or
+    'network' (the tuned body's own head, calibrated on the same fifth). The last two read ``data.inputs`` and take
+    ``finetune_options`` (FineTuneOptions, or a dict of its fields) and ``progress`` (per fine-tuning).
+    """
+    if method not in CV_METHODS:
+        raise ValueError(f"method must be one of {', '.join(CV_METHODS)}, not {method!r}")
+    if method != "fast" and data.inputs is None:
+        raise ValueError("cross-validating a fine-tuned method needs data.inputs (the units' pair strings)")
     counts = (data.labels == 1).sum(axis=0)
     min_examples = max(2, folds)  # a code needs a coded unit in every fold
     keep = [j for j, n in enumerate(counts) if n >= min_examples]
@@ -70,22 +85,99 @@ def cross_validate(
     suggested = np.zeros(Y.shape, dtype=np.int8)
     rng = np.random.default_rng(seed)
     used = min(min_examples, n_groups)
+    columns = _Columns(texts, contexts, after, embeddings, Y, groups, exclusive, options)
+    if method != "fast":
+        columns.inputs = [data.inputs[i] for i in rows]
+        columns.tuning = (method, finetune_options, base, progress)
     for train, test in GroupKFold(used).split(Y, Y.argmax(axis=1), groups):
         if per_code is not None:
             train = _subsample(train, Y, per_code, rng)
-        builder = FeatureBuilder(options.features).fit(
-            [texts[i] for i in train], [contexts[i] for i in train], [after[i] for i in train]
-        )
-        transform = lambda idx: builder.transform(  # noqa: E731
-            embeddings[idx], [texts[i] for i in idx], [contexts[i] for i in idx], [after[i] for i in idx]
-        )
-        present = [j for j in range(len(codes)) if Y[train, j].sum() >= 2]
-        classifier = CodeClassifier(C=options.C, exclusive=exclusive, class_weight=options.class_weight)
-        classifier.fit(transform(train), Y[np.ix_(train, present)], groups=groups[train])
-        fold_probabilities = classifier.predict_proba(transform(test))
+        fold = _fast_fold if method == "fast" else _tuned_fold
+        present, fold_probabilities, fold_suggested = fold(columns, train, test)
         probabilities[np.ix_(test, present)] = fold_probabilities
-        suggested[np.ix_(test, present)] = classifier.suggest_mask(fold_probabilities)
+        suggested[np.ix_(test, present)] = fold_suggested
     return CrossValidation(codes, Y, probabilities, suggested, exclusive, dropped, min_examples, used)
+
+
+@dataclass
+class _Columns:
+    """The cross-validated rows' columns, as each fold reads them."""
+
+    texts: list[str]
+    contexts: list[str]
+    after: list[str]
+    embeddings: np.ndarray
+    Y: np.ndarray
+    groups: np.ndarray
+    exclusive: bool
+    options: TrainOptions
+    inputs: list[str] | None = None
+    tuning: tuple | None = None  # (method, finetune options, base encoder, progress)
+
+    def features(self, fitted_on: np.ndarray, embeddings: np.ndarray | None = None):
+        """A transform of rows to features, the vocabularies fitted on ``fitted_on``; ``embeddings`` for every row."""
+        embeddings = self.embeddings if embeddings is None else embeddings
+        builder = FeatureBuilder(self.options.features).fit(
+            [self.texts[i] for i in fitted_on], [self.contexts[i] for i in fitted_on], [self.after[i] for i in fitted_on]
+        )
+        return lambda idx: builder.transform(
+            embeddings[idx], [self.texts[i] for i in idx], [self.contexts[i] for i in idx], [self.after[i] for i in idx]
+        )
+
+    def classifier(self) -> CodeClassifier:
+        return CodeClassifier(C=self.options.C, exclusive=self.exclusive, class_weight=self.options.class_weight)
+
+
+def _fast_fold(columns: _Columns, train: np.ndarray, test: np.ndarray) -> tuple[list[int], np.ndarray, np.ndarray]:
+    """(codes fitted, probabilities, suggestions) of the test rows: the head on the frozen encoder's vectors."""
+    transform = columns.features(train)
+    Y = columns.Y
+    present = [j for j in range(Y.shape[1]) if Y[train, j].sum() >= 2]
+    classifier = columns.classifier()
+    classifier.fit(transform(train), Y[np.ix_(train, present)], groups=columns.groups[train])
+    fold_probabilities = classifier.predict_proba(transform(test))
+    return present, fold_probabilities, classifier.suggest_mask(fold_probabilities)
+
+
+def _tuned_fold(columns: _Columns, train: np.ndarray, test: np.ndarray) -> tuple[list[int], np.ndarray, np.ndarray]:
+    """The same for a body tuned on the fold's training transcripts but a held-out fifth, which calibrates the head
+    (method 'finetuned': features and CodeClassifier on the body's vectors; 'network': the body's own head)."""
+    from .classifier import CalibratedScores
+    from .finetune import train_body
+    from .train_methods import draw_holdout, finetune_options
+
+    method, options, base, progress = columns.tuning
+    Y, groups = columns.Y, columns.groups
+    positives = Y[train] == 1
+    chosen = draw_holdout(groups[train], positives)
+    if chosen is None:  # no split holds every code on both sides: seed 0's, and codes short on a side sit out
+        chosen = draw_holdout(groups[train], np.zeros((len(train), 0), bool))
+    held = np.isin(groups[train], chosen)
+    present = [j for j in range(Y.shape[1]) if positives[held, j].sum() >= 2 and positives[~held, j].sum() >= 2]
+    inputs = [columns.inputs[i] for i in train]
+    body = train_body(inputs, Y[train], exclusive=columns.exclusive, holdout=held, options=finetune_options(options),
+                      base=base, progress=progress)
+    test_inputs = [columns.inputs[i] for i in test]
+    if method == "network":
+        scores = _network_scores(body, inputs, columns.exclusive)[:, present]
+        calibration = CalibratedScores(exclusive=columns.exclusive).fit(scores[held], Y[np.ix_(train[held], present)])
+        fold_probabilities = calibration.predict_proba(_network_scores(body, test_inputs, columns.exclusive)[:, present])
+        return present, fold_probabilities, calibration.suggest_mask(fold_probabilities)
+    rows = np.r_[train, test]
+    encoded = body.encoder().encode([columns.inputs[i] for i in rows])
+    vectors = np.zeros((len(Y), encoded.shape[1]), np.float32)
+    vectors[rows] = encoded
+    transform = columns.features(train[~held], vectors)
+    classifier = columns.classifier()
+    classifier.fit(transform(train), Y[np.ix_(train, present)], groups=groups[train], holdout=held)
+    fold_probabilities = classifier.predict_proba(transform(test))
+    return present, fold_probabilities, classifier.suggest_mask(fold_probabilities)
+
+
+def _network_scores(body, inputs: list[str], exclusive: bool) -> np.ndarray:
+    """The network head's probabilities as scores to calibrate: log-probabilities (softmax), or logits (sigmoid)."""
+    p = np.clip(np.asarray(body.predict_proba(inputs), np.float64), 1e-7, 1 - 1e-7)
+    return np.log(p) if exclusive else np.log(p / (1 - p))
 
 
 def _subsample(train: np.ndarray, Y: np.ndarray, per_code: int, rng) -> np.ndarray:

@@ -80,18 +80,29 @@ def plan_holdout(data: TrainingSet, *, exclusive: bool, options: TrainOptions) -
         return [], (f"fewer than two codes have {options.min_classifier_examples} or more coded units, so there is "
                     "no classifier to fine-tune")
     size = max(1, round(HOLDOUT_FRACTION * len(names)))
-    groups = np.asarray(data.groups)
     positives = data.labels[:, [data.codes.index(c) for c in codes]] == 1
+    chosen = draw_holdout(data.groups, positives)
+    if chosen is not None:
+        return chosen, None
+    short = [c for c, n in zip(codes, positives.sum(axis=0)) if n < 2 * MIN_HOLDOUT_POSITIVES + 2]
+    listed = f" (fewest coded units: {', '.join(short[:5])})" if short else ""
+    return [], (f"no split of the {len(names)} transcripts holds out {size} with at least {MIN_HOLDOUT_POSITIVES} "
+                f"coded units of every code{listed}")
+
+
+def draw_holdout(groups: Sequence[str], positives: np.ndarray) -> list[str] | None:
+    """The first of ``SPLIT_TRIES`` seeded draws of a fifth of the sorted group names (at least one) that leaves
+    ``MIN_HOLDOUT_POSITIVES`` positives of every column on each side; None if none does."""
+    names = sorted(set(groups))
+    size = max(1, round(HOLDOUT_FRACTION * len(names)))
+    groups = np.asarray(groups)
     for seed in range(SPLIT_TRIES):
         chosen = sorted(np.random.default_rng(seed).choice(names, size=size, replace=False).tolist())
         held = np.isin(groups, chosen)
         if (positives[held].sum(axis=0) >= MIN_HOLDOUT_POSITIVES).all() and \
                 (positives[~held].sum(axis=0) >= MIN_HOLDOUT_POSITIVES).all():
-            return chosen, None
-    short = [c for c, n in zip(codes, positives.sum(axis=0)) if n < 2 * MIN_HOLDOUT_POSITIVES + 2]
-    listed = f" (fewest coded units: {', '.join(short[:5])})" if short else ""
-    return [], (f"no split of the {len(names)} transcripts holds out {size} with at least {MIN_HOLDOUT_POSITIVES} "
-                f"coded units of every code{listed}")
+            return chosen
+    return None
 
 
 def finetune_obstacle(spec: str, data: TrainingSet, *, exclusive: bool, options: TrainOptions,

@@ -76,13 +76,13 @@ class TunedBody:
     def encoder(self) -> _BodyEncoder:
         return _BodyEncoder(self.weights, self.sha256)
 
+    centroids: np.ndarray | None = None  # per code, of its training units (the network's own "head")
+
     def predict_proba(self, inputs) -> np.ndarray:
         vectors = self.encoder().encode(list(inputs))
-        scores = vectors @ self.weights[:, : self.codes].astype(np.float64) * 5
+        scores = vectors @ self.centroids.T.astype(np.float64) * 10
         e = np.exp(scores - scores.max(axis=1, keepdims=True))
         return e / e.sum(axis=1, keepdims=True)
-
-    codes = 3
 
     def save(self, directory) -> dict:
         path = Path(directory) / FILE
@@ -126,7 +126,11 @@ def train_body(inputs, labels, *, exclusive, holdout=None, options=None, base="d
         if members.any():
             centroid = vectors[members].mean(axis=0)
             weights += np.outer(centroid, centroid).astype(np.float32) * (options.seed + 1)
-    return TunedBody(weights, history, options)
+    body = TunedBody(weights, history, options)
+    encoded = body.encoder().encode(list(inputs))
+    body.centroids = np.stack([encoded[train & (labels[:, j] == 1)].mean(axis=0) if (train & (labels[:, j] == 1)).any()
+                               else np.zeros(encoded.shape[1]) for j in range(labels.shape[1])])
+    return body
 
 
 def module() -> types.ModuleType:

@@ -261,3 +261,36 @@ def test_the_review_rounds_refit_the_head_of_a_fine_tuned_model(store, tmp_path,
     assert len(fake_tuning) == tuned and latest["version"] != first.version and latest["method"] == "finetuned"
     retrain_and_queue(store.directory, "ann", "sequential", QueueFilter(), refine=True)
     assert len(fake_tuning) == tuned + 1  # --refine: one full fine-tune
+
+
+# --- cross-validation of the fine-tuned candidates (the benchmark's) --------------------------------------
+
+
+@pytest.mark.parametrize("method", ["finetuned", "network"])
+@pytest.mark.parametrize("exclusive", [True, False])
+def test_cross_validation_tunes_a_body_per_fold_and_calibrates_on_a_held_out_fifth(fake_tuning, method, exclusive):
+    from qcassist.evaluation import cross_validate, summarize
+
+    rows = coded_rows(n_transcripts=6, per_code=7, seed=3)
+    codes = ["trust", "money", "access"]
+    labels = np.array([[1 if r["code"] == c else 0 for c in codes] for r in rows], np.int8)
+    texts = [r["text"] for r in rows]
+    data = TrainingSet(unit_ids=np.arange(len(rows)), texts=texts, contexts=[""] + texts[:-1],
+                       embeddings=np.zeros((len(rows), 4), np.float32), labels=labels,
+                       groups=[r["transcript"] for r in rows], codes=codes,
+                       inputs=[fake_finetune.pair_input(t, "participant", c, "interviewer")
+                               for t, c in zip(texts, [""] + texts[:-1])])
+    cv = cross_validate(data, exclusive=exclusive, method=method, finetune_options={"epochs": 1})
+    assert cv.folds == 5 and len(fake_tuning) == 5
+    # each fold's body was tuned on its training transcripts (4 or 5 of the 6) less one held out, of 21 units each
+    assert sorted(call["rows"] for call in fake_tuning) == [3 * 21] + [4 * 21] * 4
+    assert ((cv.probabilities >= 0) & (cv.probabilities <= 1)).all() and cv.probabilities.shape == (126, 3)
+    assert summarize(cv)["kappa"] > 0.5
+
+
+def test_cross_validation_refuses_a_fine_tuned_method_without_pair_inputs():
+    from qcassist.evaluation import cross_validate
+
+    data = _training_set([f"t{i % 4}" for i in range(24)], [i % 3 for i in range(24)])
+    with pytest.raises(ValueError, match="needs data.inputs"):
+        cross_validate(data, exclusive=True, method="finetuned")

@@ -116,7 +116,7 @@ def run_task(name: str, args, finetune) -> dict:
         import_coded(store, path, coder="expert", columns=columns, where=[("interlocutor", TASKS[name]["where"])])
         encoder = project_encoder(store, args.encoder)
         started = time.perf_counter()
-        data = training_set(store, encoder, with_inputs=any(m != "fast" for m in args.methods))
+        data = training_set(store, encoder, context_words=finetune.context_words if finetune else None)
         encode_seconds = time.perf_counter() - started
         exclusive = store.codebook().exclusive
         result = {"task": name, "units": len(data.texts), "transcripts": len(set(data.groups)), "codes": data.codes,
@@ -150,7 +150,8 @@ def run_method(store, data, method: str, exclusive: bool, args, finetune, *, wan
     if want_curve and method == "fast" and args.folds_only is None:
         from qcassist.evaluation import learning_curve
 
-        out["curve"] = learning_curve(data, exclusive=exclusive, options=args.options)  # 3 seeds; its 32 point is the target's
+        # 3 seeds; its 32 point is the target's
+        out["curve"] = learning_curve(data, exclusive=exclusive, options=args.options)
         point = next((p for p in out["curve"] if p["per_code"] == 32), None)
         if point:
             out["at_32"] = {"kappa": point["kappa"], "seeds": 3}
@@ -230,7 +231,7 @@ def _train_and_suggest(store, data, method: str, args, finetune) -> dict:
     train_seconds = time.perf_counter() - started
     peak_train = _peak_mib()
     units = project_units(store)
-    inputs = [u.text for u in units] if method == "fast" else pair_inputs(units)
+    inputs = [u.text for u in units] if method == "fast" else pair_inputs(units, finetune.context_words)
     raw = SentenceTransformerEncoder(args.encoder) if args.encoder != "tfidf" else TfidfEncoder().fit(inputs)
     raw.encode(inputs[:8])  # load the model outside the timing
     started = time.perf_counter()
@@ -371,7 +372,9 @@ def _device(methods: list[str]) -> str:
         return "cpu (no fine-tuning)"
     import torch
 
-    return f"cuda ({torch.cuda.get_device_name(0)})" if torch.cuda.is_available() else f"cpu ({torch.get_num_threads()} threads)"
+    if torch.cuda.is_available():
+        return f"cuda ({torch.cuda.get_device_name(0)})"
+    return f"cpu ({torch.get_num_threads()} threads)"
 
 
 if __name__ == "__main__":

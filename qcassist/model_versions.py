@@ -76,12 +76,13 @@ def list_versions(store: Store) -> list[ModelVersion]:
     for n, (version, created_at, encoder, manifest) in enumerate(store.classifiers()):
         cv = manifest.get("cv") if isinstance(manifest.get("cv"), dict) else {}
         kappa = cv.get("kappa")
+        folder = _folder(store, version)
         versions.append(ModelVersion(
             version=version, created_at=manifest.get("created_at") or created_at,
             method=str(manifest.get("method") or "fast"), encoder=encoder,
             units=manifest.get("units") if isinstance(manifest.get("units"), int) else None,
             kappa=float(kappa) if isinstance(kappa, (int, float)) and not isinstance(kappa, bool) else None,
-            bytes=folder_bytes(_folder(store, version)) if _folder(store, version) else None, active=n == 0, suggestions=per_version.get(version, 0),
+            bytes=folder_bytes(folder) if folder else None, active=n == 0, suggestions=per_version.get(version, 0),
         ))
     return versions
 

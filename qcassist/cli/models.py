@@ -99,4 +99,5 @@ def prune_cmd(project: Path, as_json: bool, keep: int, dry_run: bool) -> None:
     for version, why in result["kept"].items():
         click.echo(f"  kept {version}: {why}")
     for name in result["orphans_left"]:
-        click.echo(f"  left orphan folder classifiers/{name}: changed in the last 15 minutes, perhaps a train still saving")
+        click.echo(f"  left orphan folder classifiers/{name}: changed in the last 15 minutes, "
+                   "perhaps a train still saving")

@@ -90,6 +90,11 @@ def test_after_a_prune_suggestions_review_agree_and_report_still_work(three_vers
         assert prune(store, keep=1, now=LATER).removed == [v2]
         assert store.classifier_versions() == {v3}
         assert review_queue(store, coder="bo")[0].top.model_version == v3
+        assert [d.model_version for d in store.decisions()] == [v2]  # history keeps the pruned version's name
+        write_report(store, tmp_path / "again.html", bootstrap=0)
+    for args in (["agree", "--coders", "seed,model", "--bootstrap", "0"], ["decisions", "export", "--format", "csv"]):
+        result = runner.invoke(main, [*args, "-p", str(directory)])
+        assert result.exit_code == 0, result.output
 
 
 def test_keep_counts_the_newest_versions(three_versions):

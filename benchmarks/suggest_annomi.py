@@ -293,6 +293,9 @@ def print_task(r: dict, args) -> None:
     print(f"{'auto-accept @0.90':<22}{cells}{_tier(base['auto_accept']):>11}")
     cells = "".join(f"{methods[n]['summary']['kappa'] - base['kappa']:>+11.3f}" for n in names)
     print(f"{'kappa over TF-IDF+LR':<22}{cells}")
+    if "fast" in methods and len(names) > 1:
+        cells = "".join(f"{methods[n]['summary']['kappa'] - methods['fast']['summary']['kappa']:>+11.3f}" for n in names)
+        print(f"{'kappa over fast':<22}{cells}")
     for n in names:
         m = methods[n]
         line = f"{n}: {m['folds_run']}-fold CV {m['cv_seconds']:.0f} s, peak {m['peak_mib_after_cv']:.0f} MiB"

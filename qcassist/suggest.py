@@ -183,7 +183,8 @@ def _encode_by_transcript(encoder_obj, units: list[_Unit], inputs: list[str], pr
 def model_quality(store: Store, model: CodeModel) -> dict:
     """The cross-validated kappa to judge the model by: the latest evaluation's, else the training's own."""
     evaluation = store.latest_evaluation()
-    if evaluation and isinstance(evaluation.get("kappa"), (int, float)):
+    # 'evaluate' cross-validates the fast model; a fine-tuned one is judged by its own held-out kappa
+    if evaluation and isinstance(evaluation.get("kappa"), (int, float)) and model.body is None:
         return {"kappa": float(evaluation["kappa"]), "source": "the latest 'qcassist evaluate'"}
     cv = model.manifest.get("cv")
     if cv:

@@ -154,3 +154,13 @@ def test_no_coded_unit_is_a_one_line_error():
     inputs, labels, _ = _pairs()
     with pytest.raises(ModelError, match="none of the 40 units"):
         train_body(inputs, np.full_like(labels, -1), exclusive=False, options=FAST)
+
+
+def test_caching_the_frozen_bottom_trains_the_same_network(monkeypatch):
+    inputs, labels, _ = _pairs()
+    options = FineTuneOptions(**{**FAST.as_dict(), "epochs": 1})
+    cached = train_body(inputs[:16], labels[:16], exclusive=True, options=options)
+    monkeypatch.setattr("qcassist.finetune.training.CACHE_LIMIT_BYTES", 0)  # recompute the bottom every batch
+    recomputed = train_body(inputs[:16], labels[:16], exclusive=True, options=options)
+    assert np.allclose(cached.predict_proba(inputs), recomputed.predict_proba(inputs), atol=1e-4)
+    assert cached.history[0]["train_loss"] == pytest.approx(recomputed.history[0]["train_loss"], abs=1e-5)

@@ -125,6 +125,11 @@ def test_suggest_with_a_fine_tuned_model_reads_each_unit_with_its_context(store,
     assert all(0 <= r["probability"] <= 1 and r["model_version"] == report.version for r in rows)
     coded = {u for u in np.asarray(load_latest_model(store).exemplar_unit_ids).tolist()}
     assert all(set(map(int, r["rationale_unit_ids"].split())) <= coded for r in rows)
+    from qcassist.decisions import review_queue
+
+    # the review order scores the queue with the model's own (tuned) vectors
+    queue = review_queue(store, coder="ann", strategy="uncertainty")
+    assert sorted(item.unit_id for item in queue) == sorted({s.unit_id for s in store.suggestions()})
 
 
 def test_a_tampered_body_is_refused_by_suggest_in_one_line(runner, project, tmp_path, fake_tuning):

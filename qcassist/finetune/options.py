@@ -7,6 +7,13 @@ from dataclasses import asdict, dataclass, fields
 from .inputs import DEFAULT_CONTEXT_WORDS
 
 
+# Defaults sized for issue 12's budget (<= 15 min on 2 CPU cores for the ~3,700-5,200 AnnoMI dev
+# therapist utterances; pairs average 47 word pieces, 3% reach 128). Measured on the shared
+# 2-core machine (CPU seconds, load ~10, so wall clock there meant nothing): one epoch over 600
+# pairs took 47 CPU-s with tuned_layers=2 and ~2.3x the wall time with 6 (all) layers. With the
+# frozen bottom computed once (network.bottom_states): 0.02 CPU-s per pair once, then 0.048
+# per pair and epoch. 5,200 pairs x 3 epochs ~ 850 CPU-s ~ 7-8 min on 2 free cores, plus
+# ~1.5 min to encode them for the head: 3 epochs of the top 2 layers fit; all 6 layers do not.
 @dataclass(frozen=True)
 class FineTuneOptions:
     """How ``train_body`` fine-tunes; ``as_dict``/``from_dict`` round-trip it through JSON."""

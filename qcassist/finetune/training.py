@@ -16,7 +16,10 @@ import numpy as np
 
 from ..saved_model import ModelError
 from .body import TunedBody
-from .network import batches, collate, freeze, frozen_modules, load_base, make_head, pooled, resolve_device, tokenize
+from .network import (
+    CACHE_LIMIT_BYTES, batches, bottom_size, bottom_states, collate, freeze, frozen_modules, given_states, load_base,
+    make_head, pooled, resolve_device, tokenize, top_pooled,
+)
 from .options import FineTuneOptions
 
 HEAD_RATE_FACTOR = 20  # a fresh head starts from nothing; the pretrained body only needs nudging
@@ -114,7 +117,9 @@ class _Run:
         self.head = make_head(self.model, labels.shape[1]).to(device)
         self.tokenized = tokenize(self.base.tokenizer, list(inputs), options.max_length)
         self.pad_id = self.base.tokenizer.pad_token_id or 0
-        self.codes_count = labels.shape[1]
+        self.n_bottom = bottom_size(self.model, options.tuned_layers)
+        self.states: dict | None = None  # cached bottom outputs, filled by _prepare
+        self.given = given_states()
         if exclusive:
             self.targets = torch.from_numpy(np.argmax(labels == 1, axis=1).astype(np.int64))
         else:
@@ -132,6 +137,7 @@ class _Run:
         lengths = self.tokenized.lengths()
         started = last_report = time.monotonic()
         deadline = started + options.max_minutes * 60 if options.max_minutes is not None else None
+        self._prepare(np.concatenate([train_rows, held_rows]), started, progress)
         history, best, best_epoch, best_loss, step, stopped = [], None, 0, float("inf"), 0, False
         for epoch in range(1, options.epochs + 1):
             epoch_start, losses = time.monotonic(), []
@@ -169,6 +175,24 @@ class _Run:
             best_epoch = 0  # no holdout and cut short mid-epoch: the current weights
         return self._body(history, best_epoch, stopped, time.monotonic() - started, len(train_rows))
 
+    def _prepare(self, rows: np.ndarray, started: float, progress) -> None:
+        """Compute the frozen bottom's outputs once, when there is a frozen bottom and they fit in memory."""
+        width = self.model.config.hidden_size * 4
+        if not self.n_bottom or int(self.tokenized.lengths()[rows].sum()) * width > CACHE_LIMIT_BYTES:
+            return
+        last = [started]
+
+        def report(done: int) -> None:
+            now = time.monotonic()
+            if progress is not None and (now - last[0] >= PROGRESS_EVERY_S or done == len(rows)):
+                elapsed = now - started
+                progress({"phase": "preparing", "epoch": 0, "epochs": self.options.epochs, "step": done,
+                          "steps": len(rows), "elapsed": elapsed, "eta": elapsed / done * (len(rows) - done),
+                          "loss": float("nan")})
+                last[0] = now
+
+        self.states = bottom_states(self.model, self.tokenized, rows, self.n_bottom, self.pad_id, self.device, report)
+
     def _optimizer(self, total_steps: int):
         import torch
 
@@ -196,7 +220,11 @@ class _Run:
     def _loss(self, rows: np.ndarray):
         import torch
 
-        logits = self.head(pooled(self.model, collate(self.tokenized, rows, self.pad_id, self.device)))
+        if self.states is not None:
+            vectors = top_pooled(self.model, self.given, self.states, rows, self.n_bottom, self.device)
+        else:
+            vectors = pooled(self.model, collate(self.tokenized, rows, self.pad_id, self.device))
+        logits = self.head(vectors)
         index = torch.from_numpy(rows)
         if self.exclusive:
             return torch.nn.functional.cross_entropy(logits, self.targets[index].to(self.device))
@@ -238,7 +266,7 @@ class _Run:
         eta = elapsed / step * (total - step)
         if deadline is not None:
             eta = min(eta, max(0.0, deadline - now))
-        return {"epoch": epoch, "epochs": self.options.epochs, "step": step, "steps": total,
+        return {"phase": "training", "epoch": epoch, "epochs": self.options.epochs, "step": step, "steps": total,
                 "elapsed": elapsed, "eta": eta, "loss": loss}
 
     def _body(self, history, best_epoch, stopped, seconds, examples) -> TunedBody:

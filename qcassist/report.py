@@ -163,7 +163,7 @@ def model_section(evaluation: dict | None, classifier: tuple[str, dict] | None) 
         ("Auto-accept tier: probability ≥", auto.get("threshold")),
         ("Auto-accept tier: precision", auto.get("precision")),
         ("Auto-accept tier: share of suggestions covered", auto.get("coverage")),
-    ]
+    ] + _baseline_rows(evaluation.get("baseline"))
     per_code = evaluation.get("per_code") or {}
     parts = [trained, table(("", "value"), summary), Html("<h3>Per code</h3>")]
     if per_code:
@@ -176,6 +176,16 @@ def model_section(evaluation: dict | None, classifier: tuple[str, dict] | None) 
     parts += [Html("<h3>Learning curve</h3>"), _learning_curve(evaluation.get("learning_curve"))]
     parts += [Html("<h3>Calibration</h3>"), _calibration(evaluation.get("calibration"), evaluation.get("ece"))]
     return section("model", "Model quality", parts)
+
+
+def _baseline_rows(baseline: dict | None) -> list[tuple]:
+    """TF-IDF + LR on the same folds beside the model (evaluations stored before it had one show none)."""
+    if not isinstance(baseline, dict):
+        return []
+    name = f"Baseline {baseline.get('name', '')} ({baseline.get('features', '')}), same folds"
+    adds = baseline.get("model_adds") if isinstance(baseline.get("model_adds"), dict) else {}
+    return [(f"{name}: macro-F1", baseline.get("macro_f1")), (f"{name}: kappa", baseline.get("kappa")),
+            ("Model minus baseline: macro-F1", adds.get("macro_f1")), ("Model minus baseline: kappa", adds.get("kappa"))]
 
 
 def _evaluation_confusion(evaluation: dict) -> Html:

@@ -288,6 +288,21 @@ class Store(CorpusTables, CodingTables, CodebookTables):
         row = self.db.execute("SELECT version, manifest FROM classifiers ORDER BY created_at DESC, rowid DESC LIMIT 1").fetchone()
         return (row[0], json.loads(row[1])) if row else None
 
+    def classifiers(self) -> list[tuple[str, str, str, dict]]:
+        """(version, created_at, encoder, manifest) of every registered model, newest (the active one) first."""
+        rows = self.db.execute("SELECT version, created_at, encoder, manifest FROM classifiers "
+                               "ORDER BY created_at DESC, rowid DESC")
+        return [(v, t, e, json.loads(m)) for v, t, e, m in rows]
+
+    def suggestions_per_version(self) -> dict[str, int]:
+        """How many stored suggestions each model version made (their rows keep the version registered)."""
+        return dict(self.db.execute("SELECT model_version, count(*) FROM suggestions GROUP BY model_version"))
+
+    def remove_classifier(self, version: str) -> None:
+        """Forget a model version (its folder is the caller's to remove); one no suggestion points to."""
+        with self.transaction():
+            self.db.execute("DELETE FROM classifiers WHERE version = ?", (version,))
+
     def replace_suggestions(self, suggestions: Iterable[Suggestion], unit_ids: Iterable[int]) -> int:
         """Drop earlier suggestions for these units and store the new ones, in one transaction."""
         with self.transaction():

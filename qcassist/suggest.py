@@ -256,6 +256,9 @@ def evaluate(
     result = summarize(cv)
     # the folds run, not those asked for: 3 transcripts make 3 grouped folds, which the output said were 5
     result.update(encoder=encoder_obj.id, folds=cv.folds, grouped_by="transcript", transcripts=len(set(data.groups)))
+    from .baseline import compare_with_baseline  # TF-IDF + LR on the same folds: what the model adds
+
+    result["baseline"] = compare_with_baseline(data, cv, result)
     if with_learning_curve:
         result["learning_curve"] = learning_curve(data, exclusive=exclusive, options=options, folds=folds)
     store.add_evaluation(result)

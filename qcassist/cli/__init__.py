@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import agreement, codebook, coding, corpus, interop, outputs, report, review, speakers, themes  # noqa: F401  (registers the commands)
+from . import agreement, codebook, coding, corpus, interop, models, outputs, report, review, speakers, themes  # noqa: F401  (registers the commands)
 from .base import main
 
 __all__ = ["main"]

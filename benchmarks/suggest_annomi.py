@@ -38,7 +38,7 @@ from pathlib import Path
 
 DATA_DIR = Path(os.environ.get("QCASSIST_ANNOMI_DIR", "/work/shared/datasets/annomi"))
 SIMPLE, FULL = "AnnoMI-simple.dev.csv", "AnnoMI-full.dev.csv"
-METHODS = ("fast", "finetuned", "network")
+METHODS = ("fast", "finetuned", "combined", "network")
 ECE_TARGET = 0.05
 AUTO_ACCEPT_PRECISION = 0.90
 TASKS = {
@@ -121,6 +121,7 @@ def run_task(name: str, args, finetune) -> dict:
         exclusive = store.codebook().exclusive
         result = {"task": name, "units": len(data.texts), "transcripts": len(set(data.groups)), "codes": data.codes,
                   "exclusive": exclusive, "encode_units_per_s": len(data.texts) / encode_seconds, "methods": {}}
+        args.bodies = {}  # one fine-tuning per fold, shared by the tuned methods of this task
         for method in args.methods:
             result["methods"][method] = run_method(store, data, method, exclusive, args, finetune, want_curve=(
                 name == "therapist" and not args.no_learning_curve))
@@ -157,7 +158,7 @@ def run_method(store, data, method: str, exclusive: bool, args, finetune, *, wan
             out["at_32"] = {"kappa": point["kappa"], "seeds": 3}
     elif want_curve:
         out["at_32"] = _at_32(data, method, exclusive, args, finetune)
-    if method != "network" and not args.no_train:
+    if method in ("fast", "finetuned") and not args.no_train:  # the product trains these two
         out.update(_train_and_suggest(store, data, method, args, finetune))
     return out
 
@@ -166,7 +167,8 @@ def _cross_validate(data, method: str, exclusive: bool, args, finetune, *, per_c
     """Grouped 5-fold CV of ``method``; with --folds-only N, only the first N folds (the splits run are returned)."""
     from qcassist import evaluation
 
-    extra = {} if method == "fast" else {"method": method, "finetune_options": finetune, "base": args.encoder}
+    extra = {} if method == "fast" else {"method": method, "finetune_options": finetune, "base": args.encoder,
+                                         "bodies": args.bodies}
     with _first_folds(evaluation, args.folds_only) as tested:
         cv = evaluation.cross_validate(data, exclusive=exclusive, options=args.options, folds=5, per_code=per_code,
                                        seed=seed, **extra)

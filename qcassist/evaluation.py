@@ -16,7 +16,7 @@ from sklearn.model_selection import GroupKFold
 from .classify import CodeClassifier, TrainingSet, TrainOptions
 from .features import FeatureBuilder
 
-CV_METHODS = ("fast", "finetuned", "network")
+CV_METHODS = ("fast", "finetuned", "combined", "network")
 LEARNING_CURVE_SIZES = (8, 16, 32, 64, 128)
 AUTO_ACCEPT_PRECISION = 0.90
 AUTO_ACCEPT_MIN_SUPPORT = 30  # fewer suggestions above the cut: their precision is too uncertain to act on
@@ -49,13 +49,17 @@ def cross_validate(
     finetune_options=None,
     base: str = "default",
     progress=None,
+    bodies: dict | None = None,
 ) -> CrossValidation:
     """Grouped k-fold CV; ``per_code`` subsamples each training fold to that many units per code.
 
     ``method``: 'fast' (the head on ``data.embeddings``), 'finetuned' (per fold, a body tuned from ``base`` on the
     training transcripts but a held-out fifth of them, and the head on its vectors calibrated on that fifth) or
-    'network' (the tuned body's own head, calibrated on the same fifth). The last two read ``data.inputs`` and take
-    ``finetune_options`` (FineTuneOptions, or a dict of its fields) and ``progress`` (per fine-tuning).
+    'combined' (the head on the frozen encoder's unit vector beside the tuned body's pair vector, calibrated the
+    same way) or 'network' (the tuned body's own head, calibrated on the same fifth). The tuned methods read
+    ``data.inputs`` and take ``finetune_options`` (FineTuneOptions, or a dict of its fields) and ``progress`` (per
+    fine-tuning). ``bodies``: a dict shared between calls on the same data, so that the tuned methods compared on
+    the same folds use the same bodies (one fine-tuning per fold, not one per method and fold).
     """
     if method not in CV_METHODS:
         raise ValueError(f"method must be one of {', '.join(CV_METHODS)}, not {method!r}")
@@ -89,6 +93,7 @@ def cross_validate(
     if method != "fast":
         columns.inputs = [data.inputs[i] for i in rows]
         columns.tuning = (method, finetune_options, base, progress)
+        columns.bodies = bodies if bodies is not None else {}
     for train, test in GroupKFold(used).split(Y, Y.argmax(axis=1), groups):
         if per_code is not None:
             train = _subsample(train, Y, per_code, rng)
@@ -113,6 +118,7 @@ class _Columns:
     options: TrainOptions
     inputs: list[str] | None = None
     tuning: tuple | None = None  # (method, finetune options, base encoder, progress)
+    bodies: dict | None = None  # fold's training rows and options -> tuned body, shared between methods
 
     def features(self, fitted_on: np.ndarray, embeddings: np.ndarray | None = None):
         """A transform of rows to features, the vocabularies fitted on ``fitted_on``; ``embeddings`` for every row."""
@@ -155,8 +161,11 @@ def _tuned_fold(columns: _Columns, train: np.ndarray, test: np.ndarray) -> tuple
     held = np.isin(groups[train], chosen)
     present = [j for j in range(Y.shape[1]) if positives[held, j].sum() >= 2 and positives[~held, j].sum() >= 2]
     inputs = [columns.inputs[i] for i in train]
-    body = train_body(inputs, Y[train], exclusive=columns.exclusive, holdout=held, options=finetune_options(options),
-                      base=base, progress=progress)
+    key = (tuple(train.tolist()), repr(finetune_options(options)), base)
+    if key not in columns.bodies:
+        columns.bodies[key] = train_body(inputs, Y[train], exclusive=columns.exclusive, holdout=held,
+                                         options=finetune_options(options), base=base, progress=progress)
+    body = columns.bodies[key]
     test_inputs = [columns.inputs[i] for i in test]
     if method == "network":
         scores = _network_scores(body, inputs, columns.exclusive)[:, present]
@@ -164,14 +173,25 @@ def _tuned_fold(columns: _Columns, train: np.ndarray, test: np.ndarray) -> tuple
         fold_probabilities = calibration.predict_proba(_network_scores(body, test_inputs, columns.exclusive)[:, present])
         return present, fold_probabilities, calibration.suggest_mask(fold_probabilities)
     rows = np.r_[train, test]
-    encoded = body.encoder().encode([columns.inputs[i] for i in rows])
+    if (key, "vectors") not in columns.bodies:  # the pair vectors too are the same for every head on this body
+        columns.bodies[key, "vectors"] = body.encoder().encode([columns.inputs[i] for i in rows])
+    encoded = columns.bodies[key, "vectors"]
     vectors = np.zeros((len(Y), encoded.shape[1]), np.float32)
     vectors[rows] = encoded
+    if method == "combined":
+        vectors = unit_and_pair(columns.embeddings, vectors)
     transform = columns.features(train[~held], vectors)
     classifier = columns.classifier()
     classifier.fit(transform(train), Y[np.ix_(train, present)], groups=groups[train], holdout=held)
     fold_probabilities = classifier.predict_proba(transform(test))
     return present, fold_probabilities, classifier.suggest_mask(fold_probabilities)
+
+
+def unit_and_pair(unit_vectors: np.ndarray, pair_vectors: np.ndarray) -> np.ndarray:
+    """One unit-length vector per row from the frozen encoder's vector of the unit and the tuned body's vector of
+    the (context, unit) pair: their dot products are the mean of the two cosines."""
+    both = np.hstack([np.asarray(unit_vectors, np.float32), np.asarray(pair_vectors, np.float32)])
+    return both / np.float32(np.sqrt(2.0))
 
 
 def _network_scores(body, inputs: list[str], exclusive: bool) -> np.ndarray:

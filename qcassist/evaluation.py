@@ -150,7 +150,7 @@ def _tuned_fold(columns: _Columns, train: np.ndarray, test: np.ndarray) -> tuple
     (method 'finetuned': features and CodeClassifier on the body's vectors; 'network': the body's own head)."""
     from .classifier import CalibratedScores
     from .finetune import train_body
-    from .train_methods import draw_holdout, finetune_options
+    from .train_methods import draw_holdout, finetune_options, unit_and_pair
 
     method, options, base, progress = columns.tuning
     Y, groups = columns.Y, columns.groups
@@ -185,13 +185,6 @@ def _tuned_fold(columns: _Columns, train: np.ndarray, test: np.ndarray) -> tuple
     classifier.fit(transform(train), Y[np.ix_(train, present)], groups=groups[train], holdout=held)
     fold_probabilities = classifier.predict_proba(transform(test))
     return present, fold_probabilities, classifier.suggest_mask(fold_probabilities)
-
-
-def unit_and_pair(unit_vectors: np.ndarray, pair_vectors: np.ndarray) -> np.ndarray:
-    """One unit-length vector per row from the frozen encoder's vector of the unit and the tuned body's vector of
-    the (context, unit) pair: their dot products are the mean of the two cosines."""
-    both = np.hstack([np.asarray(unit_vectors, np.float32), np.asarray(pair_vectors, np.float32)])
-    return both / np.float32(np.sqrt(2.0))
 
 
 def _network_scores(body, inputs: list[str], exclusive: bool) -> np.ndarray:

@@ -93,7 +93,7 @@ def suggest(
     all_units = project_units(store)
     _training_units_still_there(model, all_units)
     units = [u for u in all_units if include_coded or u.id not in human]
-    embeddings = _encode_by_transcript(encoder_obj, units, model_inputs(model, units), progress)
+    embeddings = model_vectors(store, model, units, encoder_obj, progress)
     proposals = propose(model, embeddings, [u.text for u in units], [u.context for u in units],
                         [u.following for u in units], options=_options_of(model)) if units else []
     cv = model.manifest.get("cv") or {}
@@ -164,7 +164,20 @@ def model_inputs(model: CodeModel, units: Sequence[_Unit]) -> list[str]:
 
 def unit_vectors(store: Store, model: CodeModel, units: Sequence[_Unit]) -> np.ndarray:
     """The units' vectors as ``model`` sees them (review's ordering uses them)."""
-    return model_encoder(store, model).encode(model_inputs(model, units))
+    return model_vectors(store, model, units, model_encoder(store, model))
+
+
+def model_vectors(store: Store, model: CodeModel, units: Sequence[_Unit], encoder_obj,
+                  progress: Progress | None = None) -> np.ndarray:
+    """What ``model``'s head reads of each unit: ``encoder_obj``'s vectors of ``model_inputs``, and for a fine-tuned
+    head on "unit+pair" the frozen encoder's vectors of the unit texts beside them (both from the embedding cache)."""
+    vectors = _encode_by_transcript(encoder_obj, list(units), model_inputs(model, units), progress)
+    if model.body is not None and model.manifest.get("body_features") == "unit+pair":
+        from .train_methods import unit_and_pair
+
+        base = project_encoder(store, model.manifest["encoder_spec"])
+        vectors = unit_and_pair(base.encode([u.text for u in units]), vectors) if len(units) else vectors
+    return vectors
 
 
 def _encode_by_transcript(encoder_obj, units: list[_Unit], inputs: list[str], progress: Progress | None) -> np.ndarray:

@@ -28,6 +28,11 @@ MIN_HOLDOUT_POSITIVES = 2  # per classifier code, on each side of the split
 MIN_AUTO_UNITS = 200  # fewer coded units: auto keeps the fast model without fine-tuning (see README)
 SPLIT_TRIES = 20  # seeded splits tried, in order, for one that holds every code on both sides
 BODY_FILE_KEY = "body"
+# What the head of a fine-tuned model reads beside the unit's words: the tuned body's vector of the (context, unit)
+# pair ("pair"), or the frozen encoder's vector of the unit beside it ("unit+pair"). Chosen by the AnnoMI benchmark
+# (benchmarks/README.md, "finetuned" vs "combined"); the manifest records which a model uses.
+BODY_FEATURES = ("pair", "unit+pair")
+DEFAULT_BODY_FEATURES = "unit+pair"
 
 Describe = Callable[[list[str]], np.ndarray]
 
@@ -146,8 +151,8 @@ def describe_with_body(encoder) -> Describe:
 
 
 def fit_finetuned(store: Store, data: TrainingSet, *, spec: str, holdout: list[str], exclusive: bool,
-                  options: TrainOptions, finetune, describe: Callable[[Describe], dict], progress=None
-                  ) -> tuple[CodeModel, object]:
+                  options: TrainOptions, finetune, describe: Callable[[Describe], dict], base_encode: Describe,
+                  progress=None) -> tuple[CodeModel, object]:
     """Tune a body on the training transcripts; fit its head there and calibrate it on the held-out ones."""
     from .finetune import train_body
 
@@ -156,16 +161,36 @@ def fit_finetuned(store: Store, data: TrainingSet, *, spec: str, holdout: list[s
     mask = np.isin(np.asarray(data.groups), holdout)
     body = train_body(data.inputs, data.labels, exclusive=exclusive, holdout=mask, options=finetune_options(finetune),
                       base=spec, progress=progress, codes=data.codes)
-    return head_on_body(store, data, body, mask, exclusive=exclusive, options=options, describe=describe), body
+    return head_on_body(store, data, body, mask, exclusive=exclusive, options=options, describe=describe,
+                        base_encode=base_encode), body
 
 
 def head_on_body(store: Store, data: TrainingSet, body, holdout: np.ndarray, *, exclusive: bool,
-                 options: TrainOptions, describe: Callable[[Describe], dict]) -> CodeModel:
-    """The head (features and classifier) on the body's vectors of every coded unit, calibrated on ``holdout``."""
+                 options: TrainOptions, describe: Callable[[Describe], dict], base_encode: Describe,
+                 features: str = DEFAULT_BODY_FEATURES) -> CodeModel:
+    """The head (features and classifier) on the body's vectors of every coded unit, calibrated on ``holdout``.
+
+    ``features`` "unit+pair": beside the frozen encoder's vectors of the units (``data.embeddings``; of texts:
+    ``base_encode``), so the head keeps what the unit alone says when a small tuning blurs it with the context.
+    """
     encoder = body_encoder(store, body)
     vectors = encoder.encode(data.inputs)
-    return train_model(replace(data, embeddings=vectors), exclusive=exclusive, options=options, holdout=holdout,
-                       descriptions=describe(describe_with_body(encoder)))
+    describe_body = describe_with_body(encoder)
+    if features == "unit+pair":
+        vectors = unit_and_pair(data.embeddings, vectors)
+        body_only = describe_body
+        describe_body = lambda texts: unit_and_pair(base_encode(texts), body_only(texts))  # noqa: E731
+    model = train_model(replace(data, embeddings=vectors), exclusive=exclusive, options=options, holdout=holdout,
+                        descriptions=describe(describe_body))
+    model.manifest["body_features"] = features
+    return model
+
+
+def unit_and_pair(unit_vectors: np.ndarray, pair_vectors: np.ndarray) -> np.ndarray:
+    """One unit-length vector per row from the frozen encoder's vector of the unit and the tuned body's vector of
+    the (context, unit) pair: their dot products are the mean of the two cosines."""
+    both = np.hstack([np.asarray(unit_vectors, np.float32), np.asarray(pair_vectors, np.float32)])
+    return both / np.float32(np.sqrt(2.0))
 
 
 def holdout_kappa(model: CodeModel) -> float | None:
@@ -221,7 +246,7 @@ def fit_by_method(store: Store, data: TrainingSet, *, method: str, spec: str, ex
     if data.inputs is None and inputs is not None:
         data = replace(data, inputs=inputs(finetune.context_words))
     tuned, body = fit_finetuned(store, data, spec=spec, holdout=holdout, exclusive=exclusive, options=options,
-                                finetune=finetune, describe=describe, progress=progress)
+                                finetune=finetune, describe=describe, base_encode=fast_describe, progress=progress)
     if method == "finetuned":
         return Fitted(tuned, "finetuned", body, holdout)
     mask = np.isin(np.asarray(data.groups), holdout)

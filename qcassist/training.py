@@ -204,14 +204,18 @@ def train_head(store: Store, *, coders: Sequence[str] = ()) -> TrainReport:
     if latest.body is None:
         raise QcaError(f"model {latest.manifest['version']} is not fine-tuned; its head cannot be refitted alone.")
     holdout = list(latest.manifest.get("holdout_transcripts") or [])
-    data = training_set(store, None, coders=coders, context_words=latest.body.options.context_words)
+    features = latest.manifest.get("body_features", "pair")  # models from before the choice read the pair only
+    base = project_encoder(store, latest.manifest["encoder_spec"])
+    data = training_set(store, base if features == "unit+pair" else None, coders=coders,
+                        context_words=latest.body.options.context_words)
     _check_examples(data)
     codebook = store.codebook()
     options = _options_of(latest)
     mask = np.isin(np.asarray(data.groups), holdout)
     try:
         model = head_on_body(store, data, latest.body, mask, exclusive=codebook.exclusive, options=options,
-                             describe=lambda encode: _descriptions(codebook, data, encode))
+                             describe=lambda encode: _descriptions(codebook, data, encode), base_encode=base.encode,
+                             features=features)
     except ValueError as exc:  # a code that lost its held-out units (undone decisions, re-cut transcripts)
         raise QcaError(f"cannot refit the head of model {latest.manifest['version']} on its held-out transcripts "
                        f"({exc}); run 'qcassist train'.") from None

@@ -18,7 +18,7 @@ from qcassist.seed import import_coded
 from qcassist.store import Store
 from qcassist.suggest import ModelError, load_latest_model, suggest, suggestion_rows, train
 from qcassist.train_methods import plan_holdout
-from qcassist.training import train_head
+from qcassist.training import pair_inputs, train_head
 from tests import fake_finetune
 from tests.conftest import coded_rows, dump_database, write_coded_csv
 
@@ -114,6 +114,26 @@ def test_finetuned_saves_the_body_beside_the_arrays_and_the_manifest_says_how_it
     coded_elsewhere = sum(1 for r in coded_rows(5, 6)[:] if r["transcript"] != held)
     assert 0 < fake_tuning[0]["rows"] < coded_elsewhere
     assert store.latest_classifier()[1]["encoder"] == manifest["encoder"]
+
+
+def test_the_fine_tuned_head_reads_the_frozen_unit_vector_beside_the_tuned_pair_vector(store, tmp_path, fake_tuning):
+    from qcassist.project import project_encoder
+    from qcassist.suggest import project_units, unit_vectors
+    from qcassist.train_methods import unit_and_pair
+
+    _seed(store, tmp_path)
+    train(store, method="finetuned")
+    model = load_latest_model(store)
+    assert model.manifest["body_features"] == "unit+pair"
+    units = project_units(store)[:3]
+    base = project_encoder(store, "default").encode([u.text for u in units])
+    pair = model.body.encoder().encode(pair_inputs(units, model.body.options.context_words))
+    vectors = unit_vectors(store, model, units)
+    assert vectors.shape == (3, base.shape[1] + pair.shape[1])
+    assert np.allclose(vectors, unit_and_pair(base, pair)) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+    assert model.exemplar_vectors.shape[1] == vectors.shape[1]  # rationales compare like with like
+    train_head(store)
+    assert load_latest_model(store).manifest["body_features"] == "unit+pair"  # the review's refit keeps the choice
 
 
 def test_suggest_with_a_fine_tuned_model_reads_each_unit_with_its_context(store, tmp_path, fake_tuning):
@@ -291,6 +311,26 @@ def test_cross_validation_tunes_a_body_per_fold_and_calibrates_on_a_held_out_fif
     assert sorted(call["rows"] for call in fake_tuning) == [3 * 21] + [4 * 21] * 4
     assert ((cv.probabilities >= 0) & (cv.probabilities <= 1)).all() and cv.probabilities.shape == (126, 3)
     assert summarize(cv)["kappa"] > 0.5
+
+
+def test_tuned_methods_compared_on_the_same_folds_share_one_body_per_fold(fake_tuning):
+    from qcassist.evaluation import cross_validate
+
+    rows = coded_rows(n_transcripts=6, per_code=7, seed=3)
+    codes = ["trust", "money", "access"]
+    texts = [r["text"] for r in rows]
+    data = TrainingSet(unit_ids=np.arange(len(rows)), texts=texts, contexts=[""] + texts[:-1],
+                       embeddings=np.eye(len(rows), 8, dtype=np.float32),
+                       labels=np.array([[1 if r["code"] == c else 0 for c in codes] for r in rows], np.int8),
+                       groups=[r["transcript"] for r in rows], codes=codes,
+                       inputs=[fake_finetune.pair_input(t, "participant", c, "interviewer")
+                               for t, c in zip(texts, [""] + texts[:-1])])
+    bodies: dict = {}
+    results = {m: cross_validate(data, exclusive=True, method=m, finetune_options={"epochs": 1}, bodies=bodies)
+               for m in ("finetuned", "combined", "network")}
+    assert len(fake_tuning) == 5  # not 15
+    assert all(cv.probabilities.shape == (126, 3) for cv in results.values())
+    assert not np.array_equal(results["finetuned"].probabilities, results["combined"].probabilities)
 
 
 def test_cross_validation_refuses_a_fine_tuned_method_without_pair_inputs():

@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from dataclasses import replace as _dataclass_replace
+from itertools import chain
 from pathlib import Path
 from weakref import WeakKeyDictionary
 
@@ -278,10 +279,11 @@ def _project_tfidf(store: Store) -> TfidfEncoder:
         return _unsaved_tfidf[store]
     if (directory / "encoder.json").exists():
         return TfidfEncoder.load(directory)
-    texts = [t.turn_text(turn) for t in store.transcripts() for turn in t.participant_turns]
-    if not texts:
+    texts = (t.turn_text(turn) for t in store.iter_transcripts() for turn in t.participant_turns)
+    first = next(texts, None)
+    if first is None:
         raise QcaError("the TF-IDF encoder is fitted on the project's transcripts; import some first.")
-    encoder = TfidfEncoder().fit(texts)
+    encoder = TfidfEncoder().fit(chain([first], texts))  # reads the turns once, holding only its bounded sample
     _unsaved_tfidf[store] = encoder
     store.before_commit("tfidf-encoder", lambda: _save_tfidf(store, encoder, directory))
     return encoder

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import replace
 
@@ -79,6 +79,20 @@ class CorpusTables:
     def transcripts(self) -> list[Transcript]:
         rows = self.db.execute("SELECT * FROM transcripts ORDER BY id").fetchall()
         return [self._transcript_from_row(row) for row in rows]
+
+    def iter_transcripts(self, page: int = 64) -> Iterator[Transcript]:
+        """Every transcript in id order, read ``page`` at a time: memory stays bounded on any corpus.
+
+        Pages are keyed by id rather than one open cursor, so the caller may write between them.
+        """
+        last = 0
+        while True:
+            rows = self.db.execute("SELECT * FROM transcripts WHERE id > ? ORDER BY id LIMIT ?", (last, page)).fetchall()
+            for row in rows:
+                yield self._transcript_from_row(row)
+            if len(rows) < page:
+                return
+            last = rows[-1][0]
 
     def _transcript_from_row(self, row: tuple) -> Transcript:
         transcript_id, name, source_path, text, content_hash, metadata, _segmentation, _imported = row

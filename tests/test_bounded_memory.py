@@ -1,0 +1,134 @@
+"""Memory that stays bounded on any corpus (issue 13): the TF-IDF fit's sample and vocabulary caps."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+
+import numpy as np
+import pytest
+
+from qcassist.embed import TfidfEncoder, fit_sample
+from qcassist.project import import_files, project_encoder
+
+WORDS = ("nurse doctor rent money hope week family worry bus phone letter queue referral kids pay "
+         "health drink smoke weight stress happy afraid data system school friend house car job").split()
+
+
+def corpus(n: int, seed: int = 0) -> list[str]:
+    """``n`` distinct short texts over a small vocabulary (seeded)."""
+    rng = random.Random(seed)
+    return [f"text {i} " + " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 9))) for i in range(n)]
+
+
+def fit_as_before_the_caps(texts: list[str], dimension: int) -> tuple[dict, np.ndarray, np.ndarray]:
+    """The fit as TfidfEncoder did it before it had bounds: every text, every term."""
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1).fit(texts)
+    matrix = vectorizer.transform(texts)
+    svd = TruncatedSVD(n_components=dimension, random_state=0).fit(matrix)
+    vocabulary = {term: int(i) for term, i in vectorizer.vocabulary_.items()}
+    return vocabulary, vectorizer.idf_.astype(np.float32), svd.components_.astype(np.float32)
+
+
+def state(encoder: TfidfEncoder) -> tuple[dict, np.ndarray, np.ndarray]:
+    return encoder.vocabulary_, encoder.idf_, encoder.components_
+
+
+def assert_same_state(a, b) -> None:
+    assert a[0] == b[0]
+    assert np.array_equal(a[1], b[1]) and np.array_equal(a[2], b[2])
+
+
+def test_tfidf_fit_under_both_caps_is_bit_identical_to_the_unbounded_fit():
+    texts = corpus(120)
+    encoder = TfidfEncoder(dimension=8, max_texts=120, max_terms=10_000).fit(texts)
+    assert len(encoder.vocabulary_) < 10_000
+    assert_same_state(state(encoder), fit_as_before_the_caps(texts, 8))
+    assert_same_state(state(TfidfEncoder(dimension=8).fit(texts)), fit_as_before_the_caps(texts, 8))  # the defaults
+
+
+def test_tfidf_fit_reads_a_generator_once():
+    texts = corpus(50)
+    from_generator = TfidfEncoder(dimension=6).fit(text for text in texts)
+    assert from_generator.id == TfidfEncoder(dimension=6).fit(texts).id
+
+
+def test_tfidf_fit_over_the_text_cap_uses_the_texts_with_the_smallest_hash_whatever_their_order():
+    texts = corpus(200)
+    shuffled = texts[:]
+    random.Random(1).shuffle(shuffled)
+    encoder = TfidfEncoder(dimension=8, max_texts=60).fit(texts)
+    assert encoder.id == TfidfEncoder(dimension=8, max_texts=60).fit(shuffled).id
+    by_hash = sorted(texts, key=lambda t: hashlib.sha256(t.encode()).digest())[:60]
+    assert_same_state(state(encoder), fit_as_before_the_caps(by_hash, 8))
+
+
+def test_fit_sample_keeps_the_order_under_the_cap_and_equal_texts_together_over_it():
+    texts = ["b", "a", "c", "a"]
+    assert fit_sample(texts, 4) == texts and fit_sample(iter(texts), None) == texts
+    assert sorted(fit_sample(texts, 3)) == sorted(fit_sample(texts[::-1], 3))
+    assert len(fit_sample(texts, 3)) == 3
+
+
+def test_tfidf_fit_over_the_term_cap_keeps_that_many_terms():
+    texts = corpus(150)
+    encoder = TfidfEncoder(dimension=8, max_terms=40).fit(texts)
+    assert len(encoder.vocabulary_) == 40 and encoder.components_.shape == (8, 40)
+    assert sorted(encoder.vocabulary_.values()) == list(range(40))
+    vectors = encoder.encode(texts[:5])
+    assert vectors.shape == (5, 8) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+
+
+def test_saved_tfidf_encoder_records_its_bounds_and_an_older_folder_loads_unbounded(tmp_path):
+    encoder = TfidfEncoder(dimension=4, max_texts=30, max_terms=50).fit(corpus(40))
+    encoder.save(tmp_path / "new")
+    loaded = TfidfEncoder.load(tmp_path / "new")
+    assert (loaded.max_texts, loaded.max_terms, loaded.id) == (30, 50, encoder.id)
+    config = json.loads((tmp_path / "new" / "encoder.json").read_text())
+    del config["max_texts"], config["max_terms"]
+    (tmp_path / "new" / "encoder.json").write_text(json.dumps(config))
+    older = TfidfEncoder.load(tmp_path / "new")
+    assert (older.max_texts, older.max_terms, older.id) == (None, None, encoder.id)
+
+
+def test_project_tfidf_is_fitted_on_every_participant_turn_of_a_small_project(store_with_transcripts):
+    store, texts = store_with_transcripts
+    fitted = project_encoder(store, "tfidf").encoder
+    assert_same_state(state(fitted), state(TfidfEncoder().fit(texts)))
+
+
+def _write_transcripts(directory, n_files: int, turns: int) -> tuple[list, list[str]]:
+    rng = random.Random(3)
+    paths, texts = [], []
+    for f in range(n_files):
+        lines = []
+        for t in range(turns):
+            answer = f"answer {f} {t} " + " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 8)))
+            lines += [f"Interviewer: question {t} about {rng.choice(WORDS)}?", f"P1: {answer}"]
+            texts.append(answer)
+        path = directory / f"t{f:03d}.txt"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        paths.append(path)
+    return paths, texts
+
+
+
+@pytest.fixture
+def store_with_transcripts(tmp_path):
+    from qcassist.store import Store
+
+    store = Store.create(tmp_path / "project")
+    paths, texts = _write_transcripts(tmp_path, n_files=70, turns=3)  # more than one page of iter_transcripts
+    import_files(store, paths)
+    yield store, texts
+    store.close()
+
+
+def test_iter_transcripts_reads_every_transcript_in_id_order_by_pages(store_with_transcripts):
+    store, _ = store_with_transcripts
+    assert [t.id for t in store.iter_transcripts(page=8)] == [t.id for t in store.transcripts()]
+    assert list(store.iter_transcripts(page=70)) == store.transcripts()

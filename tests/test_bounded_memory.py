@@ -132,3 +132,20 @@ def test_iter_transcripts_reads_every_transcript_in_id_order_by_pages(store_with
     store, _ = store_with_transcripts
     assert [t.id for t in store.iter_transcripts(page=8)] == [t.id for t in store.transcripts()]
     assert list(store.iter_transcripts(page=70)) == store.transcripts()
+
+
+def test_segment_centre_by_blocks_is_the_mean_of_every_sentence_vector(store_with_transcripts, hash_encoder, monkeypatch):
+    from qcassist import resegment
+    from qcassist.segment import SegmentOptions, load_nlp, unit_sentences
+
+    store, _ = store_with_transcripts
+    options = SegmentOptions()
+    nlp = load_nlp(options.language, options.spacy_model)
+    sentences = [s for t in store.transcripts() for s in unit_sentences(t, options, nlp)]
+    whole = hash_encoder.encode(sentences).mean(axis=0)
+    assert np.array_equal(resegment._project_centre(store, {}, options, nlp, hash_encoder), whole)  # one block
+    monkeypatch.setattr(resegment, "CENTRE_BLOCK", 16)
+    hash_encoder.calls.clear()
+    blocked = resegment._project_centre(store, {}, options, nlp, hash_encoder)
+    assert max(hash_encoder.calls) == 16 and sum(hash_encoder.calls) == len(sentences)
+    assert blocked.dtype == np.float32 and np.allclose(blocked, whole, atol=1e-6)

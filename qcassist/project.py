@@ -9,7 +9,7 @@ re-checks, under the write lock, what its plan assumed (``_unchanged_since``).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from dataclasses import replace as _dataclass_replace
 from itertools import chain
@@ -390,15 +390,27 @@ UNIT_FORMATS = ("table", "csv", "jsonl")
 
 def unit_rows(store: Store, transcripts: Sequence[str] = ()) -> list[dict]:
     """Meaning units as plain rows, in transcript order, with their text sliced from the transcript."""
+    return list(iter_unit_rows(store, transcripts))
+
+
+def iter_unit_rows(store: Store, transcripts: Sequence[str] = ()) -> Iterator[dict]:
+    """``unit_rows`` read one transcript at a time, for writing as they come: memory stays bounded on any corpus.
+
+    Unknown transcript names raise here, before the first row; consume the rows while the store is open.
+    """
+    chosen = select_transcripts(store, transcripts) if transcripts else store.iter_transcripts()
+    return (row for transcript in chosen for row in _transcript_unit_rows(store, transcript))
+
+
+def _transcript_unit_rows(store: Store, transcript: Transcript) -> list[dict]:
     rows = []
-    for transcript in select_transcripts(store, transcripts):
-        for order, unit in enumerate(store.units(transcript.id), start=1):
-            turn = transcript.turns[unit.turn_index] if unit.turn_index is not None else None
-            rows.append({
-                "unit_id": unit.id, "transcript": transcript.name, "order": order, "speaker": unit.speaker,
-                "role": turn.role if turn else None, "start": unit.start, "end": unit.end,
-                "start_time": turn.start_time if turn else None, "text": unit.text_in(transcript),
-            })
+    for order, unit in enumerate(store.units(transcript.id), start=1):
+        turn = transcript.turns[unit.turn_index] if unit.turn_index is not None else None
+        rows.append({
+            "unit_id": unit.id, "transcript": transcript.name, "order": order, "speaker": unit.speaker,
+            "role": turn.role if turn else None, "start": unit.start, "end": unit.end,
+            "start_time": turn.start_time if turn else None, "text": unit.text_in(transcript),
+        })
     return rows
 
 

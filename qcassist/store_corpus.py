@@ -80,6 +80,10 @@ class CorpusTables:
         rows = self.db.execute("SELECT * FROM transcripts ORDER BY id").fetchall()
         return [self._transcript_from_row(row) for row in rows]
 
+    def transcript_names(self) -> list[str]:
+        """Every transcript's name, in id order, without reading their texts."""
+        return [row[0] for row in self.db.execute("SELECT name FROM transcripts ORDER BY id")]
+
     def iter_transcripts(self, page: int = 64) -> Iterator[Transcript]:
         """Every transcript in id order, read ``page`` at a time: memory stays bounded on any corpus.
 

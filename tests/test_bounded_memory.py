@@ -149,3 +149,20 @@ def test_segment_centre_by_blocks_is_the_mean_of_every_sentence_vector(store_wit
     blocked = resegment._project_centre(store, {}, options, nlp, hash_encoder)
     assert max(hash_encoder.calls) == 16 and sum(hash_encoder.calls) == len(sentences)
     assert blocked.dtype == np.float32 and np.allclose(blocked, whole, atol=1e-6)
+
+
+def test_unit_rows_are_streamed_across_pages_of_transcripts_and_unknown_names_fail_before_any_row(store_with_transcripts):
+    from qcassist.errors import QcaError
+    from qcassist.project import iter_unit_rows, segment_project, unit_rows
+    from qcassist.segment import SegmentOptions
+
+    store, texts = store_with_transcripts
+    segment_project(store, options=SegmentOptions(strategy="turn"))
+    rows = iter_unit_rows(store)
+    assert not isinstance(rows, list)
+    rows = list(rows)
+    assert [r["text"] for r in rows] == texts  # 70 transcripts: two pages, in import order
+    assert rows == unit_rows(store)
+    with pytest.raises(QcaError, match="no transcript named 'nope'"):
+        iter_unit_rows(store, ["t001", "nope"])
+    assert store.transcript_names() == [t.name for t in store.transcripts()]

@@ -166,3 +166,29 @@ def test_unit_rows_are_streamed_across_pages_of_transcripts_and_unknown_names_fa
     with pytest.raises(QcaError, match="no transcript named 'nope'"):
         iter_unit_rows(store, ["t001", "nope"])
     assert store.transcript_names() == [t.name for t in store.transcripts()]
+
+
+def test_import_spans_reads_transcripts_by_name_as_the_spans_name_them(store_with_transcripts, tmp_path):
+    from qcassist.errors import InputError
+    from qcassist.model import Code, Codebook
+    from qcassist.project import segment_project
+    from qcassist.seed import import_spans
+    from qcassist.segment import SegmentOptions
+
+    store, _ = store_with_transcripts
+    segment_project(store, options=SegmentOptions(strategy="turn"))
+    store.save_codebook(Codebook((Code("hope"),), exclusive=False))
+    first, second = store.transcript_by_name("t000"), store.transcript_by_name("t001")
+    unit_a, unit_b = store.units(first.id)[0], store.units(second.id)[1]
+    spans = tmp_path / "spans.csv"
+    spans.write_text("transcript,start,end,code\n"
+                     f"t000,{unit_a.start},{unit_a.end},hope\n"
+                     f"t001,{unit_b.start},{unit_b.end},hope\n"
+                     f"t000,{unit_a.start},{unit_a.start + 3},hope\n")  # back to the first: read again
+    report = import_spans(store, spans, coder="anna")
+    assert (report.spans, report.units_coded) == (3, 2)
+    assert sorted((c.unit_id, c.start if c.start is not None else -1) for c in store.codings(coders=["anna"])) == sorted(
+        [(unit_a.id, -1), (unit_b.id, -1), (unit_a.id, unit_a.start)])
+    spans.write_text("transcript,start,end,code\nt0000,0,3,hope\n")
+    with pytest.raises(InputError, match="no transcript named 't0000' in the project. Did you mean 't000'"):
+        import_spans(store, spans, coder="anna")

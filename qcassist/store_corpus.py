@@ -15,6 +15,8 @@ from dataclasses import replace
 from .model import MeaningUnit, Transcript, Turn
 from .store_coding import now
 
+ID_CHUNK = 500  # ids bound in one IN (...) query: below SQLite's limit on bound parameters
+
 
 class CorpusTables:
     db: sqlite3.Connection
@@ -193,6 +195,19 @@ class CorpusTables:
             args = (transcript_id,)
         rows = self.db.execute(sql + " ORDER BY transcript_id, start", args).fetchall()
         return [MeaningUnit(*row) for row in rows]
+
+    def units_by_id(self, ids: Iterable[int]) -> dict[int, MeaningUnit]:
+        """The units with these ids (absent ones left out), read in chunks: for callers that need a few, not all."""
+        wanted = sorted(set(ids))
+        found: dict[int, MeaningUnit] = {}
+        for i in range(0, len(wanted), ID_CHUNK):
+            chunk = wanted[i:i + ID_CHUNK]
+            rows = self.db.execute(
+                'SELECT transcript_id, start, "end", turn_idx, speaker, id, external_id FROM units WHERE id IN '
+                f'({",".join("?" * len(chunk))})', chunk,
+            )
+            found.update((row[5], MeaningUnit(*row)) for row in rows)
+        return found
 
     def add_units(self, units: Iterable[MeaningUnit], segmentation: dict) -> list[MeaningUnit]:
         """Add units to transcripts that have none yet (e.g. units cut by another tool)."""

@@ -192,3 +192,39 @@ def test_import_spans_reads_transcripts_by_name_as_the_spans_name_them(store_wit
     spans.write_text("transcript,start,end,code\nt0000,0,3,hope\n")
     with pytest.raises(InputError, match="no transcript named 't0000' in the project. Did you mean 't000'"):
         import_spans(store, spans, coder="anna")
+
+
+def test_qdpx_export_refuses_a_transcript_changed_between_its_description_and_its_text(store_with_transcripts, tmp_path,
+                                                                                       monkeypatch):
+    from dataclasses import replace
+
+    from qcassist import refi_write
+    from qcassist.errors import ConflictError
+
+    store, _ = store_with_transcripts
+    xml_bytes = refi_write._xml_bytes
+
+    def change_a_text_then(root):  # another command's write, after the XML is built and before the texts are read
+        stored = store.transcript_by_name("t005")
+        store.replace_transcript(stored.id, replace(stored, text=stored.text + "more\n", content_hash="changed"))
+        return xml_bytes(root)
+
+    monkeypatch.setattr(refi_write, "_xml_bytes", change_a_text_then)
+    out = tmp_path / "study.qdpx"
+    with pytest.raises(ConflictError, match="changed or removed a transcript while it was being exported"):
+        refi_write.export_qdpx(store, out)
+    assert not out.exists() and not list(tmp_path.glob(".study.qdpx.*"))
+
+
+def test_units_by_id_reads_chunks_and_leaves_out_absent_ids(store_with_transcripts, monkeypatch):
+    from qcassist import store_corpus
+    from qcassist.project import segment_project
+    from qcassist.segment import SegmentOptions
+
+    store, _ = store_with_transcripts
+    segment_project(store, options=SegmentOptions(strategy="turn"))
+    every = {u.id: u for u in store.units()}
+    monkeypatch.setattr(store_corpus, "ID_CHUNK", 64)
+    assert len(every) > 64 * 3
+    assert store.units_by_id([*every, max(every) + 1]) == every
+    assert store.units_by_id([]) == {}

@@ -202,7 +202,7 @@ def _read_all(paths, interviewers, columns, report: ImportReport) -> list[Transc
 def _project_roles_applied(store: Store, incoming: list[Transcript]) -> tuple[list[Transcript], list[str]]:
     """Heuristic roles made consistent with the project: one person, one role; roles set by the user win."""
     names = {t.name for t in incoming}
-    stored = [t for t in store.transcripts() if t.name not in names]
+    stored = [t for t in store.speaker_summaries() if t.name not in names]  # speakers and roles only, not every text
     consistent, notes = consistent_roles(incoming, stored)
     known = project_roles(store)
     consistent = [with_roles(t, known) if known else t for t in consistent]

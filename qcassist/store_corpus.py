@@ -86,6 +86,20 @@ class CorpusTables:
         """Every transcript's name, in id order, without reading their texts."""
         return [row[0] for row in self.db.execute("SELECT name FROM transcripts ORDER BY id")]
 
+    def speaker_summaries(self) -> list[Transcript]:
+        """Each transcript's speakers and roles without its text: one turn per (speaker, role), in order of first turn.
+
+        For checks across the project (one person, one role) that would otherwise read every text.
+        """
+        rows = self.db.execute(
+            "SELECT tr.id, tr.name, tu.speaker, tu.role FROM turns tu JOIN transcripts tr ON tr.id = tu.transcript_id"
+            " GROUP BY tu.transcript_id, tu.speaker, tu.role ORDER BY tu.transcript_id, MIN(tu.idx)"
+        )
+        summaries: dict[int, tuple[str, list[Turn]]] = {}
+        for transcript_id, name, speaker, role in rows:
+            summaries.setdefault(transcript_id, (name, []))[1].append(Turn(speaker, role, 0, 0))
+        return [Transcript(name, "", tuple(turns), id=tid) for tid, (name, turns) in summaries.items()]
+
     def iter_transcripts(self, page: int = 64) -> Iterator[Transcript]:
         """Every transcript in id order, read ``page`` at a time: memory stays bounded on any corpus.
 

@@ -228,3 +228,15 @@ def test_units_by_id_reads_chunks_and_leaves_out_absent_ids(store_with_transcrip
     assert len(every) > 64 * 3
     assert store.units_by_id([*every, max(every) + 1]) == every
     assert store.units_by_id([]) == {}
+
+
+def test_speaker_summaries_give_each_transcripts_speakers_and_roles_in_order_of_first_turn(store_with_transcripts):
+    from qcassist.ingest.roles import interviewers_of
+
+    store, _ = store_with_transcripts
+    summaries = store.speaker_summaries()
+    full = store.transcripts()
+    assert [s.name for s in summaries] == [t.name for t in full]
+    for summary, transcript in zip(summaries, full):
+        assert [(t.speaker, t.role) for t in summary.turns] == list(dict.fromkeys((t.speaker, t.role) for t in transcript.turns))
+        assert interviewers_of(summary) == interviewers_of(transcript) and summary.text == ""

@@ -229,8 +229,9 @@ class TfidfEncoder:
 
     def _state_id(self) -> str:
         digest = hashlib.sha256(json.dumps(self.vocabulary_, sort_keys=True).encode())
-        digest.update(self.idf_.tobytes())
-        digest.update(self.components_.tobytes())
+        # the arrays' own buffers, not .tobytes() copies (the components are ~150 MB at the term cap)
+        digest.update(memoryview(np.ascontiguousarray(self.idf_)).cast("B"))
+        digest.update(memoryview(np.ascontiguousarray(self.components_)).cast("B"))
         return f"tfidf-lsa-{self.components_.shape[0]}@sha256:{digest.hexdigest()[:16]}"
 
     def _check_fitted(self) -> None:
@@ -246,21 +247,22 @@ class TfidfEncoder:
         matrix = derived["vectorizer"].transform(list(texts))
         return normalize_rows(_project(matrix, self.components_))
 
-    def save(self, directory: str | Path) -> None:
+    def save(self, directory: str | Path) -> bool:
         """Write the arrays and JSON into a new folder beside ``directory`` and rename it into place.
 
         A full disk or an interrupted command never leaves a half-written encoder folder;
         if another process saved one first, theirs is kept (both were fitted on the same texts).
+        Returns whether this encoder's folder is the one put in place.
         """
         self._check_fitted()
         directory = Path(directory)
         try:
-            self._save_atomically(directory)
+            return self._save_atomically(directory)
         except OSError as exc:
             reason = OS_REASONS.get(exc.errno, exc.strerror or str(exc))
             raise EncoderError(f"{directory}: cannot save the TF-IDF encoder ({reason}); nothing was saved.") from exc
 
-    def _save_atomically(self, directory: Path) -> None:
+    def _save_atomically(self, directory: Path) -> bool:
         directory.parent.mkdir(parents=True, exist_ok=True)
         partial = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".partial", dir=directory.parent))
         try:
@@ -280,6 +282,8 @@ class TfidfEncoder:
             except OSError:
                 if not (directory / "encoder.json").exists():
                     raise
+                return False
+            return True
         finally:
             shutil.rmtree(partial, ignore_errors=True)
 

@@ -291,8 +291,11 @@ def _project_tfidf(store: Store) -> TfidfEncoder:
 
 def _save_tfidf(store: Store, encoder: TfidfEncoder, directory: Path) -> None:
     """Save the fitted encoder, unless another command saved the same one meanwhile; ConflictError if theirs differs."""
-    if not (directory / "encoder.json").exists():
-        encoder.save(directory)  # if another command renames its folder into place first, theirs is kept
+    # if another command renames its folder into place first, theirs is kept; only then is it loaded to compare
+    # (loading a second copy of a just-saved encoder cost its whole size again at 1M units)
+    if not (directory / "encoder.json").exists() and encoder.save(directory):
+        _unsaved_tfidf.pop(store, None)
+        return
     if TfidfEncoder.load(directory).id != encoder.id:
         raise ConflictError(
             f"{directory}: another qcassist command saved the project's TF-IDF encoder, fitted on other transcripts, "

@@ -240,3 +240,15 @@ def test_speaker_summaries_give_each_transcripts_speakers_and_roles_in_order_of_
     for summary, transcript in zip(summaries, full):
         assert [(t.speaker, t.role) for t in summary.turns] == list(dict.fromkeys((t.speaker, t.role) for t in transcript.turns))
         assert interviewers_of(summary) == interviewers_of(transcript) and summary.text == ""
+
+
+def test_tfidf_id_hashes_the_arrays_buffers_as_before_and_save_says_whose_folder_is_in_place(tmp_path):
+    encoder = TfidfEncoder(dimension=4).fit(corpus(30))
+    digest = hashlib.sha256(json.dumps(encoder.vocabulary_, sort_keys=True).encode())
+    digest.update(encoder.idf_.tobytes())
+    digest.update(encoder.components_.tobytes())  # how ids were computed before: saved encoders keep theirs
+    assert encoder.id == f"tfidf-lsa-4@sha256:{digest.hexdigest()[:16]}"
+    assert encoder.save(tmp_path / "tfidf") is True
+    other = TfidfEncoder(dimension=4).fit(corpus(30, seed=1))
+    assert other.save(tmp_path / "tfidf") is False  # another's folder was there first: it is kept
+    assert TfidfEncoder.load(tmp_path / "tfidf").id == encoder.id

@@ -334,17 +334,20 @@ def segment_project(
     review decisions on each old unit move to the new unit that overlaps it most, and the
     report says so. If any would have no unit, nothing is changed (ConflictError).
     """
-    chosen = select_transcripts(store, transcripts)
+    chosen = select_transcripts(store, transcripts) if transcripts else store.iter_transcripts()
     report = SegmentReport()
-    todo, planned_on = [], {}
+    due, planned_on = [], {}
     for transcript in chosen:
         state = transcript_state(store, transcript)
         if state[2] and not resegment:
             report.skipped.append(transcript.name)
         else:
-            todo.append(Change(transcript, transcript, options))
+            due.append((transcript.id, transcript.name))
             planned_on[transcript.id] = state
-    encoder_obj = project_encoder(store, encoder) if options.strategy == "cohesive" and todo else None
+    # Fitted (TF-IDF: ~1.4 GB at its caps) before the transcripts to cut are read back, not beside them;
+    # one changed in between fails the re-check under the write lock, as one changed later does.
+    encoder_obj = project_encoder(store, encoder) if options.strategy == "cohesive" and due else None
+    todo = [Change(t, t, options) for t in (_read_again(store, tid, name) for tid, name in due)]
     plans = plan_units(store, todo, encoder=encoder_obj, why="segmentation", progress=progress,
                        hint="Include those speakers' turns (--role) or keep the current units.")
     with store.transaction():
@@ -354,6 +357,13 @@ def segment_project(
             report.moved_decisions += moved_decisions(plan)
             report.segmented[plan.transcript.name] = len(plan.units)
     return report
+
+
+def _read_again(store: Store, transcript_id: int, name: str) -> Transcript:
+    try:
+        return store.transcript(transcript_id)
+    except KeyError:
+        raise ConflictError(f"transcript {name!r}: another qcassist command removed it {_MEANWHILE}.") from None
 
 
 def _segment_plans_still_due(store: Store, plans: list[UnitPlan], planned_on: dict, resegment: bool,

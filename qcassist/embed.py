@@ -364,6 +364,9 @@ def _check_tfidf_arrays(encoder: TfidfEncoder) -> None:
         raise ValueError(f"components have shape {components.shape} ({components.dtype}), expected (k, {size}) floats")
     if not (np.isfinite(idf).all() and np.isfinite(components).all()):
         raise ValueError("the arrays hold NaN or infinite values")
+    for bound in (encoder.max_texts, encoder.max_terms):  # used if the loaded encoder is fitted again
+        if bound is not None and (not isinstance(bound, int) or isinstance(bound, bool) or bound < 1):
+            raise ValueError(f"max_texts and max_terms must be positive whole numbers or null, not {bound!r}")
 
 
 class CachedEncoder:

@@ -252,3 +252,13 @@ def test_tfidf_id_hashes_the_arrays_buffers_as_before_and_save_says_whose_folder
     other = TfidfEncoder(dimension=4).fit(corpus(30, seed=1))
     assert other.save(tmp_path / "tfidf") is False  # another's folder was there first: it is kept
     assert TfidfEncoder.load(tmp_path / "tfidf").id == encoder.id
+
+
+def test_a_saved_tfidf_encoder_with_a_nonsense_bound_is_unreadable(tmp_path):
+    from qcassist.embed import EncoderError
+
+    TfidfEncoder(dimension=4).fit(corpus(20)).save(tmp_path / "tfidf")
+    config = json.loads((tmp_path / "tfidf" / "encoder.json").read_text())
+    (tmp_path / "tfidf" / "encoder.json").write_text(json.dumps(dict(config, max_terms="many")))
+    with pytest.raises(EncoderError, match="max_texts and max_terms must be positive whole numbers or null"):
+        TfidfEncoder.load(tmp_path / "tfidf")

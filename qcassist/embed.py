@@ -12,12 +12,13 @@
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
 import os
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -155,20 +156,38 @@ class SentenceTransformerEncoder:
         return normalize_rows(vectors)
 
 
-class TfidfEncoder:
-    """TF-IDF (word 1–2-grams, sublinear tf) reduced by LSA; fitted state is plain arrays."""
+# Bounds on what the TF-IDF/LSA fit holds in memory: the randomized SVD keeps several dense
+# vocabulary x ~266 float64 matrices (about 8.5 KB a term: 0.9 GB at 102k terms), and the
+# vocabulary grows with the corpus (~n^0.5). A project under both bounds is fitted exactly as
+# before they existed; above them, the vectors come from a sample and the commonest terms.
+MAX_FIT_TEXTS = 50_000
+MAX_FIT_TERMS = 150_000
 
-    def __init__(self, *, dimension: int = 256):
+
+class TfidfEncoder:
+    """TF-IDF (word 1–2-grams, sublinear tf) reduced by LSA; fitted state is plain arrays.
+
+    ``fit`` uses at most ``max_texts`` texts (those with the smallest SHA-256, so the sample
+    does not depend on the corpus's order) and keeps the ``max_terms`` commonest terms;
+    ``None`` lifts a bound. Under both bounds nothing is left out.
+    """
+
+    def __init__(self, *, dimension: int = 256, max_texts: int | None = MAX_FIT_TEXTS,
+                 max_terms: int | None = MAX_FIT_TERMS):
         self.dimension = dimension
+        self.max_texts = max_texts
+        self.max_terms = max_terms
         self.vocabulary_: dict[str, int] | None = None
         self.idf_: np.ndarray | None = None
         self.components_: np.ndarray | None = None
 
-    def fit(self, texts: Sequence[str]) -> TfidfEncoder:
+    def fit(self, texts: Iterable[str]) -> TfidfEncoder:
+        """Fit on ``texts`` (any iterable: it is read once, and only the sample is kept)."""
         from sklearn.decomposition import TruncatedSVD
 
-        vectorizer = self._vectorizer().fit(list(texts))
-        matrix = vectorizer.transform(list(texts))
+        texts = fit_sample(texts, self.max_texts)
+        vectorizer = self._vectorizer(max_features=self.max_terms).fit(texts)
+        matrix = vectorizer.transform(texts)
         self.vocabulary_ = {term: int(i) for term, i in vectorizer.vocabulary_.items()}
         self.idf_ = vectorizer.idf_.astype(np.float32)
         n_components = min(self.dimension, matrix.shape[0] - 1, matrix.shape[1] - 1)
@@ -180,10 +199,11 @@ class TfidfEncoder:
         return self
 
     @staticmethod
-    def _vectorizer(vocabulary: dict[str, int] | None = None):
+    def _vectorizer(vocabulary: dict[str, int] | None = None, max_features: int | None = None):
         from sklearn.feature_extraction.text import TfidfVectorizer
 
-        return TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1, vocabulary=vocabulary)
+        return TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1, vocabulary=vocabulary,
+                               max_features=max_features)
 
     @property
     def id(self) -> str:
@@ -209,8 +229,8 @@ class TfidfEncoder:
 
     def _state_id(self) -> str:
         digest = hashlib.sha256(json.dumps(self.vocabulary_, sort_keys=True).encode())
-        digest.update(self.idf_.tobytes())
-        digest.update(self.components_.tobytes())
+        for array in (self.idf_, self.components_):
+            _digest_rows(digest, array)
         return f"tfidf-lsa-{self.components_.shape[0]}@sha256:{digest.hexdigest()[:16]}"
 
     def _check_fitted(self) -> None:
@@ -226,28 +246,30 @@ class TfidfEncoder:
         matrix = derived["vectorizer"].transform(list(texts))
         return normalize_rows(_project(matrix, self.components_))
 
-    def save(self, directory: str | Path) -> None:
+    def save(self, directory: str | Path) -> bool:
         """Write the arrays and JSON into a new folder beside ``directory`` and rename it into place.
 
         A full disk or an interrupted command never leaves a half-written encoder folder;
         if another process saved one first, theirs is kept (both were fitted on the same texts).
+        Returns whether this encoder's folder is the one put in place.
         """
         self._check_fitted()
         directory = Path(directory)
         try:
-            self._save_atomically(directory)
+            return self._save_atomically(directory)
         except OSError as exc:
             reason = OS_REASONS.get(exc.errno, exc.strerror or str(exc))
             raise EncoderError(f"{directory}: cannot save the TF-IDF encoder ({reason}); nothing was saved.") from exc
 
-    def _save_atomically(self, directory: Path) -> None:
+    def _save_atomically(self, directory: Path) -> bool:
         directory.parent.mkdir(parents=True, exist_ok=True)
         partial = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".partial", dir=directory.parent))
         try:
             np.save(partial / "idf.npy", self.idf_)
             np.save(partial / "components.npy", self.components_)
             (partial / "encoder.json").write_text(
-                json.dumps({"kind": "tfidf-lsa", "dimension": self.dimension, "vocabulary": self.vocabulary_}), "utf-8"
+                json.dumps({"kind": "tfidf-lsa", "dimension": self.dimension, "max_texts": self.max_texts,
+                            "max_terms": self.max_terms, "vocabulary": self.vocabulary_}), "utf-8"
             )
             for name in ("idf.npy", "components.npy", "encoder.json"):
                 with open(partial / name, "rb") as handle:
@@ -259,6 +281,8 @@ class TfidfEncoder:
             except OSError:
                 if not (directory / "encoder.json").exists():
                     raise
+                return False
+            return True
         finally:
             shutil.rmtree(partial, ignore_errors=True)
 
@@ -267,7 +291,9 @@ class TfidfEncoder:
         directory = Path(directory)
         try:
             config = json.loads((directory / "encoder.json").read_text("utf-8"))
-            encoder = cls(dimension=config["dimension"])
+            # folders saved before the bounds existed lack them: they were fitted unbounded
+            encoder = cls(dimension=config["dimension"], max_texts=config.get("max_texts"),
+                          max_terms=config.get("max_terms"))
             encoder.vocabulary_ = config["vocabulary"]
             encoder.idf_ = np.load(directory / "idf.npy", allow_pickle=False)
             encoder.components_ = np.load(directory / "components.npy", allow_pickle=False)
@@ -275,6 +301,39 @@ class TfidfEncoder:
         except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
             raise EncoderError(f"{directory}: saved TF-IDF encoder is unreadable ({exc}); delete the folder to refit it.") from None
         return encoder
+
+
+def _digest_rows(digest, array: np.ndarray, rows: int = 8) -> None:
+    """``digest.update(array.tobytes())`` without the copy: a few rows' C-order bytes at a time.
+
+    Fitted and loaded components are Fortran-ordered, so tobytes() copied the whole matrix
+    (~150 MB at the term cap) just to hash it; the same bytes, in the same order, go in here.
+    """
+    array = np.atleast_2d(array) if array.ndim < 2 else array
+    for start in range(0, array.shape[0], rows):
+        digest.update(memoryview(np.ascontiguousarray(array[start:start + rows])).cast("B"))
+
+
+def fit_sample(texts: Iterable[str], limit: int | None) -> list[str]:
+    """``texts`` as a list when there are at most ``limit``; else the ``limit`` with the smallest SHA-256.
+
+    Reads the texts once and holds only the sample. Under the limit the order is kept, so the
+    fit is the same as on the whole list; over it, the sample is in hash order, so it does not
+    depend on the order the corpus came in either (equal texts have equal hashes).
+    """
+    if limit is None:
+        return list(texts)
+    counted = [0]
+
+    def keyed():
+        for index, text in enumerate(texts):
+            counted[0] = index + 1
+            yield hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest(), index, text
+
+    chosen = heapq.nsmallest(limit, keyed(), key=lambda entry: entry[0])
+    if counted[0] <= limit:
+        chosen.sort(key=lambda entry: entry[1])
+    return [text for _, _, text in chosen]
 
 
 def _project(matrix, components: np.ndarray) -> np.ndarray:
@@ -305,6 +364,9 @@ def _check_tfidf_arrays(encoder: TfidfEncoder) -> None:
         raise ValueError(f"components have shape {components.shape} ({components.dtype}), expected (k, {size}) floats")
     if not (np.isfinite(idf).all() and np.isfinite(components).all()):
         raise ValueError("the arrays hold NaN or infinite values")
+    for bound in (encoder.max_texts, encoder.max_terms):  # used if the loaded encoder is fitted again
+        if bound is not None and (not isinstance(bound, int) or isinstance(bound, bool) or bound < 1):
+            raise ValueError(f"max_texts and max_terms must be positive whole numbers or null, not {bound!r}")
 
 
 class CachedEncoder:

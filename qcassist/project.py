@@ -9,9 +9,10 @@ re-checks, under the write lock, what its plan assumed (``_unchanged_since``).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from dataclasses import replace as _dataclass_replace
+from itertools import chain
 from pathlib import Path
 from weakref import WeakKeyDictionary
 
@@ -201,7 +202,7 @@ def _read_all(paths, interviewers, columns, report: ImportReport) -> list[Transc
 def _project_roles_applied(store: Store, incoming: list[Transcript]) -> tuple[list[Transcript], list[str]]:
     """Heuristic roles made consistent with the project: one person, one role; roles set by the user win."""
     names = {t.name for t in incoming}
-    stored = [t for t in store.transcripts() if t.name not in names]
+    stored = [t for t in store.speaker_summaries() if t.name not in names]  # speakers and roles only, not every text
     consistent, notes = consistent_roles(incoming, stored)
     known = project_roles(store)
     consistent = [with_roles(t, known) if known else t for t in consistent]
@@ -278,10 +279,11 @@ def _project_tfidf(store: Store) -> TfidfEncoder:
         return _unsaved_tfidf[store]
     if (directory / "encoder.json").exists():
         return TfidfEncoder.load(directory)
-    texts = [t.turn_text(turn) for t in store.transcripts() for turn in t.participant_turns]
-    if not texts:
+    texts = (t.turn_text(turn) for t in store.iter_transcripts() for turn in t.participant_turns)
+    first = next(texts, None)
+    if first is None:
         raise QcaError("the TF-IDF encoder is fitted on the project's transcripts; import some first.")
-    encoder = TfidfEncoder().fit(texts)
+    encoder = TfidfEncoder().fit(chain([first], texts))  # reads the turns once, holding only its bounded sample
     _unsaved_tfidf[store] = encoder
     store.before_commit("tfidf-encoder", lambda: _save_tfidf(store, encoder, directory))
     return encoder
@@ -289,8 +291,11 @@ def _project_tfidf(store: Store) -> TfidfEncoder:
 
 def _save_tfidf(store: Store, encoder: TfidfEncoder, directory: Path) -> None:
     """Save the fitted encoder, unless another command saved the same one meanwhile; ConflictError if theirs differs."""
-    if not (directory / "encoder.json").exists():
-        encoder.save(directory)  # if another command renames its folder into place first, theirs is kept
+    # if another command renames its folder into place first, theirs is kept; only then is it loaded to compare
+    # (loading a second copy of a just-saved encoder cost its whole size again at 1M units)
+    if not (directory / "encoder.json").exists() and encoder.save(directory):
+        _unsaved_tfidf.pop(store, None)
+        return
     if TfidfEncoder.load(directory).id != encoder.id:
         raise ConflictError(
             f"{directory}: another qcassist command saved the project's TF-IDF encoder, fitted on other transcripts, "
@@ -329,17 +334,20 @@ def segment_project(
     review decisions on each old unit move to the new unit that overlaps it most, and the
     report says so. If any would have no unit, nothing is changed (ConflictError).
     """
-    chosen = select_transcripts(store, transcripts)
+    chosen = select_transcripts(store, transcripts) if transcripts else store.iter_transcripts()
     report = SegmentReport()
-    todo, planned_on = [], {}
+    due, planned_on = [], {}
     for transcript in chosen:
         state = transcript_state(store, transcript)
         if state[2] and not resegment:
             report.skipped.append(transcript.name)
         else:
-            todo.append(Change(transcript, transcript, options))
+            due.append((transcript.id, transcript.name))
             planned_on[transcript.id] = state
-    encoder_obj = project_encoder(store, encoder) if options.strategy == "cohesive" and todo else None
+    # Fitted (TF-IDF: ~1.4 GB at its caps) before the transcripts to cut are read back, not beside them;
+    # one changed in between fails the re-check under the write lock, as one changed later does.
+    encoder_obj = project_encoder(store, encoder) if options.strategy == "cohesive" and due else None
+    todo = [Change(t, t, options) for t in (_read_again(store, tid, name) for tid, name in due)]
     plans = plan_units(store, todo, encoder=encoder_obj, why="segmentation", progress=progress,
                        hint="Include those speakers' turns (--role) or keep the current units.")
     with store.transaction():
@@ -349,6 +357,13 @@ def segment_project(
             report.moved_decisions += moved_decisions(plan)
             report.segmented[plan.transcript.name] = len(plan.units)
     return report
+
+
+def _read_again(store: Store, transcript_id: int, name: str) -> Transcript:
+    try:
+        return store.transcript(transcript_id)
+    except KeyError:
+        raise ConflictError(f"transcript {name!r}: another qcassist command removed it {_MEANWHILE}.") from None
 
 
 def _segment_plans_still_due(store: Store, plans: list[UnitPlan], planned_on: dict, resegment: bool,
@@ -388,15 +403,27 @@ UNIT_FORMATS = ("table", "csv", "jsonl")
 
 def unit_rows(store: Store, transcripts: Sequence[str] = ()) -> list[dict]:
     """Meaning units as plain rows, in transcript order, with their text sliced from the transcript."""
+    return list(iter_unit_rows(store, transcripts))
+
+
+def iter_unit_rows(store: Store, transcripts: Sequence[str] = ()) -> Iterator[dict]:
+    """``unit_rows`` read one transcript at a time, for writing as they come: memory stays bounded on any corpus.
+
+    Unknown transcript names raise here, before the first row; consume the rows while the store is open.
+    """
+    chosen = select_transcripts(store, transcripts) if transcripts else store.iter_transcripts()
+    return (row for transcript in chosen for row in _transcript_unit_rows(store, transcript))
+
+
+def _transcript_unit_rows(store: Store, transcript: Transcript) -> list[dict]:
     rows = []
-    for transcript in select_transcripts(store, transcripts):
-        for order, unit in enumerate(store.units(transcript.id), start=1):
-            turn = transcript.turns[unit.turn_index] if unit.turn_index is not None else None
-            rows.append({
-                "unit_id": unit.id, "transcript": transcript.name, "order": order, "speaker": unit.speaker,
-                "role": turn.role if turn else None, "start": unit.start, "end": unit.end,
-                "start_time": turn.start_time if turn else None, "text": unit.text_in(transcript),
-            })
+    for order, unit in enumerate(store.units(transcript.id), start=1):
+        turn = transcript.turns[unit.turn_index] if unit.turn_index is not None else None
+        rows.append({
+            "unit_id": unit.id, "transcript": transcript.name, "order": order, "speaker": unit.speaker,
+            "role": turn.role if turn else None, "start": unit.start, "end": unit.end,
+            "start_time": turn.start_time if turn else None, "text": unit.text_in(transcript),
+        })
     return rows
 
 

@@ -6,9 +6,10 @@ timestamps), so exporting an unchanged project twice gives identical files.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -16,7 +17,7 @@ from pathlib import Path
 from lxml import etree
 
 from . import __version__
-from .errors import QcaError
+from .errors import ConflictError, QcaError
 from .model import Codebook, Coding, Condensate, Decision, MeaningUnit, Suggestion, Transcript
 from .decisions import standing
 from .safe_output import check_output_path, write_output
@@ -75,15 +76,20 @@ def export_qdpx(
     name: str | None = None,
     force: bool = False,
 ) -> ExportReport:
-    """Write the project as a REFI-QDA .qdpx: codebook, coders as Users, transcripts and their coded spans, memos as Notes."""
+    """Write the project as a REFI-QDA .qdpx: codebook, coders as Users, transcripts and their coded spans, memos as Notes.
+
+    Reads one transcript at a time and only the units something refers to, so memory grows with
+    the codings and the XML, not with the corpus's text: the sources' texts are read again from
+    the store, one at a time, when the archive is written.
+    """
     check_output_path(path, force=force, store_dir=store.directory)  # before the work, refused in one line
     codings = _chosen_codings(store, coders)
     suggestions = store.suggestions() if include_suggestions else []
-    transcripts = store.transcripts()
-    units = {u.id: u for u in store.units()}
     codebook = store.codebook()
     memos = _memos(store, coders)
     condensates = [c for c in store.condensates().values() if c.text.strip() and codebook.get(c.code) is not None]
+    units = store.units_by_id({c.unit_id for c in codings} | {s.unit_id for s in suggestions} | {m.unit_id for m in memos}
+                              | {c.quote_unit for c in condensates if c.quote_unit is not None})
     users = sorted({c.coder for c in codings} | {m.coder for m in memos}) + sorted({model_user_name(s.model_version) for s in suggestions})
     root = etree.Element(_q("Project"), nsmap={None: PROJECT_NS})
     root.set("name", name or store.directory.resolve().name)
@@ -93,23 +99,66 @@ def export_qdpx(
     if codebook.codes:
         _add_codes(etree.SubElement(root, _q("CodeBook")), codebook, {c.code for c in codings} | {s.code for s in suggestions},
                    notes={c.code: condensate_guid(c.code) for c in condensates})
-    by_transcript = _selections_by_transcript(transcripts, units, codings, suggestions)
+    by_transcript = _selections_by_transcript(units, codings, suggestions)
     memos_by_transcript: dict[int, list[Decision]] = {}
     for memo in memos:
         memos_by_transcript.setdefault(units[memo.unit_id].transcript_id, []).append(memo)
-    sources = etree.SubElement(root, _q("Sources")) if transcripts else None
-    texts: dict[str, str] = {}
-    for transcript in transcripts:
+    sources = None
+    members: dict[str, tuple[int, str]] = {}  # archive member -> transcript id, hash of the text the XML describes
+    for transcript in store.iter_transcripts():
+        if sources is None:
+            sources = etree.SubElement(root, _q("Sources"))
         guid = _source_guid(transcript)
-        texts[f"sources/{guid}.txt"] = transcript.text
+        members[f"sources/{guid}.txt"] = (transcript.id, _text_hash(transcript.text))
         _add_source(sources, transcript, guid, by_transcript.get(transcript.id, []))
         _add_memo_anchors(sources[-1], transcript, units, memos_by_transcript.get(transcript.id, []))
     if memos or condensates:
-        _add_notes(root, transcripts, units, memos, condensates)
-    _write_zip(Path(path), _xml_bytes(root), texts, force=force, project=store.directory)
-    return ExportReport(str(path), len(transcripts), len(codebook.codes), len(users),
+        _add_notes(root, _TranscriptsById(store), units, memos, condensates)
+    _write_zip(Path(path), _xml_bytes(root), _SourceTexts(store, members), force=force, project=store.directory)
+    return ExportReport(str(path), len(members), len(codebook.codes), len(users),
                         sum(len(s.codes) for sels in by_transcript.values() for s in sels if not s.suggested),
                         len(suggestions), len(memos) + len(condensates))
+
+
+def _text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class _SourceTexts(Mapping):
+    """The archive's source texts, read from the store one at a time as they are written (member name -> text)."""
+
+    def __init__(self, store: Store, members: dict[str, tuple[int, str]]):
+        self.store = store
+        self.members = members
+
+    def __iter__(self):
+        return iter(self.members)
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    def __getitem__(self, member: str) -> str:
+        transcript_id, described = self.members[member]
+        try:
+            text = self.store.transcript(transcript_id).text
+        except KeyError:
+            text = None
+        if text is None or _text_hash(text) != described:
+            raise ConflictError("another qcassist command changed or removed a transcript while it was being exported; "
+                                "no file was written. Run the export again.")
+        return text
+
+
+class _TranscriptsById(dict):
+    """Transcripts by id, read from the store on first use: the notes need only the few that memos refer to."""
+
+    def __init__(self, store: Store):
+        super().__init__()
+        self.store = store
+
+    def __missing__(self, transcript_id: int) -> Transcript:
+        self[transcript_id] = transcript = self.store.transcript(transcript_id)
+        return transcript
 
 
 def _chosen_codings(store: Store, coders: Sequence[str] | None) -> list[Coding]:
@@ -150,7 +199,7 @@ def _add_code(parent, codebook: Codebook, name: str, colour: str, used: set[str]
 
 
 def _selections_by_transcript(
-    transcripts: list[Transcript], units: dict[int, MeaningUnit], codings: list[Coding], suggestions: list[Suggestion]
+    units: dict[int, MeaningUnit], codings: list[Coding], suggestions: list[Suggestion]
 ) -> dict[int, list[_Selection]]:
     """Codings grouped into one selection per (span, coder); each suggestion its own selection, with its probability."""
     grouped: dict[tuple[int, int, int, str], list[Coding]] = {}
@@ -232,9 +281,8 @@ def _add_memo_anchors(source, transcript: Transcript, units: dict[int, MeaningUn
         etree.SubElement(selection, _q("NoteRef"), targetGUID=memo_guid(memo))
 
 
-def _add_notes(root, transcripts: list[Transcript], units: dict[int, MeaningUnit], memos: list[Decision],
+def _add_notes(root, names: dict[int, Transcript], units: dict[int, MeaningUnit], memos: list[Decision],
                condensates: list[Condensate]) -> None:
-    names = {t.id: t for t in transcripts}
     notes = etree.SubElement(root, _q("Notes"))
     for memo in memos:
         unit = units[memo.unit_id]
@@ -283,7 +331,7 @@ def _datetime(value: str) -> str:
         return ""
 
 
-def _write_zip(path: Path, qde: bytes, texts: dict[str, str], *, force: bool, project: Path) -> None:
+def _write_zip(path: Path, qde: bytes, texts: Mapping[str, str], *, force: bool, project: Path) -> None:
     """The archive: project.qde first, then the sources in name order."""
 
     def write(stream) -> None:

@@ -13,6 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
+from itertools import islice
+
+import numpy as np
 
 from .embed import Encoder
 from .errors import ConflictError
@@ -116,10 +119,26 @@ def plan_units(
     return plans
 
 
+CENTRE_BLOCK = 8192  # sentences encoded at once for the centre
+
+
 def _project_centre(store: Store, replaced: dict, options: SegmentOptions, nlp, encoder: Encoder):
-    """Mean sentence vector over the whole project's speech, with the changed transcripts as they will be."""
-    texts = [text for t in store.transcripts() for text in unit_sentences(replaced.get(t.id, t), options, nlp)]
-    return encoder.encode(texts).mean(axis=0) if texts else None
+    """Mean sentence vector over the whole project's speech, with the changed transcripts as they will be.
+
+    Encoded a block at a time: all the project's vectors at once grow with the corpus (~2M
+    sentences at 1M units: GBs). A project of one block gets the plain mean, as before blocks.
+    """
+    texts = (text for t in store.iter_transcripts() for text in unit_sentences(replaced.get(t.id, t), options, nlp))
+    blocks = iter(lambda: list(islice(texts, CENTRE_BLOCK)), [])
+    first = next(blocks, None)
+    if first is None:
+        return None
+    vectors = encoder.encode(first)
+    total, count = vectors.sum(axis=0, dtype=np.float64), len(first)
+    for block in blocks:
+        total += encoder.encode(block).sum(axis=0, dtype=np.float64)
+        count += len(block)
+    return vectors.mean(axis=0) if count == len(first) else (total / count).astype(np.float32)
 
 
 def _homeless_message(name: str, homeless: Sequence[str], why: str, hint: str) -> str:

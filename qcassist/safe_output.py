@@ -258,19 +258,21 @@ def neutralise_cell(value):
     return value
 
 
-def write_rows(rows: Iterable[dict], fields: Sequence[str], fmt: str, out, *, raw: bool = False) -> None:
-    """Write rows to a text stream as CSV (with header) or JSON lines, keeping only ``fields``.
+def write_rows(rows: Iterable[dict], fields: Sequence[str], fmt: str, out, *, raw: bool = False) -> int:
+    """Write rows to a text stream as CSV (with header) or JSON lines, keeping only ``fields``; returns how many.
 
     CSV cells are neutralised against formula injection unless ``raw``; JSON lines are data, left as they are.
     """
+    written = 0
     if fmt == "csv":
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(list(fields) if raw else [neutralise_cell(f) for f in fields])
-        for row in rows:
+        for written, row in enumerate(rows, start=1):
             cells = [row.get(f) for f in fields]
             writer.writerow(cells if raw else [neutralise_cell(c) for c in cells])
     elif fmt == "jsonl":
-        for row in rows:
+        for written, row in enumerate(rows, start=1):
             out.write(json.dumps({k: row.get(k) for k in fields}, ensure_ascii=False) + "\n")
     else:
         raise QcaError(f"unknown format {fmt!r}; choose csv or jsonl.")
+    return written

@@ -10,7 +10,7 @@ from .codebook import did_you_mean, read_codebook
 from .errors import ConflictError, InputError
 from .ingest.coded import CodedColumns, read_coded_units
 from .ingest.spans import read_span_codings
-from .model import Code, Codebook, Coding, MeaningUnit, span_codes_unit
+from .model import Code, Codebook, Coding, MeaningUnit, Transcript, span_codes_unit
 from .store import Store
 
 
@@ -167,12 +167,13 @@ def import_spans(store: Store, path: str | Path, *, coder: str | None = None) ->
     """Attach codings given as character spans (transcript, start, end, code) to the units they overlap."""
     spans = read_span_codings(path)
     leaves = [c.name for c in store.codebook().leaves]
-    transcripts = {t.name: t for t in store.transcripts()}
+    read = _TranscriptReader(store)
     codings = []
     for span in spans:
-        transcript = transcripts.get(span.transcript)
+        transcript, transcript_units = read(span.transcript)
         if transcript is None:
-            raise InputError(str(path), f"no transcript named {span.transcript!r} in the project.{did_you_mean(span.transcript, transcripts)}",
+            known = store.transcript_names()
+            raise InputError(str(path), f"no transcript named {span.transcript!r} in the project.{did_you_mean(span.transcript, known)}",
                              line=span.line, field="transcript")
         if span.end > len(transcript.text):
             raise InputError(str(path), f"end {span.end} is past the end of transcript {span.transcript!r} ({len(transcript.text)} characters).",
@@ -182,7 +183,7 @@ def import_spans(store: Store, path: str | Path, *, coder: str | None = None) ->
         who = span.coder or coder
         if not who:
             raise InputError(str(path), "no coder: add a 'coder' column or pass --coder NAME.", line=span.line, field="coder")
-        units = [u for u in store.units(transcript.id) if span_codes_unit(u, span.start, span.end)]
+        units = [u for u in transcript_units if span_codes_unit(u, span.start, span.end)]
         if not units:
             raise InputError(str(path), f"characters {span.start}-{span.end} of {span.transcript!r} overlap no meaning unit; "
                              "segment the transcript first (qcassist segment).", line=span.line)
@@ -190,6 +191,25 @@ def import_spans(store: Store, path: str | Path, *, coder: str | None = None) ->
     with store.transaction():
         added = store.add_codings(codings)
     return SpanReport(codings_added=added, spans=len(spans), units_coded=len({c.unit_id for c in codings}))
+
+
+class _TranscriptReader:
+    """A transcript and its units by name, read from the store when the name changes.
+
+    Holds one transcript rather than the whole corpus; span files list a transcript's spans
+    together, so each is usually read once (and the units once per transcript, not per span).
+    """
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.name: str | None = None
+        self.found: tuple[Transcript | None, list[MeaningUnit]] = (None, [])
+
+    def __call__(self, name: str) -> tuple[Transcript | None, list[MeaningUnit]]:
+        if name != self.name:
+            transcript = self.store.transcript_by_name(name)
+            self.name, self.found = name, (transcript, self.store.units(transcript.id) if transcript else [])
+        return self.found
 
 
 def _span_coding(unit: MeaningUnit, span, coder: str) -> Coding:

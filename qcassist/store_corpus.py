@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import replace
 
 from .model import MeaningUnit, Transcript, Turn
 from .store_coding import now
+
+ID_CHUNK = 500  # ids bound in one IN (...) query: below SQLite's limit on bound parameters
 
 
 class CorpusTables:
@@ -79,6 +81,38 @@ class CorpusTables:
     def transcripts(self) -> list[Transcript]:
         rows = self.db.execute("SELECT * FROM transcripts ORDER BY id").fetchall()
         return [self._transcript_from_row(row) for row in rows]
+
+    def transcript_names(self) -> list[str]:
+        """Every transcript's name, in id order, without reading their texts."""
+        return [row[0] for row in self.db.execute("SELECT name FROM transcripts ORDER BY id")]
+
+    def speaker_summaries(self) -> list[Transcript]:
+        """Each transcript's speakers and roles without its text: one turn per (speaker, role), in order of first turn.
+
+        For checks across the project (one person, one role) that would otherwise read every text.
+        """
+        rows = self.db.execute(
+            "SELECT tr.id, tr.name, tu.speaker, tu.role FROM turns tu JOIN transcripts tr ON tr.id = tu.transcript_id"
+            " GROUP BY tu.transcript_id, tu.speaker, tu.role ORDER BY tu.transcript_id, MIN(tu.idx)"
+        )
+        summaries: dict[int, tuple[str, list[Turn]]] = {}
+        for transcript_id, name, speaker, role in rows:
+            summaries.setdefault(transcript_id, (name, []))[1].append(Turn(speaker, role, 0, 0))
+        return [Transcript(name, "", tuple(turns), id=tid) for tid, (name, turns) in summaries.items()]
+
+    def iter_transcripts(self, page: int = 64) -> Iterator[Transcript]:
+        """Every transcript in id order, read ``page`` at a time: memory stays bounded on any corpus.
+
+        Pages are keyed by id rather than one open cursor, so the caller may write between them.
+        """
+        last = 0
+        while True:
+            rows = self.db.execute("SELECT * FROM transcripts WHERE id > ? ORDER BY id LIMIT ?", (last, page)).fetchall()
+            for row in rows:
+                yield self._transcript_from_row(row)
+            if len(rows) < page:
+                return
+            last = rows[-1][0]
 
     def _transcript_from_row(self, row: tuple) -> Transcript:
         transcript_id, name, source_path, text, content_hash, metadata, _segmentation, _imported = row
@@ -175,6 +209,19 @@ class CorpusTables:
             args = (transcript_id,)
         rows = self.db.execute(sql + " ORDER BY transcript_id, start", args).fetchall()
         return [MeaningUnit(*row) for row in rows]
+
+    def units_by_id(self, ids: Iterable[int]) -> dict[int, MeaningUnit]:
+        """The units with these ids (absent ones left out), read in chunks: for callers that need a few, not all."""
+        wanted = sorted(set(ids))
+        found: dict[int, MeaningUnit] = {}
+        for i in range(0, len(wanted), ID_CHUNK):
+            chunk = wanted[i:i + ID_CHUNK]
+            rows = self.db.execute(
+                'SELECT transcript_id, start, "end", turn_idx, speaker, id, external_id FROM units WHERE id IN '
+                f'({",".join("?" * len(chunk))})', chunk,
+            )
+            found.update((row[5], MeaningUnit(*row)) for row in rows)
+        return found
 
     def add_units(self, units: Iterable[MeaningUnit], segmentation: dict) -> list[MeaningUnit]:
         """Add units to transcripts that have none yet (e.g. units cut by another tool)."""

@@ -6,6 +6,7 @@ import errno
 import json
 import os
 import sys
+from collections.abc import Iterable
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -124,14 +125,15 @@ def raw_option(func):
                         "carriage return gets a leading ' so spreadsheets do not run it as a formula.")(func)
 
 
-def write_export(rows: list[dict], fields, fmt: str, output: Path | None, noun: str, *, force: bool = False,
+def write_export(rows: Iterable[dict], fields, fmt: str, output: Path | None, noun: str, *, force: bool = False,
                  raw: bool = False, project: Path | None = None) -> None:
-    """Rows as CSV/JSONL to a file (safely: see safe_output; with a note on stderr) or to standard output."""
+    """Rows (a list, or a generator written as it comes) as CSV/JSONL to a file (safely: see safe_output; with a
+    note on stderr) or to standard output."""
     if output is None:
         write_rows(rows, fields, fmt, sys.stdout, raw=raw)
         return
-    write_output(output, lambda out: write_rows(rows, fields, fmt, out, raw=raw), force=force, store_dir=project)
-    click.echo(f"Wrote {len(rows)} {noun} to {output}", err=True)
+    written = write_output(output, lambda out: write_rows(rows, fields, fmt, out, raw=raw), force=force, store_dir=project)
+    click.echo(f"Wrote {written} {noun} to {output}", err=True)
 
 
 def echo_json(data) -> None:

@@ -175,7 +175,7 @@ def segment(project: Path, as_json: bool, encoder: str, strategy: str, transcrip
         min_chars=min_chars, max_chars=max_chars,
     )
     with Store.open(project) as store:
-        total = len(transcripts) or len(store.transcripts())
+        total = len(transcripts) or len(store.transcript_names())
         with progress_bar(total, "Segmenting", not as_json) as tick:
             report = segment_project(
                 store, options=options, encoder=encoder, transcripts=transcripts, resegment=resegment, progress=tick

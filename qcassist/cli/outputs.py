@@ -13,7 +13,7 @@ from ..codebook import codebook_rows, write_codebook
 from ..decisions import DECISION_FIELDS
 from ..exports import CODING_FIELDS, check_names, coding_rows, filtered_decision_rows
 from ..model import Condensate
-from ..project import UNIT_FIELDS, unit_rows
+from ..project import UNIT_FIELDS, iter_unit_rows
 from ..store import Store
 from ..safe_output import check_output_path, write_output, write_output_file
 from .base import UserError, split_names, transcript_names_option, echo_json, force_option, json_option, main, project_option, raw_option, write_export
@@ -126,10 +126,10 @@ def _echo_saved(saved: Condensate, as_json: bool) -> None:
 @transcript_names_option
 def export_units(project: Path, fmt: str, output: Path | None, force: bool, raw: bool, transcripts) -> None:
     """Meaning units: unit_id, transcript, order, speaker, role, start, end, start_time, text."""
-    with Store.open(project) as store:
-        check_names("transcript", transcripts, (t.name for t in store.transcripts()))
-        rows = unit_rows(store, transcripts)
-    write_export(rows, UNIT_FIELDS, fmt, output, "units", force=force, raw=raw, project=project)
+    with Store.open(project) as store:  # rows are read as they are written: memory bounded on any corpus
+        check_names("transcript", transcripts, store.transcript_names())
+        write_export(iter_unit_rows(store, transcripts), UNIT_FIELDS, fmt, output, "units", force=force, raw=raw,
+                     project=project)
 
 
 @export.command("codings")

@@ -16,6 +16,7 @@ from pathlib import Path
 from weakref import WeakKeyDictionary
 
 from .embed import DEFAULT_ENCODER, TFIDF_ENCODER, CachedEncoder, Encoder, SentenceTransformerEncoder, TfidfEncoder
+from .engine import EngineOptions, encode_sentences_with_engine
 from .errors import ConflictError, QcaError
 from .ingest import ColumnMap, read_transcripts
 from .ingest.roles import consistent_roles, interviewers_of, names_a_person, person_key, with_roles
@@ -322,6 +323,7 @@ def segment_project(
     transcripts: Sequence[str] = (),
     resegment: bool = False,
     progress: Progress | None = None,
+    engine: EngineOptions | None = None,
 ) -> SegmentReport:
     """Segment transcripts into meaning units.
 
@@ -340,6 +342,8 @@ def segment_project(
             todo.append(Change(transcript, transcript, options))
             planned_on[transcript.id] = state
     encoder_obj = project_encoder(store, encoder) if options.strategy == "cohesive" and todo else None
+    if engine is not None and encoder_obj is not None:  # EngineOptions: a Dask cluster fills the embedding cache
+        encode_sentences_with_engine(encoder_obj, store.transcripts(), options, options=engine)
     plans = plan_units(store, todo, encoder=encoder_obj, why="segmentation", progress=progress,
                        hint="Include those speakers' turns (--role) or keep the current units.")
     with store.transaction():

@@ -17,6 +17,7 @@ import numpy as np
 
 from .classify import CodeModel, TrainingSet, TrainOptions, propose, train_model
 from .embed import DEFAULT_ENCODER
+from .engine import EngineOptions, encode_with_engine
 from .errors import ConflictError, QcaError
 from .evaluation import cross_validate, learning_curve, summarize
 from .model import Suggestion, Transcript
@@ -308,6 +309,7 @@ def suggest(
     include_coded: bool = False,
     limits: SuggestLimits = SuggestLimits(),
     progress: Progress | None = None,
+    engine: EngineOptions | None = None,
 ) -> SuggestReport:
     """Suggest codes for the project's uncoded units (or all units) with the latest model, and store them.
 
@@ -327,6 +329,8 @@ def suggest(
     all_units = project_units(store)
     _training_units_still_there(model, all_units)
     units = [u for u in all_units if include_coded or u.id not in human]
+    if engine is not None:  # EngineOptions: a Dask cluster fills the embedding cache, the local path reads it
+        encode_with_engine(encoder_obj, [u.text for u in units], options=engine)
     embeddings = _encode_by_transcript(encoder_obj, units, progress)
     proposals = propose(model, embeddings, [u.text for u in units], [u.context for u in units],
                         [u.following for u in units], options=_options_of(model)) if units else []

@@ -73,6 +73,7 @@ class EngineReport:
     committed_batches: int = 0
     workers: int = 0  # workers the scheduler had at the start
     seconds: float = 0.0
+    setup_seconds: float = 0.0  # of those: connecting (or starting a local cluster) and loading the encoder
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -142,6 +143,7 @@ def encode_with_engine(
     if batches:
         with _connected(options) as client, _encoder_on_workers(client, spec):
             report.workers = len(client.scheduler_info()["workers"])
+            report.setup_seconds = time.perf_counter() - started
             window = max(1, report.workers * options.in_flight_per_worker)
             for batch, vectors in _encoded(client, spec.id, batches, window):
                 _commit(cached, spec.id, batch, vectors)

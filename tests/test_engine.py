@@ -152,6 +152,47 @@ def test_a_rerun_after_a_coordinator_crash_encodes_only_the_rest(cluster, tmp_pa
     _assert_cache_holds_local_vectors(tmp_path / "cache.sqlite", "crash", texts)
 
 
+COORDINATOR = """
+import sys, time
+from qcassist.embed import CachedEncoder
+from qcassist.engine import EngineOptions, encode_with_engine
+from tests.test_engine import SpecHashEncoder, _texts
+
+def after_commit(report):
+    print(report.committed_batches, flush=True)
+    if report.committed_batches == 2:
+        time.sleep(120)  # held here, between commits, until the test kills this process
+
+encode_with_engine(CachedEncoder(SpecHashEncoder("sigkill", delay=0.05), sys.argv[2]), _texts(40, "sigkill"),
+                   options=EngineOptions(scheduler=sys.argv[1], batch_size=5), on_batch=after_commit)
+"""
+
+
+def test_a_coordinator_killed_mid_run_keeps_its_commits_and_the_rerun_encodes_the_rest(cluster, tmp_path):
+    import subprocess
+    import sys
+
+    root = os.path.join(os.path.dirname(__file__), "..")
+    path = tmp_path / "cache.sqlite"
+    coordinator = subprocess.Popen([sys.executable, "-c", COORDINATOR, cluster.scheduler_address, str(path)],
+                                   cwd=root, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                   env=dict(os.environ, PYTHONPATH=os.path.abspath(root)))
+    try:
+        for line in coordinator.stdout:
+            if line.strip() == "2":
+                coordinator.send_signal(signal.SIGKILL)  # no clean-up runs: a power cut of the coordinator
+                break
+    finally:
+        coordinator.kill()
+        coordinator.wait(timeout=30)
+    assert _cache_rows(path) == 10  # the two batches committed before the kill, and nothing of the others
+    texts = _texts(40, "sigkill")
+    again = encode_with_engine(CachedEncoder(SpecHashEncoder("sigkill"), path), texts,
+                               options=EngineOptions(scheduler=cluster.scheduler_address, batch_size=5))
+    assert (again.cached, again.encoded) == (10, 30)
+    _assert_cache_holds_local_vectors(path, "sigkill", texts)
+
+
 def test_an_encoder_a_worker_cannot_rebuild_is_refused_before_any_cluster(tmp_path):
     with pytest.raises(EngineError, match="cannot be rebuilt on a Dask worker"):
         encode_with_engine(CachedEncoder(HashEncoder(), tmp_path / "cache.sqlite"), ["a text"],

@@ -45,7 +45,7 @@ class EngineOptions:
     scheduler: str | None = None
     workers: int = 2
     batch_size: int = 256
-    in_flight_per_worker: int = 4  # batches queued per worker: keeps workers busy, memory bounded
+    in_flight_per_worker: int = 4  # batches queued per worker thread: keeps workers busy, memory bounded
     connect_timeout: float = 30.0
 
 
@@ -136,15 +136,17 @@ def encode_with_engine(
     started = time.perf_counter()
     unique = list(dict.fromkeys(texts))
     spec = encoder_spec(cached)
-    missing = _missing(cached, spec.id, unique)
+    # texts of like length share a batch: less padding for a transformer (sentence-transformers sorts within a call)
+    missing = sorted(_missing(cached, spec.id, unique), key=len)
     report = EngineReport(texts=len(unique), cached=len(unique) - len(missing))
     batches = [missing[i : i + options.batch_size] for i in range(0, len(missing), options.batch_size)]
     report.batches = len(batches)
     if batches:
         with _connected(options) as client, _encoder_on_workers(client, spec):
-            report.workers = len(client.scheduler_info()["workers"])
+            threads = client.nthreads()  # worker address -> threads
+            report.workers = len(threads)
             report.setup_seconds = time.perf_counter() - started
-            window = max(1, report.workers * options.in_flight_per_worker)
+            window = max(1, sum(threads.values()) * options.in_flight_per_worker)
             for batch, vectors in _encoded(client, spec.id, batches, window):
                 _commit(cached, spec.id, batch, vectors)
                 report.encoded += len(batch)
@@ -294,8 +296,8 @@ def _encoder_on_workers(client, spec: EncoderSpec):
     from .engine_worker import EncoderPlugin
 
     name = f"qcassist-encoder-{hashlib.sha256(spec.id.encode()).hexdigest()[:16]}"
-    client.register_plugin(EncoderPlugin(spec), name=name)
     try:
+        client.register_plugin(EncoderPlugin(spec), name=name)  # raises what a worker's setup raised
         yield
     finally:
         try:

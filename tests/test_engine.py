@@ -229,11 +229,19 @@ def _rows(directory, sql: str) -> list[tuple]:
         db.close()
 
 
+def _no_encoding_here(monkeypatch) -> None:
+    """From now on TF-IDF encoding fails in this process (the coordinator); worker processes are not patched."""
+    def refuse(self, texts):
+        raise AssertionError(f"the coordinator encoded {len(texts)} texts itself")
+
+    monkeypatch.setattr("qcassist.embed.TfidfEncoder.encode", refuse)
+
+
 SUGGESTIONS = ("SELECT unit_id, code, probability, model_version, source, rationale FROM suggestions "
                "ORDER BY unit_id, code")
 
 
-def test_suggest_on_a_local_dask_cluster_stores_the_same_suggestions(runner, tmp_path):
+def test_suggest_on_a_local_dask_cluster_stores_the_same_suggestions(runner, tmp_path, monkeypatch):
     seed = tmp_path / "seed.csv"
     rows = coded_rows(n_transcripts=4, per_code=6)
     for row in rows[::4]:
@@ -247,6 +255,7 @@ def test_suggest_on_a_local_dask_cluster_stores_the_same_suggestions(runner, tmp
     shutil.copytree(local, dask)
     with Store.open(local) as store:
         suggest(store)
+    _no_encoding_here(monkeypatch)
     result = runner.invoke(main, ["suggest", "-p", str(dask), "--engine", "dask", "--workers", "2"])
     assert result.exit_code == 0, result.output
     assert _rows(dask, SUGGESTIONS) == _rows(local, SUGGESTIONS) != []
@@ -254,20 +263,27 @@ def test_suggest_on_a_local_dask_cluster_stores_the_same_suggestions(runner, tmp
     assert _rows(dask, setting) == _rows(local, setting)
 
 
-def test_segment_with_the_engine_cuts_the_same_units(cluster, tmp_path):
-    local, dask = tmp_path / "local", tmp_path / "dask"
+def test_segment_with_the_engine_cuts_the_same_units(cluster, runner, tmp_path, monkeypatch):
+    local, dask, cli = tmp_path / "local", tmp_path / "dask", tmp_path / "cli"
     Store.create(local).close()
     with Store.open(local) as store:
         import_files(store, [os.path.join(DEMO, "interview_01.txt"), os.path.join(DEMO, "interview_02.txt")])
     shutil.copytree(local, dask)
+    shutil.copytree(local, cli)
     with Store.open(local) as store:
         segment_project(store, encoder="tfidf", options=SegmentOptions())
+    _no_encoding_here(monkeypatch)
     with Store.open(dask) as store:
         segment_project(store, encoder="tfidf", options=SegmentOptions(),
                         engine=EngineOptions(scheduler=cluster.scheduler_address, batch_size=16))
+    result = runner.invoke(main, ["segment", "-p", str(cli), "--encoder", "tfidf", "--engine", "dask",
+                                  "--scheduler", cluster.scheduler_address])
+    assert result.exit_code == 0, result.output
     units = "SELECT id, transcript_id, start, \"end\", turn_idx, speaker FROM units ORDER BY id"
-    assert _rows(dask, units) == _rows(local, units) != []
-    assert _rows(dask, "SELECT segmentation FROM transcripts") == _rows(local, "SELECT segmentation FROM transcripts")
+    segmentation = "SELECT segmentation FROM transcripts ORDER BY id"
+    for engine in (dask, cli):
+        assert _rows(engine, units) == _rows(local, units) != []
+        assert _rows(engine, segmentation) == _rows(local, segmentation)
 
 
 def test_scheduler_without_engine_dask_is_refused_and_changes_nothing(runner, project):

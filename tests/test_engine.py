@@ -62,6 +62,29 @@ def cluster():
     assert not [pid for pid in pids if _alive(pid)], "worker processes outlived their cluster"
 
 
+def _new_processes_alive(before: set[int]) -> list[int]:
+    """Child processes started since ``before`` that still run (multiprocessing's resource tracker may stay)."""
+    import psutil
+
+    return [p.pid for p in psutil.Process().children(recursive=True)
+            if p.pid not in before and _alive(p.pid) and "resource_tracker" not in " ".join(_cmdline(p))]
+
+
+def _cmdline(process) -> list[str]:
+    import psutil
+
+    try:
+        return process.cmdline()
+    except psutil.Error:
+        return []
+
+
+def _children() -> set[int]:
+    import psutil
+
+    return {p.pid for p in psutil.Process().children(recursive=True)}
+
+
 def _alive(pid: int) -> bool:
     import psutil
 
@@ -256,8 +279,10 @@ def test_suggest_on_a_local_dask_cluster_stores_the_same_suggestions(runner, tmp
     with Store.open(local) as store:
         suggest(store)
     _no_encoding_here(monkeypatch)
+    children = _children()
     result = runner.invoke(main, ["suggest", "-p", str(dask), "--engine", "dask", "--workers", "2"])
     assert result.exit_code == 0, result.output
+    assert _new_processes_alive(children) == []  # the command's local cluster is gone with it
     assert _rows(dask, SUGGESTIONS) == _rows(local, SUGGESTIONS) != []
     setting = "SELECT value FROM settings WHERE key = 'suggest.skipped_units'"
     assert _rows(dask, setting) == _rows(local, setting)

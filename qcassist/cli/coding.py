@@ -187,11 +187,11 @@ def suggest_cmd(project: Path, as_json: bool, encoder: str | None, include_coded
     from ..suggest import SUGGESTION_FIELDS, suggest, suggestion_rows
 
     limits = SuggestLimits(cap_factor=cap_factor, min_code_kappa=min_kappa)
-    engine_options_ = engine_from(engine, scheduler, workers)
+    dask_options = engine_from(engine, scheduler, workers)
     with Store.open(project) as store:
         with progress_bar(len(store.transcripts()), "Suggesting", not as_json and fmt == "summary") as tick:
             report = suggest(store, encoder=encoder, include_coded=include_coded, limits=limits, progress=tick,
-                             engine=engine_options_)
+                             engine=dask_options)
         rows = suggestion_rows(store) if fmt != "summary" else []
     warn(report.warnings)
     if as_json:

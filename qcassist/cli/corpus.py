@@ -177,13 +177,13 @@ def segment(project: Path, as_json: bool, encoder: str, strategy: str, transcrip
         threshold=threshold, question_bonus=question_bonus, min_sentences=min_sentences,
         min_chars=min_chars, max_chars=max_chars,
     )
-    engine_options_ = engine_from(engine, scheduler, workers)
+    dask_options = engine_from(engine, scheduler, workers)
     with Store.open(project) as store:
         total = len(transcripts) or len(store.transcripts())
         with progress_bar(total, "Segmenting", not as_json) as tick:
             report = segment_project(
                 store, options=options, encoder=encoder, transcripts=transcripts, resegment=resegment, progress=tick,
-                engine=engine_options_,
+                engine=dask_options,
             )
     if as_json:
         echo_json(report.as_dict())

@@ -17,6 +17,7 @@ from pathlib import Path
 from weakref import WeakKeyDictionary
 
 from .embed import DEFAULT_ENCODER, TFIDF_ENCODER, CachedEncoder, Encoder, SentenceTransformerEncoder, TfidfEncoder
+from .engine import EngineOptions, encode_sentences_with_engine
 from .errors import ConflictError, QcaError
 from .ingest import ColumnMap, read_transcripts
 from .ingest.roles import consistent_roles, interviewers_of, names_a_person, person_key, with_roles
@@ -327,6 +328,7 @@ def segment_project(
     transcripts: Sequence[str] = (),
     resegment: bool = False,
     progress: Progress | None = None,
+    engine: EngineOptions | None = None,
 ) -> SegmentReport:
     """Segment transcripts into meaning units.
 
@@ -348,6 +350,8 @@ def segment_project(
     # one changed in between fails the re-check under the write lock, as one changed later does.
     encoder_obj = project_encoder(store, encoder) if options.strategy == "cohesive" and due else None
     todo = [Change(t, t, options) for t in (_read_again(store, tid, name) for tid, name in due)]
+    if engine is not None and encoder_obj is not None:  # EngineOptions: a Dask cluster fills the embedding cache
+        encode_sentences_with_engine(encoder_obj, store.iter_transcripts(), options, options=engine)
     plans = plan_units(store, todo, encoder=encoder_obj, why="segmentation", progress=progress,
                        hint="Include those speakers' turns (--role) or keep the current units.")
     with store.transaction():

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .classify import CodeModel, TrainOptions, propose
+from .engine import EngineOptions, encode_with_engine
 from .errors import ConflictError, QcaError
 from .evaluation import cross_validate, learning_curve, summarize
 from .model import Suggestion
@@ -80,6 +81,7 @@ def suggest(
     include_coded: bool = False,
     limits: SuggestLimits = SuggestLimits(),
     progress: Progress | None = None,
+    engine: EngineOptions | None = None,
 ) -> SuggestReport:
     """Suggest codes for the project's uncoded units (or all units) with the latest model, and store them.
 
@@ -93,6 +95,11 @@ def suggest(
     all_units = project_units(store)
     _training_units_still_there(model, all_units)
     units = [u for u in all_units if include_coded or u.id not in human]
+    if engine is not None:  # EngineOptions: a Dask cluster fills the embedding cache, the local path reads it
+        if model.body is not None:
+            raise QcaError(f"model {model.manifest['version']} is fine-tuned: its body encodes on this machine, not on a "
+                           "Dask cluster; suggest without --engine (or train a fast model for the cluster).")
+        encode_with_engine(encoder_obj, model_inputs(model, units), options=engine)
     embeddings = model_vectors(store, model, units, encoder_obj, progress)
     proposals = propose(model, embeddings, [u.text for u in units], [u.context for u in units],
                         [u.following for u in units], options=_options_of(model)) if units else []

@@ -18,6 +18,7 @@ from ..project import write_rows
 from ..suggest_limits import SuggestLimits
 from .base import (UserError, echo_json, encoder_option, force_option, json_option, main, progress_bar, project_option,
                    raw_option, warn, write_export)
+from .engine import engine_from, engine_options
 
 EXPORT_FORMATS = ("csv", "jsonl")
 _DEFAULTS = TrainOptions()
@@ -245,8 +246,9 @@ def _echo_train_report(report) -> None:
               "chance on them); lower it to see them anyway.")
 @click.option("--format", "fmt", type=click.Choice(("summary",) + EXPORT_FORMATS), default="summary", show_default=True,
               help="What to print after storing the suggestions.")
+@engine_options
 def suggest_cmd(project: Path, as_json: bool, encoder: str | None, include_coded: bool, cap_factor: float,
-                min_kappa: float, fmt: str) -> None:
+                min_kappa: float, fmt: str, engine: str, scheduler: str | None, workers: int) -> None:
     """Suggest codes for uncoded units with the latest model and store them for review.
 
     \b
@@ -263,9 +265,11 @@ def suggest_cmd(project: Path, as_json: bool, encoder: str | None, include_coded
     from ..suggest import SUGGESTION_FIELDS, suggest, suggestion_rows
 
     limits = SuggestLimits(cap_factor=cap_factor, min_code_kappa=min_kappa)
+    dask_options = engine_from(engine, scheduler, workers)
     with Store.open(project) as store:
         with progress_bar(len(store.transcripts()), "Suggesting", not as_json and fmt == "summary") as tick:
-            report = suggest(store, encoder=encoder, include_coded=include_coded, limits=limits, progress=tick)
+            report = suggest(store, encoder=encoder, include_coded=include_coded, limits=limits, progress=tick,
+                             engine=dask_options)
         rows = suggestion_rows(store) if fmt != "summary" else []
     warn(report.warnings)
     if as_json:

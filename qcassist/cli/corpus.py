@@ -15,6 +15,7 @@ from ..project import UNIT_FIELDS, UNIT_FORMATS, import_files, project_status, s
 from ..segment import STRATEGIES, SegmentOptions
 from ..store import DB_NAME, Store
 from .base import names_in, transcript_names_option, UserError, force_option, raw_option, write_export, echo_json, progress_bar, warn, encoder_option, json_option, main, project_option
+from .engine import engine_from, engine_options
 from .interop import echo_refi_import
 
 
@@ -162,8 +163,10 @@ def _refi_file(files) -> tuple[str, Path] | None:
 @click.option("--min-sentences", default=1, show_default=True, help="cohesive: fewest sentences between two cohesion cuts.")
 @click.option("--min-chars", default=40, show_default=True, help="cohesive: shorter units merge into a neighbour.")
 @click.option("--max-chars", default=500, show_default=True, help="cohesive: longer units are split at their weakest point.")
+@engine_options
 def segment(project: Path, as_json: bool, encoder: str, strategy: str, transcripts, resegment: bool, language: str,
-            spacy_model: str | None, roles, window, threshold, question_bonus, min_sentences, min_chars, max_chars) -> None:
+            spacy_model: str | None, roles, window, threshold, question_bonus, min_sentences, min_chars, max_chars,
+            engine: str, scheduler: str | None, workers: int) -> None:
     """Cut transcripts into candidate meaning units (participant turns by default).
 
     Units never cross a speaker turn or a paragraph. Transcripts that already have
@@ -174,11 +177,13 @@ def segment(project: Path, as_json: bool, encoder: str, strategy: str, transcrip
         threshold=threshold, question_bonus=question_bonus, min_sentences=min_sentences,
         min_chars=min_chars, max_chars=max_chars,
     )
+    dask_options = engine_from(engine, scheduler, workers)
     with Store.open(project) as store:
         total = len(transcripts) or len(store.transcript_names())
         with progress_bar(total, "Segmenting", not as_json) as tick:
             report = segment_project(
-                store, options=options, encoder=encoder, transcripts=transcripts, resegment=resegment, progress=tick
+                store, options=options, encoder=encoder, transcripts=transcripts, resegment=resegment, progress=tick,
+                engine=dask_options,
             )
     if as_json:
         echo_json(report.as_dict())

@@ -37,7 +37,7 @@ def coder_option(func):
 def model_encoder_option(func):
     return click.option(
         "--encoder", default=None,
-        help="Sentence encoder: 'default' (packaged all-MiniLM-L6-v2), 'tfidf', or a sentence-transformers "
+        help="Sentence encoder: 'default' (packaged all-MiniLM-L6-v2), 'tfidf', 'static', or a sentence-transformers "
         "name/path. Default: the one the project's model was trained with.",
     )(func)
 

@@ -131,7 +131,7 @@ def distil_into(directory: Path, source: Path, pca_dims: int) -> None:
     Two commands distilling at once each write their own folder; the first rename wins and the
     other's folder is dropped, so no reader ever sees a half-written encoder.
     """
-    warn_user(f"distilling the static encoder from {source.name} into {directory} (once; about a minute).")
+    warn_user(f"distilling the static encoder {directory.name} into {directory.parent} (once; about a minute).")
     try:
         directory.parent.mkdir(parents=True, exist_ok=True)
         partial = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".partial", dir=directory.parent))
@@ -140,7 +140,7 @@ def distil_into(directory: Path, source: Path, pca_dims: int) -> None:
     try:
         _distil(source, pca_dims).save_pretrained(str(partial))
         sums = {name: sha256_file(partial / name) for name in CHECKED_FILES}
-        (partial / MANIFEST).write_text(json.dumps({"source": source.name, "pca_dims": pca_dims, "sha256": sums,
+        (partial / MANIFEST).write_text(json.dumps({"source": str(source), "pca_dims": pca_dims, "sha256": sums,
                                                     "model2vec": _model2vec_version()}, indent=1), "utf-8")
         try:
             os.rename(partial, directory)

@@ -25,6 +25,7 @@ from .safe_output import flush_folder
 from .saved_model import ModelError
 from .store import Store
 from .suggest_limits import SuggestLimits, limit, seed_shares
+from .two_stage import RESCORER_DIR, rescore, rescorer_summary, train_rescorer
 
 ENCODER_SETTING = "encoder"
 HUMAN_ORIGINS = ("human", "review")
@@ -162,8 +163,12 @@ def train(
     encoder: str | None = None,
     options: TrainOptions = TrainOptions(),
     coders: Sequence[str] = (),
+    rescore_encoder: str | None = None,
 ) -> TrainReport:
-    """Train the project's classifier on its human codings and save it as a new model version."""
+    """Train the project's classifier on its human codings and save it as a new model version.
+
+    With ``rescore_encoder``, also a second-stage model on that encoder for ``suggest --rescore-uncertain`` (two_stage.py).
+    """
     started = datetime.now(timezone.utc)
     spec = project_encoder_spec(store, encoder)
     encoder_obj = project_encoder(store, spec)
@@ -176,6 +181,8 @@ def train(
         vectors = encoder_obj.encode([f"{c.name}: {c.description}" for c in described])
         descriptions = {c.name: v for c, v in zip(described, vectors)}
     model = train_model(data, exclusive=codebook.exclusive, descriptions=descriptions, options=options)
+    rescorer = (train_rescorer(store, data, rescore_encoder, exclusive=codebook.exclusive, options=options)
+                if rescore_encoder else None)
     data_hash = _training_hash(data)
     version, directory = _allocate_version(store, started.strftime("%Y%m%dT%H%M%S") + "-" + data_hash[:8])
     try:
@@ -184,6 +191,9 @@ def train(
             training_data_sha256=data_hash, codebook_sha256=_codebook_hash(codebook), units=len(data.texts),
             libraries=_library_versions(),
         )
+        if rescorer is not None:
+            model.manifest["rescorer"] = rescorer_summary(rescorer)
+            _save_model(rescorer, directory / RESCORER_DIR)
         _save_model(model, directory)
         with store.transaction():
             store.add_classifier(version, encoder_obj.id, model.manifest)
@@ -296,6 +306,7 @@ class SuggestReport:
     no_model: list[str] = field(default_factory=list)  # leaf codes with no examples and no description
     quality: dict = field(default_factory=dict)  # {"kappa", "source"} the warning rests on
     warnings: list[str] = field(default_factory=list)
+    rescored: dict = field(default_factory=dict)  # --rescore-uncertain: {"units", "of", "band", "encoder"}
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -308,8 +319,11 @@ def suggest(
     include_coded: bool = False,
     limits: SuggestLimits = SuggestLimits(),
     progress: Progress | None = None,
+    rescore_uncertain: bool = False,
 ) -> SuggestReport:
     """Suggest codes for the project's uncoded units (or all units) with the latest model, and store them.
+
+    ``rescore_uncertain``: the units the model is unsure of are re-scored by its second stage (two_stage.py).
 
     Only proposals above their code's threshold, not of a code the model cannot tell
     apart, and within each code's cap (``suggest_limits``); the report says why units got none.
@@ -330,6 +344,9 @@ def suggest(
     embeddings = _encode_by_transcript(encoder_obj, units, progress)
     proposals = propose(model, embeddings, [u.text for u in units], [u.context for u in units],
                         [u.following for u in units], options=_options_of(model)) if units else []
+    rescored = {}
+    if rescore_uncertain:
+        proposals, rescored = rescore(store, model, embeddings, units, proposals, options=_options_of(model))
     cv = model.manifest.get("cv") or {}
     unreliable = {code: kappa for code, kappa in (cv.get("per_code_kappa") or {}).items() if kappa < limits.min_code_kappa}
     quality = model_quality(store, model)
@@ -357,7 +374,7 @@ def suggest(
         version, len(units), len(suggestions), len({s.unit_id for s in suggestions}),
         units_without={k: n for k, n in limited.rows_without.items() if n}, capped=limited.capped,
         unreliable=unreliable, no_model=[c for c in leaves if c not in modelled], quality=quality,
-        warnings=_quality_warnings(model, quality, limits),
+        warnings=_quality_warnings(model, quality, limits), rescored=rescored,
     )
 
 

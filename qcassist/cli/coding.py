@@ -137,12 +137,17 @@ def _train_options(c: float, balanced: bool, min_examples: int) -> TrainOptions:
 @json_option
 @encoder_option
 @training_options
-def train_cmd(project: Path, as_json: bool, encoder: str, c: float, balanced: bool, min_examples: int, coders) -> None:
+@click.option("--rescore-encoder", default=None, metavar="ENCODER",
+              help="Also train a second-stage model on this encoder (e.g. 'default' beside --encoder static), saved in "
+              "the same version, for 'suggest --rescore-uncertain'.")
+def train_cmd(project: Path, as_json: bool, encoder: str, c: float, balanced: bool, min_examples: int, coders,
+              rescore_encoder: str | None) -> None:
     """Train the project's code classifier on its human codings (a new model version each time)."""
     from ..suggest import train
 
     with Store.open(project) as store:
-        report = train(store, encoder=encoder, options=_train_options(c, balanced, min_examples), coders=coders)
+        report = train(store, encoder=encoder, options=_train_options(c, balanced, min_examples), coders=coders,
+                       rescore_encoder=rescore_encoder)
     if as_json:
         echo_json(report.as_dict())
         return
@@ -167,8 +172,11 @@ def train_cmd(project: Path, as_json: bool, encoder: str, c: float, balanced: bo
               "chance on them); lower it to see them anyway.")
 @click.option("--format", "fmt", type=click.Choice(("summary",) + EXPORT_FORMATS), default="summary", show_default=True,
               help="What to print after storing the suggestions.")
+@click.option("--rescore-uncertain", is_flag=True,
+              help="Two-stage: re-score the units the model is unsure of with its second-stage model on the full "
+              "encoder (train with --encoder static --rescore-encoder default).")
 def suggest_cmd(project: Path, as_json: bool, encoder: str | None, include_coded: bool, cap_factor: float,
-                min_kappa: float, fmt: str) -> None:
+                min_kappa: float, fmt: str, rescore_uncertain: bool) -> None:
     """Suggest codes for uncoded units with the latest model and store them for review.
 
     \b
@@ -187,7 +195,8 @@ def suggest_cmd(project: Path, as_json: bool, encoder: str | None, include_coded
     limits = SuggestLimits(cap_factor=cap_factor, min_code_kappa=min_kappa)
     with Store.open(project) as store:
         with progress_bar(len(store.transcripts()), "Suggesting", not as_json and fmt == "summary") as tick:
-            report = suggest(store, encoder=encoder, include_coded=include_coded, limits=limits, progress=tick)
+            report = suggest(store, encoder=encoder, include_coded=include_coded, limits=limits, progress=tick,
+                             rescore_uncertain=rescore_uncertain)
         rows = suggestion_rows(store) if fmt != "summary" else []
     warn(report.warnings)
     if as_json:
@@ -201,6 +210,10 @@ def suggest_cmd(project: Path, as_json: bool, encoder: str | None, include_coded
 def _echo_suggest_summary(report, limits: SuggestLimits) -> None:
     click.echo(f"Model {report.model_version}: {report.suggestions} suggestions for "
                f"{report.units_with_suggestion} of {report.units} units.")
+    if report.rescored:
+        done = report.rescored
+        click.echo(f"Re-scored {done['units']} of {done['of']} units the first stage was unsure of "
+                   f"(within {done['band']:g}) with {done['encoder']}.")
     without = report.units - report.units_with_suggestion
     if without:
         reasons = {"below threshold": "below every code's threshold",

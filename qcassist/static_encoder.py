@@ -142,6 +142,8 @@ def distil_into(directory: Path, source: Path, pca_dims: int) -> None:
         sums = {name: sha256_file(partial / name) for name in CHECKED_FILES}
         (partial / MANIFEST).write_text(json.dumps({"source": str(source), "pca_dims": pca_dims, "sha256": sums,
                                                     "model2vec": _model2vec_version()}, indent=1), "utf-8")
+        if directory.exists() and not (directory / MANIFEST).exists():
+            shutil.rmtree(directory)  # not ours (our folders arrive whole): e.g. one whose manifest was deleted
         try:
             os.rename(partial, directory)
         except OSError:

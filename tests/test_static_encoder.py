@@ -134,6 +134,21 @@ def test_a_failed_distillation_leaves_nothing(monkeypatch, tmp_path, tiny_source
     assert list((tmp_path / "cache").iterdir()) == []
 
 
+def test_a_folder_without_its_manifest_is_distilled_again(monkeypatch, tmp_path, tiny_source):
+    target = tmp_path / "cache" / "tiny-pca8"
+    target.mkdir(parents=True)
+    (target / "model.safetensors").write_text("left over")
+    monkeypatch.setattr("qcassist.static_encoder._distil", lambda source, dims: _FakeStatic("new"))
+    distil_into(target, tiny_source, 8)
+    assert (target / "model.safetensors").read_text() == "new" and (target / MANIFEST).exists()
+
+
+def test_resegmenting_reuses_the_static_encoder_a_transcript_was_cut_with():
+    from qcassist.resegment import encoder_spec
+
+    assert encoder_spec({"encoder": "static-m2v-pca256@sha256:c6c2fa278c03d998"}, "default") == "static"
+
+
 # --- two-stage selection ----------------------------------------------------------------
 
 

@@ -109,8 +109,7 @@ def _loaded(directory: Path) -> tuple[object, str]:
     checksum = manifest["sha256"]["model.safetensors"]
     key = str(directory)
     if key not in _LOADED or _LOADED[key][1] != checksum:
-        from model2vec import StaticModel
-
+        StaticModel = _model2vec().StaticModel
         _LOADED[key] = (StaticModel.from_pretrained(str(directory)), checksum)
     return _LOADED[key]
 
@@ -159,10 +158,21 @@ def _distil(source: Path, pca_dims: int):
     """model2vec's distillation of a local model, with the hubs and its progress bar off."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # interview data are sensitive: no hub, as for the default encoder
     os.environ.setdefault("TRANSFORMERS_OFFLINE", os.environ["HF_HUB_OFFLINE"])
+    _model2vec()
     from model2vec.distill import distill
 
     with _quiet_progress():
         return distill(model_name=str(source), pca_dims=pca_dims, device="cpu")
+
+
+def _model2vec():
+    try:
+        import model2vec
+        import skeletoken  # noqa: F401  (model2vec's distillation needs it)
+    except ImportError as exc:
+        raise EncoderError(f"--encoder static needs model2vec and skeletoken ({exc}); "
+                           "pip install 'model2vec>=0.10,<0.11' 'skeletoken>=0.6,<0.7'.") from None
+    return model2vec
 
 
 @contextmanager

@@ -29,6 +29,7 @@ from .resegment import (
 )
 from .safe_output import write_rows  # also imported from here by cli/coding.py
 from .segment import SegmentOptions
+from .static_encoder import STATIC_ENCODER, StaticEncoder
 from .store import Store
 
 Progress = Callable[[str], None]
@@ -256,9 +257,11 @@ def _replacement_plans(store: Store, replacements, encoder: str) -> list:
 
 
 def project_encoder(store: Store, spec: str = DEFAULT_ENCODER) -> Encoder:
-    """The encoder named by ``spec`` ('default', 'tfidf', or a sentence-transformers name/path), cached on disk."""
+    """The encoder named by ``spec`` ('default', 'tfidf', 'static', or a sentence-transformers name/path), cached on disk."""
     if spec == TFIDF_ENCODER:
         encoder: Encoder = _project_tfidf(store)
+    elif spec == STATIC_ENCODER:
+        encoder = StaticEncoder()
     else:
         encoder = SentenceTransformerEncoder(spec)
     return CachedEncoder(encoder, store.cache_dir / "embeddings.sqlite")

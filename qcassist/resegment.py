@@ -60,6 +60,8 @@ def stored_options(segmentation: dict | None) -> SegmentOptions | None:
 def encoder_spec(segmentation: dict | None, fallback: str) -> str:
     """The --encoder value that reproduces a recorded segmentation's encoder (TF-IDF is per project)."""
     recorded = (segmentation or {}).get("encoder") or ""
+    if recorded.startswith("static-m2v"):
+        return "static"
     return "tfidf" if recorded.startswith("tfidf-lsa") else fallback
 
 

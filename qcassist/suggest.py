@@ -18,6 +18,7 @@ from .project import Progress, project_encoder
 from .saved_model import ModelError
 from .store import Store
 from .suggest_limits import SuggestLimits, limit, seed_shares
+from .two_stage import rescore
 # training moved to training.py; these names stay importable from here
 from .training import (  # noqa: F401
     ENCODER_SETTING, HUMAN_ORIGINS, TrainReport, _allocate_version, _check_examples, _options_of, _Unit, load_latest_model,
@@ -69,6 +70,7 @@ class SuggestReport:
     no_model: list[str] = field(default_factory=list)  # leaf codes with no examples and no description
     quality: dict = field(default_factory=dict)  # {"kappa", "source"} the warning rests on
     warnings: list[str] = field(default_factory=list)
+    rescored: dict = field(default_factory=dict)  # --rescore-uncertain: {"units", "of", "band", "encoder"}
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -82,6 +84,7 @@ def suggest(
     limits: SuggestLimits = SuggestLimits(),
     progress: Progress | None = None,
     engine: EngineOptions | None = None,
+    rescore_uncertain: bool = False,
 ) -> SuggestReport:
     """Suggest codes for the project's uncoded units (or all units) with the latest model, and store them.
 
@@ -103,6 +106,9 @@ def suggest(
     embeddings = model_vectors(store, model, units, encoder_obj, progress)
     proposals = propose(model, embeddings, [u.text for u in units], [u.context for u in units],
                         [u.following for u in units], options=_options_of(model)) if units else []
+    rescored = {}
+    if rescore_uncertain:  # the units the model is unsure of, re-scored by its second stage (two_stage.py)
+        proposals, rescored = rescore(store, model, embeddings, units, proposals, options=_options_of(model))
     cv = model.manifest.get("cv") or {}
     unreliable = {code: kappa for code, kappa in (cv.get("per_code_kappa") or {}).items() if kappa < limits.min_code_kappa}
     quality = model_quality(store, model)
@@ -130,7 +136,7 @@ def suggest(
         version, len(units), len(suggestions), len({s.unit_id for s in suggestions}),
         units_without={k: n for k, n in limited.rows_without.items() if n}, capped=limited.capped,
         unreliable=unreliable, no_model=[c for c in leaves if c not in modelled], quality=quality,
-        warnings=_quality_warnings(model, quality, limits),
+        warnings=_quality_warnings(model, quality, limits), rescored=rescored,
     )
 
 

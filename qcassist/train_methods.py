@@ -19,6 +19,7 @@ from .classify import CodeModel, TrainingSet, TrainOptions, train_model
 from .embed import TFIDF_ENCODER, CachedEncoder
 from .errors import QcaError
 from .saved_model import ModelError
+from .static_encoder import STATIC_ENCODER
 from .store import Store
 
 METHODS = ("auto", "fast", "finetuned")
@@ -113,8 +114,8 @@ def draw_holdout(groups: Sequence[str], positives: np.ndarray) -> list[str] | No
 def finetune_obstacle(spec: str, data: TrainingSet, *, exclusive: bool, options: TrainOptions,
                       method: str) -> tuple[list[str], str | None]:
     """(held-out transcripts, None), or ([], why this project cannot have a fine-tuned model now)."""
-    if spec == TFIDF_ENCODER:
-        return [], "the tfidf encoder has no network to fine-tune; use a sentence-transformers encoder"
+    if spec in (TFIDF_ENCODER, STATIC_ENCODER):
+        return [], f"the {spec} encoder has no network to fine-tune; use a sentence-transformers encoder"
     if method == "auto":
         units = len(head_rows(data, exclusive=exclusive, codes=classifier_codes(data, options) or data.codes))
         if units < MIN_AUTO_UNITS:

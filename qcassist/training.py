@@ -165,6 +165,7 @@ def train(
     method: str = "fast",
     finetune=None,
     progress=None,
+    rescore_encoder: str | None = None,
 ) -> TrainReport:
     """Train the project's classifier on its human codings and save it as a new model version.
 
@@ -173,9 +174,12 @@ def train(
     fast one where fine-tuning cannot be had) — see ``train_methods``. ``finetune`` (a ``FineTuneOptions``, or a
     dict of its fields) and
     ``progress`` (called with the fine-tuning's epoch, step, loss and ETA) are for the fine-tuning.
+    ``rescore_encoder``: also a second-stage model on that encoder, saved in the same version, for
+    ``suggest --rescore-uncertain`` (two_stage.py; beside a fast model only).
     Nothing is registered until the end: an error or Ctrl-C leaves the project as it was.
     """
     from .train_methods import fit_by_method
+    from .two_stage import train_rescorer
 
     started = datetime.now(timezone.utc)
     spec = project_encoder_spec(store, encoder)
@@ -188,7 +192,14 @@ def train(
                            fast_describe=encoder_obj.encode,
                            inputs=lambda context_words: _pair_inputs_of(store, data, coders, context_words),
                            progress=progress)
-    return _register(store, fitted, data, spec=spec, encoder_id=encoder_obj.id, codebook=codebook, started=started)
+    rescorer = None
+    if rescore_encoder:
+        if fitted.method != "fast":
+            raise QcaError("--rescore-encoder re-scores a fast model's uncertain units, but this training kept a "
+                           "fine-tuned model; train with --method fast.")
+        rescorer = train_rescorer(store, data, rescore_encoder, exclusive=codebook.exclusive, options=options)
+    return _register(store, fitted, data, spec=spec, encoder_id=encoder_obj.id, codebook=codebook, started=started,
+                     rescorer=rescorer)
 
 
 def train_head(store: Store, *, coders: Sequence[str] = ()) -> TrainReport:
@@ -243,7 +254,7 @@ def _descriptions(codebook, data: TrainingSet, encode) -> dict[str, np.ndarray]:
 
 
 def _register(store: Store, fitted, data: TrainingSet, *, spec: str, encoder_id: str, codebook, started: datetime,
-              body_from: tuple[Path, dict] | None = None) -> TrainReport:
+              body_from: tuple[Path, dict] | None = None, rescorer: CodeModel | None = None) -> TrainReport:
     """Save the model in a new version folder, then name it in the database: the folder goes if anything fails."""
     model = fitted.model
     data_hash = _training_hash(data)
@@ -257,6 +268,11 @@ def _register(store: Store, fitted, data: TrainingSet, *, spec: str, encoder_id:
         if fitted.body is not None:
             model.manifest["body"] = _save_body(fitted.body, directory, body_from)
             model.manifest["encoder"] = encoder_id = fitted.body.encoder().id
+        if rescorer is not None:
+            from .two_stage import RESCORER_DIR, rescorer_summary
+
+            model.manifest["rescorer"] = rescorer_summary(rescorer)
+            _save_model(rescorer, directory / RESCORER_DIR)
         _save_model(model, directory)
         with store.transaction():
             store.add_classifier(version, encoder_id, model.manifest)

@@ -93,6 +93,7 @@ def encoder_option(func):
     return click.option(
         "--encoder", default=DEFAULT_ENCODER, show_default=True,
         help="Sentence encoder: 'default' (packaged all-MiniLM-L6-v2, offline), 'tfidf' (TF-IDF/LSA, no torch), "
+        "'static' (model2vec distilled from the default, ~100x faster, for large corpora), "
         "or any sentence-transformers model name or local path.",
     )(func)
 

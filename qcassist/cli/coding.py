@@ -40,7 +40,7 @@ def coder_option(func):
 def model_encoder_option(func):
     return click.option(
         "--encoder", default=None,
-        help="Sentence encoder: 'default' (packaged all-MiniLM-L6-v2), 'tfidf', or a sentence-transformers "
+        help="Sentence encoder: 'default' (packaged all-MiniLM-L6-v2), 'tfidf', 'static', or a sentence-transformers "
         "name/path. Default: the one the project's model was trained with.",
     )(func)
 
@@ -195,8 +195,12 @@ def _minutes(seconds) -> str:
 @encoder_option
 @training_options
 @finetune_options
+@click.option("--rescore-encoder", default=None, metavar="ENCODER",
+              help="Also train a second-stage model on this encoder (e.g. 'default' beside --encoder static), saved in "
+              "the same version, for 'suggest --rescore-uncertain' (fast models only).")
 def train_cmd(project: Path, as_json: bool, encoder: str, c: float, balanced: bool, min_examples: int, coders,
-              method: str, max_minutes: float | None, epochs: int | None, tuned_layers: int | None) -> None:
+              method: str, max_minutes: float | None, epochs: int | None, tuned_layers: int | None,
+              rescore_encoder: str | None) -> None:
     """Train the project's code classifier on its human codings (a new model version each time).
 
     \b
@@ -210,7 +214,7 @@ def train_cmd(project: Path, as_json: bool, encoder: str, c: float, balanced: bo
     finetune = _finetune_options(max_minutes, epochs, tuned_layers) if method != "fast" else None
     with Store.open(project) as store, _finetune_progress(not as_json) as progress:
         report = train(store, encoder=encoder, options=_train_options(c, balanced, min_examples), coders=coders,
-                       method=method, finetune=finetune, progress=progress)
+                       method=method, finetune=finetune, progress=progress, rescore_encoder=rescore_encoder)
     if as_json:
         echo_json(report.as_dict())
         return
@@ -247,8 +251,12 @@ def _echo_train_report(report) -> None:
 @click.option("--format", "fmt", type=click.Choice(("summary",) + EXPORT_FORMATS), default="summary", show_default=True,
               help="What to print after storing the suggestions.")
 @engine_options
+@click.option("--rescore-uncertain", is_flag=True,
+              help="Two-stage: re-score the units the model is unsure of with its second-stage model on the full "
+              "encoder (train with --encoder static --rescore-encoder default).")
 def suggest_cmd(project: Path, as_json: bool, encoder: str | None, include_coded: bool, cap_factor: float,
-                min_kappa: float, fmt: str, engine: str, scheduler: str | None, workers: int) -> None:
+                min_kappa: float, fmt: str, engine: str, scheduler: str | None, workers: int,
+                rescore_uncertain: bool) -> None:
     """Suggest codes for uncoded units with the latest model and store them for review.
 
     \b
@@ -269,7 +277,7 @@ def suggest_cmd(project: Path, as_json: bool, encoder: str | None, include_coded
     with Store.open(project) as store:
         with progress_bar(len(store.transcripts()), "Suggesting", not as_json and fmt == "summary") as tick:
             report = suggest(store, encoder=encoder, include_coded=include_coded, limits=limits, progress=tick,
-                             engine=dask_options)
+                             engine=dask_options, rescore_uncertain=rescore_uncertain)
         rows = suggestion_rows(store) if fmt != "summary" else []
     warn(report.warnings)
     if as_json:
@@ -283,6 +291,10 @@ def suggest_cmd(project: Path, as_json: bool, encoder: str | None, include_coded
 def _echo_suggest_summary(report, limits: SuggestLimits) -> None:
     click.echo(f"Model {report.model_version}: {report.suggestions} suggestions for "
                f"{report.units_with_suggestion} of {report.units} units.")
+    if report.rescored:
+        done = report.rescored
+        click.echo(f"Re-scored {done['units']} of {done['of']} units the first stage was unsure of "
+                   f"(within {done['band']:g}) with {done['encoder']}.")
     without = report.units - report.units_with_suggestion
     if without:
         reasons = {"below threshold": "below every code's threshold",

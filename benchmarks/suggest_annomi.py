@@ -322,7 +322,8 @@ def _tier(tier: dict) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--task", choices=(*TASKS, "both", "all"), default="all", help="'both': therapist and client")
-    parser.add_argument("--method", choices=(*METHODS, "all"), default="all")
+    parser.add_argument("--method", choices=(*METHODS, "all", "tuned"), default="all",
+                        help="'tuned': the three fine-tuned candidates without fast")
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR, help=f"folder holding {SIMPLE} and {FULL}")
     parser.add_argument("--encoder", default="default", help="'default', 'tfidf' or a sentence-transformers name/path")
     parser.add_argument("--no-learning-curve", action="store_true", help="skip the 32-labels point and the curve")
@@ -332,6 +333,7 @@ def main(argv=None) -> int:
     parser.add_argument("--max-minutes", type=float, default=None, help="fine-tuning: stop each run after this")
     parser.add_argument("--tuned-layers", type=int, default=None, help="fine-tuning: top layers trained")
     parser.add_argument("--epochs", type=int, default=None, help="fine-tuning: epochs")
+    parser.add_argument("--learning-rate", type=float, default=None, help="fine-tuning: the body's learning rate")
     parser.add_argument("--C", type=float, default=None, help="override the head's C")
     parser.add_argument("--balanced", action="store_true", help="class_weight='balanced' for the head")
     parser.add_argument("--json", type=Path, default=None, metavar="OUT", help="write every figure to this JSON file")
@@ -344,7 +346,8 @@ def main(argv=None) -> int:
 
     args.options = TrainOptions(C=args.C if args.C is not None else TrainOptions().C,
                                 class_weight="balanced" if args.balanced else None)
-    args.methods = list(METHODS) if args.method == "all" else [args.method]
+    args.methods = (list(METHODS) if args.method == "all" else list(METHODS[1:]) if args.method == "tuned"
+                    else [args.method])
     tasks = list(TASKS) if args.task == "all" else ["therapist", "client"] if args.task == "both" else [args.task]
     finetune = _finetune_options(args) if args.methods != ["fast"] else None
     print(f"methods {', '.join(args.methods)}; head C={args.options.C}, class_weight={args.options.class_weight}; "
@@ -368,7 +371,8 @@ def main(argv=None) -> int:
 def _finetune_options(args):
     from qcassist.finetune import FineTuneOptions
 
-    given = {"max_minutes": args.max_minutes, "tuned_layers": args.tuned_layers, "epochs": args.epochs}
+    given = {"max_minutes": args.max_minutes, "tuned_layers": args.tuned_layers, "epochs": args.epochs,
+             "learning_rate": args.learning_rate}
     return FineTuneOptions(**{k: v for k, v in given.items() if v is not None})
 
 

@@ -322,8 +322,9 @@ def _tier(tier: dict) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--task", choices=(*TASKS, "both", "all"), default="all", help="'both': therapist and client")
-    parser.add_argument("--method", choices=(*METHODS, "all", "tuned"), default="all",
-                        help="'tuned': the three fine-tuned candidates without fast")
+    parser.add_argument("--method", default="all",
+                        help=f"one of {', '.join(METHODS)}, several joined by commas, 'all', or 'tuned' (the three "
+                        "fine-tuned candidates without fast)")
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR, help=f"folder holding {SIMPLE} and {FULL}")
     parser.add_argument("--encoder", default="default", help="'default', 'tfidf' or a sentence-transformers name/path")
     parser.add_argument("--no-learning-curve", action="store_true", help="skip the 32-labels point and the curve")
@@ -347,7 +348,10 @@ def main(argv=None) -> int:
     args.options = TrainOptions(C=args.C if args.C is not None else TrainOptions().C,
                                 class_weight="balanced" if args.balanced else None)
     args.methods = (list(METHODS) if args.method == "all" else list(METHODS[1:]) if args.method == "tuned"
-                    else [args.method])
+                    else args.method.split(","))
+    unknown = [m for m in args.methods if m not in METHODS]
+    if unknown:
+        parser.error(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(METHODS)}")
     tasks = list(TASKS) if args.task == "all" else ["therapist", "client"] if args.task == "both" else [args.task]
     finetune = _finetune_options(args) if args.methods != ["fast"] else None
     print(f"methods {', '.join(args.methods)}; head C={args.options.C}, class_weight={args.options.class_weight}; "

@@ -181,6 +181,10 @@ def train(
     from .train_methods import fit_by_method
     from .two_stage import train_rescorer
 
+    if rescore_encoder and method == "finetuned":
+        raise QcaError("--rescore-encoder re-scores a fast model's uncertain units; train with --method fast (or auto).")
+    two_stage = bool(rescore_encoder) and method == "auto"  # a second stage goes beside a fast model: no fine-tuning
+    method = "fast" if two_stage else method
     started = datetime.now(timezone.utc)
     spec = project_encoder_spec(store, encoder)
     encoder_obj = project_encoder(store, spec)
@@ -194,9 +198,8 @@ def train(
                            progress=progress)
     rescorer = None
     if rescore_encoder:
-        if fitted.method != "fast":
-            raise QcaError("--rescore-encoder re-scores a fast model's uncertain units, but this training kept a "
-                           "fine-tuned model; train with --method fast.")
+        if two_stage:
+            fitted.note = "fast model kept without fine-tuning: --rescore-encoder adds a second stage to a fast model"
         rescorer = train_rescorer(store, data, rescore_encoder, exclusive=codebook.exclusive, options=options)
     return _register(store, fitted, data, spec=spec, encoder_id=encoder_obj.id, codebook=codebook, started=started,
                      rescorer=rescorer)

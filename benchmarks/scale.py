@@ -180,7 +180,7 @@ def run_size(n_units: int, *, encoder: str, seed: int, work: Path, env: dict, on
         log(f"  reusing the seeded project in {work}", flush=True)
     else:
         facts = seeded_project(n_units, encoder=encoder, seed=seed, work=work, env=env, steps=steps, log=log)
-        saved.write_text(json.dumps({**facts, "setup_steps": steps}))
+        saved.write_text(json.dumps({**facts, "encoder": encoder, "setup_steps": steps}))
 
     def step(name: str, args: list[str]) -> None:
         if name not in only:

@@ -151,7 +151,8 @@ def count_units(units_csv: Path) -> int:
 
 def run_step(args: list[str], env: dict) -> dict:
     """One ``python -m qcassist`` process under /usr/bin/time -v: wall seconds and peak RSS (MiB)."""
-    command = ["/usr/bin/time", "-v", sys.executable, "-m", "qcassist", *args]
+    # -P: not the working directory first on sys.path, so PYTHONPATH (--code) picks the checkout timed
+    command = ["/usr/bin/time", "-v", sys.executable, "-P", "-m", "qcassist", *args]
     started = time.perf_counter()
     done = subprocess.run(command, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - started
@@ -162,19 +163,52 @@ def run_step(args: list[str], env: dict) -> dict:
     return {"seconds": seconds, "cpu_seconds": cpu, "rss_mib": rss_kib / 1024}
 
 
-def run_size(n_units: int, *, encoder: str, seed: int, work: Path, env: dict, log=print) -> dict:
-    """Build a corpus of about ``n_units`` units and time every step on it (wall, CPU, peak RSS, database size)."""
+def run_size(n_units: int, *, encoder: str, seed: int, work: Path, env: dict, only: tuple[str, ...] = STEPS,
+             log=print) -> dict:
+    """Build a corpus of about ``n_units`` units and time every step on it (wall, CPU, peak RSS, database size).
+
+    ``only``: the steps after seeding to run (those before it always run, to make the project). A ``work``
+    folder that already holds the seeded project of an earlier run with this encoder is reused as it is.
+    """
+    project = work / "project"
+    p = ["-p", str(project)]
+    baseline = run_step(["--version"], env)["rss_mib"]  # the interpreter and qcassist's own imports
+    steps: dict[str, dict] = {}
+    saved = work / "seeded.json"
+    if saved.exists() and json.loads(saved.read_text())["encoder"] == encoder:
+        facts = json.loads(saved.read_text())
+        log(f"  reusing the seeded project in {work}", flush=True)
+    else:
+        facts = seeded_project(n_units, encoder=encoder, seed=seed, work=work, env=env, steps=steps, log=log)
+        saved.write_text(json.dumps({**facts, "encoder": encoder, "setup_steps": steps}))
+
+    def step(name: str, args: list[str]) -> None:
+        if name not in only:
+            return
+        steps[name] = run_step(args, env)
+        steps[name]["db_mib"] = (project / "qcassist.db").stat().st_size / 2**20
+        log(f"  {name:<12} {steps[name]['seconds']:8.1f} s  {steps[name]['cpu_seconds']:8.1f} s CPU  "
+            f"{steps[name]['rss_mib']:8.0f} MiB", flush=True)
+
+    step("train", ["train", *p, "--encoder", encoder])
+    step("suggest", ["suggest", *p])
+    step("agree", ["agree", *p, "--coders", "anna,bo"])
+    step("export-qdpx", ["export", "qdpx", *p, str(work / "study.qdpx")])
+    step("report", ["report", *p, "-o", str(work / "report.html")])
+    return {"target": n_units, **facts, "encoder": encoder, "baseline_rss_mib": baseline, "steps": steps}
+
+
+def seeded_project(n_units: int, *, encoder: str, seed: int, work: Path, env: dict, steps: dict, log) -> dict:
+    """Corpus, project, import, segment, export units and two coders' seed codings, timed into ``steps``."""
     corpus_dir = work / "corpus"
     project = work / "project"
     facts = build_corpus(corpus_dir, n_units, seed)
     p = ["-p", str(project)]
-    baseline = run_step(["--version"], env)["rss_mib"]  # the interpreter and qcassist's own imports
     run_step(["init", *p], env)
     codebook = work / "codebook.yaml"
     codebook.write_text("exclusive: false\ncodes:\n" + "".join(f"  - code: {c}\n" for c in CODES))
     files = sorted(str(f) for f in corpus_dir.glob("*.txt"))
     units_csv = work / "units.csv"
-    steps: dict[str, dict] = {}
 
     def step(name: str, args: list[str]) -> None:
         steps[name] = run_step(args, env)
@@ -193,13 +227,7 @@ def run_size(n_units: int, *, encoder: str, seed: int, work: Path, env: dict, lo
     b = run_step(["import-spans", *p, str(seed_b), "--coder", "bo"], env)
     steps["seed"] = {"seconds": time.perf_counter() - started, "cpu_seconds": a["cpu_seconds"] + b["cpu_seconds"], "rss_mib": max(a["rss_mib"], b["rss_mib"]),
                      "db_mib": (project / "qcassist.db").stat().st_size / 2**20}
-    step("train", ["train", *p, "--encoder", encoder])
-    step("suggest", ["suggest", *p])
-    step("agree", ["agree", *p, "--coders", "anna,bo"])
-    step("export-qdpx", ["export", "qdpx", *p, str(work / "study.qdpx")])
-    step("report", ["report", *p, "-o", str(work / "report.html")])
-    return {"target": n_units, "units": units, "seeded": seeded, "encoder": encoder, **facts,
-            "baseline_rss_mib": baseline, "steps": steps}
+    return {"units": units, "seeded": seeded, **facts}
 
 
 def slope(x1: float, y1: float, x2: float, y2: float) -> float:
@@ -211,7 +239,7 @@ def print_table(results: list[dict]) -> None:
         print(f"\n{r['units']:,} units ({r['transcripts']:,} transcripts, {r['participant_turns']:,} participant turns, "
               f"{r['seeded']:,} seeded units per coder, encoder {r['encoder']})")
         print(f"{'step':<13}{'wall s':>9}{'CPU s':>9}{'units/CPU s':>13}{'peak RSS MiB':>14}{'db MiB':>9}")
-        for name in STEPS:
+        for name in (n for n in STEPS if n in r["steps"]):
             s = r["steps"][name]
             print(f"{name:<13}{s['seconds']:>9.1f}{s['cpu_seconds']:>9.1f}{r['units'] / s['cpu_seconds']:>13,.0f}"
                   f"{s['rss_mib']:>14,.0f}{s['db_mib']:>9.1f}")
@@ -225,7 +253,7 @@ def print_table(results: list[dict]) -> None:
     for small, large in pairs:
         print(f"\nlog-log slope {small['units']:,} -> {large['units']:,} units (1.0 = linear): CPU time, peak RSS, "
               "peak RSS above the interpreter with qcassist imported (qcassist --version)")
-        for name in STEPS:
+        for name in (n for n in STEPS if n in small["steps"] and n in large["steps"]):
             s, l = small["steps"][name], large["steps"][name]
             above = slope(small["units"], max(s["rss_mib"] - small["baseline_rss_mib"], 1),
                           large["units"], max(l["rss_mib"] - large["baseline_rss_mib"], 1))
@@ -241,12 +269,18 @@ def main() -> None:
     parser.add_argument("--work", type=Path, help="keep the corpora and projects here (default: a temporary folder)")
     parser.add_argument("--code", type=Path, default=Path(__file__).resolve().parents[1],
                         help="the qcassist checkout to time (e.g. an older one, for before/after)")
+    parser.add_argument("--steps", default=",".join(STEPS),
+                        help="steps to time, comma-separated; those up to 'seed' always run when the project is made, "
+                             "and a --work folder of an earlier run is reused from its seeded project")
     parser.add_argument("--json-out", type=Path, help="also write the measurements as JSON")
     parser.add_argument("--add", type=Path, action="append", default=[], help="JSON of earlier runs to tabulate with these")
     args = parser.parse_args()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(args.code.resolve()), env.get("PYTHONPATH")]))
     sizes = [int(s) for s in args.sizes.split(",") if s]
+    only = tuple(s for s in args.steps.split(",") if s)
+    if set(only) - set(STEPS):
+        parser.error(f"unknown steps {sorted(set(only) - set(STEPS))}; the steps are {', '.join(STEPS)}")
     if any(n < 1000 for n in sizes):
         parser.error("sizes below 1000 units leave some codes with a single seeded unit, and train refuses them")
     results = [r for path in args.add for r in json.loads(path.read_text())]
@@ -254,7 +288,7 @@ def main() -> None:
     try:
         for n in sizes:
             print(f"corpus of ~{n:,} units, encoder {args.encoder}", flush=True)
-            results.append(run_size(n, encoder=args.encoder, seed=args.seed, work=root / f"n{n}", env=env))
+            results.append(run_size(n, encoder=args.encoder, seed=args.seed, work=root / f"n{n}", env=env, only=only))
             if args.json_out:
                 args.json_out.write_text(json.dumps(results, indent=1))
     finally:

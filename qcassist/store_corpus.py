@@ -223,6 +223,17 @@ class CorpusTables:
             found.update((row[5], MeaningUnit(*row)) for row in rows)
         return found
 
+    def missing_unit_ids(self, ids: Iterable[int]) -> list[int]:
+        """Those of ``ids`` that name no unit (re-cut or removed), in order, checked in chunks: no unit is read."""
+        ids = list(ids)
+        missing: list[int] = []
+        for i in range(0, len(ids), ID_CHUNK):
+            chunk = ids[i:i + ID_CHUNK]
+            present = {row[0] for row in self.db.execute(
+                f'SELECT id FROM units WHERE id IN ({",".join("?" * len(chunk))})', chunk)}
+            missing += [unit_id for unit_id in chunk if unit_id not in present]
+        return missing
+
     def add_units(self, units: Iterable[MeaningUnit], segmentation: dict) -> list[MeaningUnit]:
         """Add units to transcripts that have none yet (e.g. units cut by another tool)."""
         with self.transaction():

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .classify import CodeModel, TrainOptions, propose
+from .classify import CodeModel, Proposal, TrainOptions, propose
 from .engine import EngineOptions, encode_with_engine
 from .errors import ConflictError, QcaError
 from .evaluation import cross_validate, learning_curve, summarize
@@ -18,12 +18,16 @@ from .project import Progress, project_encoder
 from .saved_model import ModelError
 from .store import Store
 from .suggest_limits import SuggestLimits, limit, seed_shares
-from .two_stage import rescore
+from .two_stage import load_rescorer, rescore
 # training moved to training.py; these names stay importable from here
 from .training import (  # noqa: F401
     ENCODER_SETTING, HUMAN_ORIGINS, TrainReport, _allocate_version, _check_examples, _options_of, _Unit, load_latest_model,
-    pair_inputs, project_encoder_spec, project_units, train, training_set,
+    pair_inputs, project_encoder_spec, project_units, train, training_set, transcript_units,
+    units_with_ids,
 )
+
+SUGGEST_BLOCK_UNITS = 4096  # units encoded and scored at once: 4,096 x 384 float32 vectors are 6 MB
+PROPOSAL_SOURCES = ("classifier", "exemplar", "description")  # the order propose() returns its proposals in
 
 SUGGESTION_FIELDS = ("unit_id", "external_id", "transcript", "order", "code", "probability", "score", "source",
                      "model_version", "rationale_unit_ids", "text")
@@ -32,27 +36,16 @@ SUGGESTION_FIELDS = ("unit_id", "external_id", "transcript", "order", "code", "p
 # --- checks on the units a model judges -------------------------------------------
 
 
-def _training_units_still_there(model: CodeModel, units: Sequence[_Unit]) -> None:
+def _training_units_still_there(store: Store, model: CodeModel) -> None:
     """Refuse a model whose coded examples were re-cut or removed since it was trained: its rationales would
     cite units that no longer exist, and ``agree`` could not tell which units it was trained on."""
-    gone = set(model.exemplar_unit_ids.tolist()) - {u.id for u in units}
+    gone = set(store.missing_unit_ids(model.exemplar_unit_ids.tolist()))
     if gone:
         raise ModelError(
             f"model {model.manifest['version']} was trained on {len(gone)} unit(s) that have since been re-cut or "
             "removed (segment --resegment, import --replace, speakers set), so its suggestions would cite units that no "
             "longer exist; run 'qcassist train' again, then 'qcassist suggest'."
         )
-
-
-def _units_in_coded_transcripts(units: Sequence[_Unit], coded: set[int]) -> int:
-    """How many units the transcripts people coded in hold: the units they had before them.
-
-    A code's share of these, not of the coded units alone, is what the cap multiplies: people code the
-    passages that have a code, so among coded units a code looks far more common than it is (QMSum
-    meetings: a code on 11 of 33 coded units, so a cap of 67%, and a weak model put it on 559 of 940 units).
-    """
-    transcripts = {u.transcript for u in units if u.id in coded}
-    return sum(1 for u in units if u.transcript in transcripts)
 
 
 # --- suggest -----------------------------------------------------------------------
@@ -76,6 +69,22 @@ class SuggestReport:
         return dict(self.__dict__)
 
 
+@dataclass
+class _Judging:
+    """What suggest keeps of the corpus as it goes through it by blocks: ids, counts and proposals, no texts or vectors."""
+
+    unit_ids: list[int] = field(default_factory=list)  # the judged units; a proposal's row indexes this
+    transcripts: list[str] = field(default_factory=list)  # each judged unit's transcript name (one string shared per transcript)
+    skipped: list[int] = field(default_factory=list)  # coded units left out (not with include_coded)
+    # the units the transcripts people coded in hold: a code's share of these, not of the coded units alone, is
+    # what the cap multiplies: people code the passages that have a code, so among coded units a code looks far
+    # more common than it is (QMSum meetings: a code on 11 of 33 coded units, so a cap of 67%, and a weak model
+    # put it on 559 of 940 units)
+    in_coded_transcripts: int = 0
+    proposals: list[Proposal] = field(default_factory=list)  # rows numbered across blocks
+    rescored: dict = field(default_factory=dict)  # --rescore-uncertain, summed over the blocks
+
+
 def suggest(
     store: Store,
     *,
@@ -83,6 +92,7 @@ def suggest(
     include_coded: bool = False,
     limits: SuggestLimits = SuggestLimits(),
     progress: Progress | None = None,
+    block_units: int = SUGGEST_BLOCK_UNITS,
     engine: EngineOptions | None = None,
     rescore_uncertain: bool = False,
 ) -> SuggestReport:
@@ -90,62 +100,103 @@ def suggest(
 
     Only proposals above their code's threshold, not of a code the model cannot tell
     apart, and within each code's cap (``suggest_limits``); the report says why units got none.
+    Units are encoded and scored ``block_units`` at a time (whole transcripts; the result is the same for
+    any block size), so memory follows the block, not the corpus. ``engine``: a Dask cluster encodes the units
+    into the embedding cache first (engine.py); ``rescore_uncertain``: the units the model is unsure of are
+    re-scored by its second stage (two_stage.py).
     """
     model = load_latest_model(store)
     encoder_obj = model_encoder(store, model, encoder)
     human = {c.unit_id for c in store.codings() if c.origin in HUMAN_ORIGINS}
     human |= {d.unit_id for d in store.decisions() if d.action in ("accept", "reject", "recode", "add")}
-    all_units = project_units(store)
-    _training_units_still_there(model, all_units)
-    units = [u for u in all_units if include_coded or u.id not in human]
-    if engine is not None:  # EngineOptions: a Dask cluster fills the embedding cache, the local path reads it
+    _training_units_still_there(store, model)
+    if rescore_uncertain:  # refused before any encoding when the model has no second stage
+        load_rescorer(store.directory / "classifiers" / model.manifest["version"], model)
+    if engine is not None:  # the cluster fills the embedding cache; the blocks below then read it
         if model.body is not None:
             raise QcaError(f"model {model.manifest['version']} is fine-tuned: its body encodes on this machine, not on a "
                            "Dask cluster; suggest without --engine (or train a fast model for the cluster).")
-        encode_with_engine(encoder_obj, model_inputs(model, units), options=engine)
-    embeddings = model_vectors(store, model, units, encoder_obj, progress)
-    proposals = propose(model, embeddings, [u.text for u in units], [u.context for u in units],
-                        [u.following for u in units], options=_options_of(model)) if units else []
-    rescored = {}
-    if rescore_uncertain:  # the units the model is unsure of, re-scored by its second stage (two_stage.py)
-        proposals, rescored = rescore(store, model, embeddings, units, proposals, options=_options_of(model))
+        blocks = _unit_blocks(store, _Judging(), human=human, include_coded=include_coded, block_units=block_units)
+        encode_with_engine(encoder_obj, (text for block in blocks for text in model_inputs(model, block)), options=engine)
+    judging = _judge_by_blocks(store, model, encoder_obj, human=human, include_coded=include_coded,
+                               block_units=block_units, progress=progress, rescore_uncertain=rescore_uncertain)
     cv = model.manifest.get("cv") or {}
     unreliable = {code: kappa for code, kappa in (cv.get("per_code_kappa") or {}).items() if kappa < limits.min_code_kappa}
     quality = model_quality(store, model)
     weak = quality["kappa"] is None or quality["kappa"] < limits.weak_kappa
-    seen = max(model.manifest.get("units", 0), _units_in_coded_transcripts(all_units, human))
-    limited = limit(proposals, len(units), shares=seed_shares(model.manifest["examples_per_code"], seen),
+    seen = max(model.manifest.get("units", 0), judging.in_coded_transcripts)
+    limited = limit(judging.proposals, len(judging.unit_ids), shares=seed_shares(model.manifest["examples_per_code"], seen),
                     unreliable=set(unreliable), cap_factor=limits.cap_factor,
                     min_probability=limits.weak_min_probability if weak else 0.0)
     version = model.manifest["version"]
     suggestions = [
-        Suggestion(units[p.row].id, p.code, p.probability, version, p.source, p.rationale, score=p.score)
+        Suggestion(judging.unit_ids[p.row], p.code, p.probability, version, p.source, p.rationale, score=p.score)
         for p in limited.kept
     ]
     with store.transaction():
-        _units_still_there(store, units)
-        store.replace_suggestions(suggestions, [u.id for u in units])
+        _units_still_there(store, judging)
+        store.replace_suggestions(suggestions, judging.unit_ids)
         # which units the model judged (suggested or not) and skipped: agreement counts it as missing on every
         # other unit (skipped as coded, or imported or re-cut since), not as "no code"
-        skipped = sorted(u.id for u in all_units if u.id in human and not include_coded)
-        judged = sorted(u.id for u in units)
-        store.set_setting("suggest.skipped_units", json.dumps({"version": version, "units": skipped, "judged": judged}))
+        store.set_setting("suggest.skipped_units", json.dumps({"version": version, "units": sorted(judging.skipped),
+                                                               "judged": sorted(judging.unit_ids)}))
     leaves = [c.name for c in store.codebook().leaves]
     modelled = set(model.codes) | set(model.exemplar_codes) | set(model.description_codes)
     return SuggestReport(
-        version, len(units), len(suggestions), len({s.unit_id for s in suggestions}),
+        version, len(judging.unit_ids), len(suggestions), len({s.unit_id for s in suggestions}),
         units_without={k: n for k, n in limited.rows_without.items() if n}, capped=limited.capped,
         unreliable=unreliable, no_model=[c for c in leaves if c not in modelled], quality=quality,
-        warnings=_quality_warnings(model, quality, limits), rescored=rescored,
+        warnings=_quality_warnings(model, quality, limits), rescored=judging.rescored,
     )
 
 
-def _units_still_there(store: Store, units: list[_Unit]) -> None:
+def _judge_by_blocks(store: Store, model: CodeModel, encoder_obj, *, human: set[int], include_coded: bool,
+                     block_units: int, progress: Progress | None, rescore_uncertain: bool = False) -> _Judging:
+    """Encode and score the units to judge a block of whole transcripts at a time, keeping only the proposals."""
+    judging = _Judging()
+    options = _options_of(model)
+    for block in _unit_blocks(store, judging, human=human, include_coded=include_coded, block_units=block_units):
+        vectors = model_vectors(store, model, block, encoder_obj, progress)
+        start = len(judging.unit_ids)
+        proposals = propose(model, vectors, [u.text for u in block], [u.context for u in block],
+                            [u.following for u in block], options=options)
+        if rescore_uncertain:  # a unit's re-scoring reads that unit only, so block by block is the same as at once
+            proposals, done = rescore(store, model, vectors, block, proposals, options=options)
+            judging.rescored = dict(done, units=judging.rescored.get("units", 0) + done["units"],
+                                    of=judging.rescored.get("of", 0) + done["of"])
+        for p in proposals:
+            judging.proposals.append(replace(p, row=p.row + start))
+        judging.unit_ids += [u.id for u in block]
+        judging.transcripts += [u.transcript for u in block]
+    # propose's order over the whole corpus: by source, then by row (a stable sort keeps the rows in order)
+    judging.proposals.sort(key=lambda p: PROPOSAL_SOURCES.index(p.source))
+    return judging
+
+
+def _unit_blocks(store: Store, judging: _Judging, *, human: set[int], include_coded: bool,
+                 block_units: int) -> Iterator[list[_Unit]]:
+    """The units to judge, in ``project_units``'s order, as blocks of whole transcripts of about ``block_units``;
+    counts the skipped units and those in coded transcripts into ``judging`` on the way."""
+    block: list[_Unit] = []
+    for transcript in store.iter_transcripts():
+        units = transcript_units(store, transcript)
+        if any(u.id in human for u in units):
+            judging.in_coded_transcripts += len(units)
+        if not include_coded:
+            judging.skipped += [u.id for u in units if u.id in human]
+        block += [u for u in units if include_coded or u.id not in human]
+        if block and len(block) >= block_units:
+            yield block
+            block = []
+    if block:
+        yield block
+
+
+def _units_still_there(store: Store, judging: _Judging) -> None:
     """ConflictError (inside the write) if another command re-cut or removed units while they were being judged."""
-    present = {u.id for u in store.units()}
-    gone = [u for u in units if u.id not in present]
+    gone = set(store.missing_unit_ids(judging.unit_ids))
     if gone:
-        names = ", ".join(sorted({u.transcript for u in gone}))
+        names = ", ".join(sorted({name for i, name in zip(judging.unit_ids, judging.transcripts) if i in gone}))
         raise ConflictError(f"another qcassist command re-cut or removed {len(gone)} of the units being judged "
                             f"(transcript {names}) while suggest was running; nothing was changed. "
                             "Run 'qcassist suggest' again.")
@@ -240,9 +291,10 @@ def _quality_warnings(model: CodeModel, quality: dict, limits: SuggestLimits) ->
 
 def suggestion_rows(store: Store) -> list[dict]:
     """Stored suggestions with their unit's transcript, order, external id and text."""
-    info = {u.id: u for u in project_units(store)}
+    suggestions = store.suggestions()
+    info = {u.id: u for u in units_with_ids(store, {s.unit_id for s in suggestions})}  # not every unit's text
     rows = []
-    for s in store.suggestions():
+    for s in suggestions:
         unit = info[s.unit_id]
         rows.append({
             "unit_id": s.unit_id, "external_id": unit.external_id, "transcript": unit.transcript, "order": unit.order,

@@ -7,7 +7,7 @@ import itertools
 import json
 import shutil
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Container, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
@@ -18,7 +18,7 @@ import numpy as np
 from .classify import CodeModel, TrainingSet, TrainOptions
 from .embed import DEFAULT_ENCODER
 from .errors import QcaError
-from .model import Transcript
+from .model import MeaningUnit, Transcript
 from .project import project_encoder
 from .safe_output import flush_folder
 from .saved_model import ModelError
@@ -47,11 +47,33 @@ class _Unit:
 def project_units(store: Store) -> list[_Unit]:
     units = []
     for transcript in store.transcripts():
-        for order, unit in enumerate(store.units(transcript.id), start=1):
-            units.append(_Unit(unit.id, unit.external_id, transcript.name, order, unit.text_in(transcript),
-                               _turn_text(transcript, unit.turn_index, -1), _turn_text(transcript, unit.turn_index, +1),
-                               _turn_role(transcript, unit.turn_index, 0), _turn_role(transcript, unit.turn_index, -1)))
+        units += transcript_units(store, transcript)
     return units
+
+
+def transcript_units(store: Store, transcript: Transcript, wanted: Container[int] | None = None) -> list[_Unit]:
+    """The transcript's units in order (only those whose id is in ``wanted``, if given), with their context turns."""
+    return [_unit(transcript, order, unit) for order, unit in enumerate(store.units(transcript.id), start=1)
+            if wanted is None or unit.id in wanted]
+
+
+def units_with_ids(store: Store, ids: Collection[int]) -> list[_Unit]:
+    """The units with these ids (absent ones left out) in ``project_units``'s order, reading only their transcripts.
+
+    A few coded units of a large corpus cost their transcripts, one at a time, not the whole corpus.
+    """
+    transcript_ids = sorted({unit.transcript_id for unit in store.units_by_id(ids).values()})
+    wanted = set(ids)
+    units = []
+    for transcript_id in transcript_ids:  # project_units' order: transcripts by id, units by start
+        units += transcript_units(store, store.transcript(transcript_id), wanted)
+    return units
+
+
+def _unit(transcript: Transcript, order: int, unit: MeaningUnit) -> _Unit:
+    return _Unit(unit.id, unit.external_id, transcript.name, order, unit.text_in(transcript),
+                 _turn_text(transcript, unit.turn_index, -1), _turn_text(transcript, unit.turn_index, +1),
+                 _turn_role(transcript, unit.turn_index, 0), _turn_role(transcript, unit.turn_index, -1))
 
 
 def pair_inputs(units: Sequence[_Unit], context_words: int) -> list[str]:
@@ -121,7 +143,7 @@ def training_set(store: Store, encoder, *, coders: Sequence[str] = (), context_w
     for unit_id, code in store.negatives():
         if code in leaves:
             negatives[unit_id].add(code)
-    units = [u for u in project_units(store) if u.id in by_unit or u.id in negatives]
+    units = units_with_ids(store, by_unit.keys() | negatives.keys())  # the coded few, not the whole corpus
     if codebook.exclusive:
         several = next((u for u in units if len(by_unit[u.id]) > 1), None)
         if several is not None:

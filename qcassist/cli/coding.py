@@ -275,7 +275,7 @@ def suggest_cmd(project: Path, as_json: bool, encoder: str | None, include_coded
     limits = SuggestLimits(cap_factor=cap_factor, min_code_kappa=min_kappa)
     dask_options = engine_from(engine, scheduler, workers)
     with Store.open(project) as store:
-        with progress_bar(len(store.transcripts()), "Suggesting", not as_json and fmt == "summary") as tick:
+        with progress_bar(len(store.transcript_names()), "Suggesting", not as_json and fmt == "summary") as tick:
             report = suggest(store, encoder=encoder, include_coded=include_coded, limits=limits, progress=tick,
                              engine=dask_options, rescore_uncertain=rescore_uncertain)
         rows = suggestion_rows(store) if fmt != "summary" else []

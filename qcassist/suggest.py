@@ -312,6 +312,17 @@ def _rounded(value: float | None) -> float | None:
 # --- evaluate ----------------------------------------------------------------------
 
 
+def _active_fine_tuned(store: Store) -> dict | None:
+    """The latest model when it is fine-tuned: ``evaluate`` cross-validates the fast model (one fine-tuning per
+    fold would take most of an hour), so it says which model the project actually suggests with."""
+    latest = store.latest_classifier()
+    if latest is None or latest[1].get("method") != "finetuned":
+        return None
+    version, manifest = latest
+    return {"version": version, "method": "finetuned", "holdout_kappa": (manifest.get("cv") or {}).get("kappa"),
+            "holdout_transcripts": len(manifest.get("holdout_transcripts") or [])}
+
+
 def evaluate(
     store: Store,
     *,
@@ -333,7 +344,8 @@ def evaluate(
         raise QcaError(f"cannot evaluate: {exc}.") from None
     result = summarize(cv)
     # the folds run, not those asked for: 3 transcripts make 3 grouped folds, which the output said were 5
-    result.update(encoder=encoder_obj.id, folds=cv.folds, grouped_by="transcript", transcripts=len(set(data.groups)))
+    result.update(encoder=encoder_obj.id, folds=cv.folds, grouped_by="transcript", transcripts=len(set(data.groups)),
+                  method="fast", active_model=_active_fine_tuned(store))
     from .baseline import compare_with_baseline  # TF-IDF + LR on the same folds: what the model adds
 
     result["baseline"] = compare_with_baseline(data, cv, result)

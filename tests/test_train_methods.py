@@ -349,3 +349,14 @@ def test_the_comparison_says_when_the_time_budget_cut_the_fine_tuning_short():
     assert comparison_line(comparison) == (
         "fine-tuned kappa 0.64 vs fast 0.76 on 140 held-out units of 5 transcripts: fast kept (the fine-tuning "
         "stopped at --max-minutes; its best of 3 epochs was none: no epoch finished)")
+
+
+def test_evaluate_says_its_figures_are_the_fast_models_when_the_active_one_is_fine_tuned(store, tmp_path, fake_tuning):
+    from qcassist.suggest import evaluate
+
+    _seed(store, tmp_path)
+    assert evaluate(store, with_learning_curve=False)["active_model"] is None  # no model yet
+    report = train(store, method="finetuned")
+    result = evaluate(store, with_learning_curve=False)
+    assert result["method"] == "fast" and result["active_model"]["version"] == report.version
+    assert result["active_model"]["holdout_kappa"] == load_latest_model(store).manifest["cv"]["kappa"]

@@ -340,6 +340,11 @@ def evaluate_cmd(project: Path, as_json: bool, encoder: str, c: float, balanced:
         return
     click.echo(f"{result['units']} coded units in {result['transcripts']} transcripts, {result['folds']}-fold CV "
                f"grouped by transcript ({result['mode']}).")
+    active = result.get("active_model")
+    if active:  # the figures below are the fast model's: say so, and what the fine-tuned one scored
+        kappa = "n/a" if active["holdout_kappa"] is None else f"{active['holdout_kappa']:.3f}"
+        click.echo(f"These are the fast model's figures; the active model {active['version']} is fine-tuned "
+                   f"(kappa {kappa} on its {active['holdout_transcripts']} held-out transcripts).")
     click.echo(f"{'code':<24} {'precision':>9} {'recall':>7} {'F1':>6} {'support':>8}")
     for code, m in result["per_code"].items():
         click.echo(f"{code[:24]:<24} {m['precision']:>9.3f} {m['recall']:>7.3f} {m['f1']:>6.3f} {m['support']:>8}")

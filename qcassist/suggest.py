@@ -18,7 +18,7 @@ from .project import Progress, project_encoder
 from .saved_model import ModelError
 from .store import Store
 from .suggest_limits import SuggestLimits, limit, seed_shares
-from .two_stage import load_rescorer, rescore
+from .two_stage import rescore, second_stage
 # training moved to training.py; these names stay importable from here
 from .training import (  # noqa: F401
     ENCODER_SETTING, HUMAN_ORIGINS, TrainReport, _allocate_version, _check_examples, _options_of, _Unit, load_latest_model,
@@ -110,8 +110,8 @@ def suggest(
     human = {c.unit_id for c in store.codings() if c.origin in HUMAN_ORIGINS}
     human |= {d.unit_id for d in store.decisions() if d.action in ("accept", "reject", "recode", "add")}
     _training_units_still_there(store, model)
-    if rescore_uncertain:  # refused before any encoding when the model has no second stage
-        load_rescorer(store.directory / "classifiers" / model.manifest["version"], model)
+    # loaded once (and refused before any encoding when the model has none), not once per block
+    stage = second_stage(store, model) if rescore_uncertain else None
     if engine is not None:  # the cluster fills the embedding cache; the blocks below then read it
         if model.body is not None:
             raise QcaError(f"model {model.manifest['version']} is fine-tuned: its body encodes on this machine, not on a "
@@ -119,7 +119,7 @@ def suggest(
         blocks = _unit_blocks(store, _Judging(), human=human, include_coded=include_coded, block_units=block_units)
         encode_with_engine(encoder_obj, (text for block in blocks for text in model_inputs(model, block)), options=engine)
     judging = _judge_by_blocks(store, model, encoder_obj, human=human, include_coded=include_coded,
-                               block_units=block_units, progress=progress, rescore_uncertain=rescore_uncertain)
+                               block_units=block_units, progress=progress, stage=stage)
     cv = model.manifest.get("cv") or {}
     unreliable = {code: kappa for code, kappa in (cv.get("per_code_kappa") or {}).items() if kappa < limits.min_code_kappa}
     quality = model_quality(store, model)
@@ -151,7 +151,7 @@ def suggest(
 
 
 def _judge_by_blocks(store: Store, model: CodeModel, encoder_obj, *, human: set[int], include_coded: bool,
-                     block_units: int, progress: Progress | None, rescore_uncertain: bool = False) -> _Judging:
+                     block_units: int, progress: Progress | None, stage=None) -> _Judging:
     """Encode and score the units to judge a block of whole transcripts at a time, keeping only the proposals."""
     judging = _Judging()
     options = _options_of(model)
@@ -160,8 +160,8 @@ def _judge_by_blocks(store: Store, model: CodeModel, encoder_obj, *, human: set[
         start = len(judging.unit_ids)
         proposals = propose(model, vectors, [u.text for u in block], [u.context for u in block],
                             [u.following for u in block], options=options)
-        if rescore_uncertain:  # a unit's re-scoring reads that unit only, so block by block is the same as at once
-            proposals, done = rescore(store, model, vectors, block, proposals, options=options)
+        if stage is not None:  # a unit's re-scoring reads that unit only, so block by block is the same as at once
+            proposals, done = rescore(store, model, vectors, block, proposals, options=options, stage=stage)
             judging.rescored = dict(done, units=judging.rescored.get("units", 0) + done["units"],
                                     of=judging.rescored.get("of", 0) + done["of"])
         for p in proposals:

@@ -17,7 +17,7 @@ The default band was chosen on AnnoMI (benchmarks/static_encoder.py, benchmarks/
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -85,6 +85,24 @@ def load_rescorer(directory: Path, model: CodeModel) -> CodeModel:
     return rescorer
 
 
+@dataclass(frozen=True)
+class SecondStage:
+    """A model's rescorer and the encoder it reads, loaded and checked once per ``suggest``."""
+
+    rescorer: CodeModel
+    encoder: object
+
+
+def second_stage(store: Store, model: CodeModel) -> SecondStage:
+    """``model``'s second stage (ModelError if it has none, or it does not fit the encoder the project gives)."""
+    rescorer = load_rescorer(store.directory / "classifiers" / model.manifest["version"], model)
+    encoder = project_encoder(store, rescorer.manifest["encoder_spec"])
+    if encoder.id != rescorer.manifest["encoder"]:
+        raise ModelError(f"the second stage of model {model.manifest['version']} was trained on embeddings from "
+                         f"{rescorer.manifest['encoder']}, not {encoder.id}; train again.")
+    return SecondStage(rescorer, encoder)
+
+
 def rescore(
     store: Store,
     model: CodeModel,
@@ -94,31 +112,28 @@ def rescore(
     *,
     options: TrainOptions,
     band: float = DEFAULT_BAND,
+    stage: SecondStage | None = None,
 ) -> tuple[list[Proposal], dict]:
     """Replace the classifier proposals of the uncertain units by the full-encoder model's; and what was done.
 
     ``units`` have ``text``, ``context`` and ``following``, in the rows of ``embeddings`` and ``proposals``.
+    ``stage``: the second stage already loaded (``suggest`` re-scores block by block and loads it once).
     """
-    directory = store.directory / "classifiers" / model.manifest["version"]
-    rescorer = load_rescorer(directory, model)
+    stage = stage or second_stage(store, model)
     texts, contexts, following = ([getattr(u, name) for u in units] for name in ("text", "context", "following"))
     probabilities = _probabilities(model, embeddings, texts, contexts, following)
     rows = uncertain_rows(probabilities, model.classifier.thresholds_, exclusive=model.classifier.exclusive, band=band)
-    encoder = project_encoder(store, rescorer.manifest["encoder_spec"])
-    if encoder.id != rescorer.manifest["encoder"]:
-        raise ModelError(f"the second stage of model {model.manifest['version']} was trained on embeddings from "
-                         f"{rescorer.manifest['encoder']}, not {encoder.id}; train again.")
     second = []
     if len(rows):
         pick = lambda column: [column[i] for i in rows]  # noqa: E731
-        full = encoder.encode(pick(texts))
-        second = [replace(p, row=int(rows[p.row])) for p in propose(rescorer, full, pick(texts), pick(contexts),
+        full = stage.encoder.encode(pick(texts))
+        second = [replace(p, row=int(rows[p.row])) for p in propose(stage.rescorer, full, pick(texts), pick(contexts),
                                                                      pick(following), options=options)
                   if p.source == "classifier"]
     chosen = set(rows.tolist())
     kept = [p for p in proposals if not (p.source == "classifier" and p.row in chosen)]
     merged = sorted(kept + second, key=lambda p: (_SOURCE_ORDER[p.source], p.row))
-    return merged, {"units": len(rows), "of": len(units), "band": band, "encoder": encoder.id}
+    return merged, {"units": len(rows), "of": len(units), "band": band, "encoder": stage.encoder.id}
 
 
 def _probabilities(model: CodeModel, embeddings, texts, contexts, following) -> np.ndarray:

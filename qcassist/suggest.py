@@ -118,8 +118,8 @@ def suggest(
                            "Dask cluster; suggest without --engine (or train a fast model for the cluster).")
         blocks = _unit_blocks(store, _Judging(), human=human, include_coded=include_coded, block_units=block_units)
         encode_with_engine(encoder_obj, (text for block in blocks for text in model_inputs(model, block)), options=engine)
-    judging = _judge_by_blocks(store, model, encoder_obj, human=human, include_coded=include_coded,
-                               block_units=block_units, progress=progress, stage=stage)
+    judging = _judge_by_blocks(store, model, (encoder_obj, unit_encoder(store, model)), human=human,
+                               include_coded=include_coded, block_units=block_units, progress=progress, stage=stage)
     cv = model.manifest.get("cv") or {}
     unreliable = {code: kappa for code, kappa in (cv.get("per_code_kappa") or {}).items() if kappa < limits.min_code_kappa}
     quality = model_quality(store, model)
@@ -150,13 +150,13 @@ def suggest(
     )
 
 
-def _judge_by_blocks(store: Store, model: CodeModel, encoder_obj, *, human: set[int], include_coded: bool,
+def _judge_by_blocks(store: Store, model: CodeModel, encoders: tuple, *, human: set[int], include_coded: bool,
                      block_units: int, progress: Progress | None, stage=None) -> _Judging:
     """Encode and score the units to judge a block of whole transcripts at a time, keeping only the proposals."""
     judging = _Judging()
     options = _options_of(model)
     for block in _unit_blocks(store, judging, human=human, include_coded=include_coded, block_units=block_units):
-        vectors = model_vectors(store, model, block, encoder_obj, progress)
+        vectors = model_vectors(store, model, block, encoders[0], progress, encoders[1])
         start = len(judging.unit_ids)
         proposals = propose(model, vectors, [u.text for u in block], [u.context for u in block],
                             [u.following for u in block], options=options)
@@ -231,16 +231,27 @@ def unit_vectors(store: Store, model: CodeModel, units: Sequence[_Unit]) -> np.n
     return model_vectors(store, model, units, model_encoder(store, model))
 
 
+def unit_encoder(store: Store, model: CodeModel):
+    """The frozen encoder a fine-tuned head on "unit+pair" reads the unit texts with (None for other models)."""
+    if model.body is None or model.manifest.get("body_features") != "unit+pair":
+        return None
+    return project_encoder(store, model.manifest["encoder_spec"])
+
+
 def model_vectors(store: Store, model: CodeModel, units: Sequence[_Unit], encoder_obj,
-                  progress: Progress | None = None) -> np.ndarray:
+                  progress: Progress | None = None, units_encoder=None) -> np.ndarray:
     """What ``model``'s head reads of each unit: ``encoder_obj``'s vectors of ``model_inputs``, and for a fine-tuned
-    head on "unit+pair" the frozen encoder's vectors of the unit texts beside them (both from the embedding cache)."""
+    head on "unit+pair" the frozen encoder's vectors of the unit texts beside them (both from the embedding cache).
+
+    ``units_encoder``: that frozen encoder, made once by a caller that encodes block after block (each new
+    encoder object loads its model again); made here otherwise.
+    """
     vectors = _encode_by_transcript(encoder_obj, list(units), model_inputs(model, units), progress)
-    if model.body is not None and model.manifest.get("body_features") == "unit+pair":
+    units_encoder = units_encoder or unit_encoder(store, model)
+    if units_encoder is not None and len(units):
         from .train_methods import unit_and_pair
 
-        base = project_encoder(store, model.manifest["encoder_spec"])
-        vectors = unit_and_pair(base.encode([u.text for u in units]), vectors) if len(units) else vectors
+        vectors = unit_and_pair(units_encoder.encode([u.text for u in units]), vectors)
     return vectors
 
 

@@ -98,10 +98,44 @@ def _verify(path: Path, expected: str) -> None:
         raise EncoderError(f"{path}: sha256 does not match the manifest ({expected[:12]}…); the model file is corrupt or was replaced. Reinstall the package.")
 
 
-class SentenceTransformerEncoder:
-    """A sentence-transformers model on the CPU, loaded lazily, hub downloads off by default."""
+DEVICE_ENV = "QCASSIST_DEVICE"
+CPU_BATCH = 64  # larger batches only pad more on the CPU
+GPU_BATCH_RANGE = (64, 1024)
+GPU_BYTES_PER_TEXT = 16 * 2**20  # a generous bound on one 256-token text's activations in a MiniLM-sized model
 
-    def __init__(self, model: str = DEFAULT_ENCODER, *, batch_size: int = 64, device: str = "cpu"):
+
+def torch_device(device: str | None = None) -> str:
+    """Where torch runs: the device asked for, else ``QCASSIST_DEVICE``, else CUDA when torch sees a GPU, else the CPU."""
+    if device:
+        return device
+    if os.environ.get(DEVICE_ENV):
+        return os.environ[DEVICE_ENV]
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def encode_batch_size(device: str, free_bytes: int | None = None) -> int:
+    """Texts per forward pass: 64 on the CPU; on a GPU what a quarter of its free memory holds, within 64-1024."""
+    if not device.startswith("cuda"):
+        return CPU_BATCH
+    if free_bytes is None:
+        import torch
+
+        free_bytes = torch.cuda.mem_get_info(torch.device(device))[0]
+    low, high = GPU_BATCH_RANGE
+    fits = free_bytes // 4 // GPU_BYTES_PER_TEXT
+    return int(min(high, max(low, 2 ** int(np.log2(max(fits, 1))))))
+
+
+class SentenceTransformerEncoder:
+    """A sentence-transformers model, loaded lazily on a CUDA GPU when there is one (else the CPU), hub off by default.
+
+    ``device``/``batch_size`` left unset are chosen at load: ``torch_device`` and ``encode_batch_size``.
+    The id does not depend on the device, so vectors cached on one machine serve another.
+    """
+
+    def __init__(self, model: str = DEFAULT_ENCODER, *, batch_size: int | None = None, device: str | None = None):
         self.model = model
         self.batch_size = batch_size
         self.device = device
@@ -137,6 +171,7 @@ class SentenceTransformerEncoder:
 
             transformers_logging.disable_progress_bar()  # our CLI owns the terminal
 
+            self.device = torch_device(self.device)
             try:
                 self._model = SentenceTransformer(target, device=self.device)
             except Exception as exc:  # sentence-transformers raises many types for a missing model
@@ -149,7 +184,10 @@ class SentenceTransformerEncoder:
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
-        vectors = self._load().encode(
+        model = self._load()
+        if self.batch_size is None:
+            self.batch_size = encode_batch_size(self.device)
+        vectors = model.encode(
             list(texts), batch_size=self.batch_size, convert_to_numpy=True,
             normalize_embeddings=True, show_progress_bar=False,
         )

@@ -41,6 +41,34 @@ def test_default_encoder_gives_normalized_float32_vectors_offline(monkeypatch):
     assert encoder.id == "all-MiniLM-L6-v2@sha256:53aa51172d142c89"
 
 
+def test_the_default_encoder_runs_on_the_cpu_here_with_cpu_sized_batches(monkeypatch):
+    monkeypatch.delenv(embed.DEVICE_ENV, raising=False)
+    encoder = SentenceTransformerEncoder()
+    encoder.encode(["One short text."])
+    assert (encoder.device, encoder.batch_size) == ("cpu", embed.CPU_BATCH)  # this machine has no GPU
+
+
+def test_the_device_is_the_one_asked_for_else_the_environment_else_cuda_when_torch_sees_it(monkeypatch):
+    import torch
+
+    monkeypatch.delenv(embed.DEVICE_ENV, raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert embed.torch_device() == "cuda"
+    monkeypatch.setenv(embed.DEVICE_ENV, "cpu")
+    assert embed.torch_device() == "cpu"
+    assert embed.torch_device("cuda:1") == "cuda:1"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.delenv(embed.DEVICE_ENV)
+    assert embed.torch_device() == "cpu"
+
+
+def test_gpu_batches_grow_with_free_memory_within_bounds():
+    gib = 2**30
+    sizes = [embed.encode_batch_size("cuda", free) for free in (0, 2 * gib, 8 * gib, 32 * gib, 140 * gib)]
+    assert sizes == [64, 64, 128, 512, 1024]
+    assert embed.encode_batch_size("cpu", 140 * gib) == embed.CPU_BATCH
+
+
 def test_a_local_model_directory_works_by_path():
     directory, _ = packaged_model_dir()
     encoder = SentenceTransformerEncoder(str(directory))

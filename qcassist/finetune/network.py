@@ -37,9 +37,9 @@ def load_base(spec: str, device: str) -> Base:
 
 
 def resolve_device(device: str | None) -> str:
-    import torch
+    from ..embed import torch_device
 
-    return device or ("cuda" if torch.cuda.is_available() else "cpu")
+    return torch_device(device)
 
 
 def transformer_layers(model) -> list | None:

@@ -117,7 +117,9 @@ def build_annomi(directory: Path, args, out: Path) -> None:
             started = time.perf_counter()
             train_head(store)  # what each every-N round does first, timed alone
             info["head_refit_s"] = time.perf_counter() - started
-        suggest(store)
+        started = time.perf_counter()
+        suggest(store)  # what each every-N round does next
+        info["suggest_s"] = time.perf_counter() - started
     out.write_text(json.dumps(info))
 
 
@@ -275,7 +277,7 @@ def report(args, info, setup_seconds, keys, decided, probe, retrainer, still_run
               f"{info['coded']} units coded by the experts, {info['to_review']} to review (packaged MiniLM; setup "
               f"{setup_seconds:.0f} s: fast training {info['train_s']:.1f} s"
               + (f", fine-tuning {info['finetune_s']:.0f} s, head refit alone {info['head_refit_s']:.1f} s"
-                 if args.mode == "head" else "") + f"); fine-tuning epochs {args.epochs}, max minutes {args.max_minutes}")
+                 if args.mode == "head" else "") + f", suggest {info['suggest_s']:.1f} s" + f"); fine-tuning epochs {args.epochs}, max minutes {args.max_minutes}")
     print(f"{len(decided)} decisions, {args.pause * 1000:.0f} ms between keys, background retrain every "
           f"{args.retrain_every} decisions: {retrainer.rounds} rounds finished, seconds each (start to hand-over): "
           + ", ".join(f"{s:.1f}" for s in retrainer.seconds)

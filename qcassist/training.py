@@ -216,7 +216,7 @@ def train(
     fitted = fit_by_method(store, data, method=method, spec=spec, exclusive=codebook.exclusive, options=options,
                            finetune=finetune, describe=lambda encode: _descriptions(codebook, data, encode),
                            fast_describe=encoder_obj.encode,
-                           inputs=lambda context_words: _pair_inputs_of(store, data, coders, context_words),
+                           inputs=lambda context_words: _pair_inputs_of(store, data, context_words),
                            progress=progress)
     rescorer = None
     if rescore_encoder:
@@ -262,11 +262,17 @@ def train_head(store: Store, *, coders: Sequence[str] = ()) -> TrainReport:
                      codebook=codebook, started=started, body_from=(body_source, latest.manifest["body"]))
 
 
-def _pair_inputs_of(store: Store, data: TrainingSet, coders: Sequence[str], context_words: int) -> list[str]:
-    """The training units' pair inputs, read when a fine-tuning is about to run (not for a fast model)."""
-    again = training_set(store, None, coders=coders, context_words=context_words)
-    assert again.unit_ids.tolist() == data.unit_ids.tolist()  # one command's reads of its own store
-    return again.inputs
+def _pair_inputs_of(store: Store, data: TrainingSet, context_words: int) -> list[str]:
+    """The training units' pair inputs, read when a fine-tuning is about to run (not for a fast model).
+
+    Read by unit id, not by reading the codings again: a review beside 'review --refine' records decisions
+    while the fine-tuning starts, and those would change which units are coded.
+    """
+    ids = data.unit_ids.tolist()
+    units = {unit.id: unit for unit in units_with_ids(store, ids)}
+    if len(units) != len(ids):  # re-segmented meanwhile
+        raise QcaError("the project's units changed while the model was training; run 'qcassist train' again.")
+    return pair_inputs([units[i] for i in ids], context_words)
 
 
 def _descriptions(codebook, data: TrainingSet, encode) -> dict[str, np.ndarray]:

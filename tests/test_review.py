@@ -207,7 +207,7 @@ def test_background_retraining_hands_over_a_new_queue_from_a_new_model(reviewed)
     try:
         assert retrainer.after_decision(2) is None  # started, not ready yet
         retrainer.wait(120)
-        assert retrainer.error is None and retrainer.rounds == 1
+        assert retrainer.error is None and retrainer.rounds == 1 and len(retrainer.seconds) == 1
     finally:
         retrainer.close()
     with Store.open(reviewed) as store:

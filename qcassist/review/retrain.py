@@ -32,11 +32,12 @@ class SessionGone(RuntimeError):
 
 
 def retrain_and_queue(directory: Path, coder: str, strategy: str, filters: QueueFilter,
-                      alive: Callable[[], bool] = lambda: True, refine: bool = False) -> list[ReviewItem]:
+                      alive: Callable[[], bool] = lambda: True, refine: bool = False,
+                      finetune: dict | None = None) -> list[ReviewItem]:
     """Retrain on everything decided so far, re-suggest, and build the next review queue.
 
     A fine-tuned latest model gets its head refitted on its body's vectors (seconds); ``refine`` asks for a
-    full fine-tune instead. ``alive`` is asked before each write; when it says the session is gone this
+    full fine-tune instead, with ``finetune``'s options (``FineTuneOptions`` fields; None: the defaults). ``alive`` is asked before each write; when it says the session is gone this
     raises SessionGone and the project is left as it was.
     """
     from ..suggest import suggest
@@ -46,7 +47,7 @@ def retrain_and_queue(directory: Path, coder: str, strategy: str, filters: Queue
         _check(alive)
         latest = store.latest_classifier()
         if refine:
-            train(store, method="finetuned")
+            train(store, method="finetuned", finetune=finetune)
         elif latest is not None and latest[1].get("method") == "finetuned":
             train_head(store)
         else:
@@ -82,12 +83,12 @@ def _watch_parent(parent: int) -> None:
 
 
 def _round(sender, parent: int, directory: Path, coder: str, strategy: str, filters: QueueFilter,
-           refine: bool = False) -> None:
+           refine: bool = False, finetune: dict | None = None) -> None:
     """The body of one retraining process: its result, or the error, goes back through ``sender``."""
     die_with_parent(parent)
     try:
         result = ("queue", retrain_and_queue(directory, coder, strategy, filters, lambda: os.getppid() == parent,
-                                             refine=refine))
+                                             refine=refine, finetune=finetune))
     except Exception as exc:
         result = ("error", f"{type(exc).__name__}: {exc}")
     try:
@@ -109,9 +110,11 @@ class BackgroundRetrainer:
         self.every = every
         self.args = (self.directory, coder, strategy, filters)
         self.rounds = 0
+        self.seconds: list[float] = []  # each finished round, from its start to the decision that collected it
         self.error: str | None = None
         self._process = None
         self._receiver = None
+        self._started = 0.0
         self._exiting: list = []  # rounds that sent their result and are shutting down; joined at close()
 
     def after_decision(self, reviewed: int) -> list[ReviewItem] | None:
@@ -121,17 +124,18 @@ class BackgroundRetrainer:
             self._start()
         return ready
 
-    def refine(self) -> None:
-        """Start a full fine-tune now (review --refine); the every-N rounds wait until it is done."""
+    def refine(self, finetune: dict | None = None) -> None:
+        """Start a full fine-tune now (review --refine; ``finetune``: its options); the every-N rounds wait until it is done."""
         if self._process is None:
-            self._start(refine=True)
+            self._start(refine=True, finetune=finetune)
 
-    def _start(self, refine: bool = False) -> None:
+    def _start(self, refine: bool = False, finetune: dict | None = None) -> None:
         context = multiprocessing.get_context("spawn")  # fork would copy the screen's open database connection
         self._receiver, sender = context.Pipe(duplex=False)
-        self._process = context.Process(target=_round, args=(sender, os.getpid(), *self.args, refine), daemon=True,
-                                        name="qcassist-retrain")
+        self._process = context.Process(target=_round, args=(sender, os.getpid(), *self.args, refine, finetune),
+                                        daemon=True, name="qcassist-retrain")
         self._process.start()
+        self._started = time.monotonic()
         sender.close()  # the child holds the only writing end, so its death reads as EOF here
 
     def _collect(self, timeout: float = 0.0) -> list[ReviewItem] | None:
@@ -144,6 +148,7 @@ class BackgroundRetrainer:
             kind, payload = self._receiver.recv()
         except (EOFError, OSError):
             kind, payload = "error", f"the retraining process ended without a result (exit code {self._process.exitcode})"
+        self.seconds.append(time.monotonic() - self._started)
         self._finish()
         if kind == "error":  # a failed retrain must not end the review: keep the old queue
             self.error = payload

@@ -258,6 +258,23 @@ def test_a_label_has_no_two_forms_of_one_word_and_no_stutter():
     assert distinctive_terms(texts, np.array([0, 0, 0, 1, 1, 1]), 2, top=3)[0] == ["pub", "beer", "drink"]
 
 
+def test_a_word_said_mostly_in_one_phrase_is_labelled_by_the_phrase():
+    texts = (["the remote control is broken", "a remote control with buttons", "this control panel and the remote control",
+              "buttons on the remote"] + ["garden roses pruning"] * 4)
+    labels = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    # "control": 3 of 4 times in "remote control" (2 of 4 would not do); "remote" is then taken
+    assert distinctive_terms(texts, labels, 2, top=2)[0] == ["remote control", "buttons"]
+    assert distinctive_terms(texts, labels, 2, top=2, collocation=2.0)[0] == ["control", "remote"]
+
+
+def test_a_phrase_is_adjacent_words_of_one_unit():
+    from qcassist.themes.labels import _phrase_analyzer
+
+    analyse = _phrase_analyzer({"the", "of", "a"}, 2)
+    # not "end month" across "of the", nor "month month" from one unit (line) into the next
+    assert analyse("the end of the month\nmonth end") == ["end", "month", "month", "end", "month end"]
+
+
 class _TermEncoder:
     """Fixed vectors for a few words (anything else: the last axis)."""
 
@@ -273,12 +290,14 @@ class _TermEncoder:
 def test_labels_are_reranked_by_closeness_to_the_theme_centre_and_kept_diverse():
     texts = ["apple zebra orchard stripes"] * 3 + ["garden roses pruning"] * 3
     labels = np.array([0, 0, 0, 1, 1, 1])
-    assert distinctive_terms(texts, labels, 2, top=2)[0] == ["apple", "orchard"]  # equal weights: by the term
+    assert distinctive_terms(texts, labels, 2, top=2, collocation=2.0)[0] == ["apple", "orchard"]  # equal weights: by the term
     centres = np.array([[0.6, 0.8, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]])
-    reranked = distinctive_terms(texts, labels, 2, top=3, encoder=_TermEncoder(), centroids=centres, diversity=0.0)
+    reranked = distinctive_terms(texts, labels, 2, top=3, encoder=_TermEncoder(), centroids=centres, diversity=0.0,
+                                  collocation=2.0)
     assert reranked[0] == ["zebra", "apple", "orchard"]  # nearest the centre first
     # with diversity, "orchard" (the same direction as "apple") gives way to the unlike "stripes"
-    diverse = distinctive_terms(texts, labels, 2, top=3, encoder=_TermEncoder(), centroids=centres, diversity=0.5)
+    diverse = distinctive_terms(texts, labels, 2, top=3, encoder=_TermEncoder(), centroids=centres, diversity=0.5,
+                                collocation=2.0)
     assert diverse[0] == ["zebra", "apple", "stripes"]
 
 

@@ -256,6 +256,8 @@ def test_labels_leave_out_words_of_talk_about_anything():
 def test_a_label_has_no_two_forms_of_one_word_and_no_stutter():
     texts = ["drinking drink pub pub beer"] * 3 + ["garden roses pruning"] * 3
     assert distinctive_terms(texts, np.array([0, 0, 0, 1, 1, 1]), 2, top=3)[0] == ["pub", "beer", "drink"]
+    texts = ["quit quitting smoker"] * 3 + ["garden roses pruning"] * 3
+    assert distinctive_terms(texts, np.array([0, 0, 0, 1, 1, 1]), 2, top=3, collocation=2.0)[0] == ["quit", "smoker"]
 
 
 def test_a_word_said_mostly_in_one_phrase_is_labelled_by_the_phrase():

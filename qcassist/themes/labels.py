@@ -229,6 +229,8 @@ def _stem(word: str) -> str:
         for ending in endings:
             if len(word) - len(ending) >= 4 and word.endswith(ending) and not word.endswith("ss"):
                 word = word[: -len(ending)]
+                if ending in ("ing", "ed") and word[-1] == word[-2] and word[-1] not in "lsz":
+                    word = word[:-1]  # quitting → quit, stopped → stop (but falling → fall)
                 break
     return word[:-1] if len(word) > 4 and word.endswith("e") else word
 

@@ -23,7 +23,7 @@ from ..project import project_encoder
 from ..store import Store
 from ..suggest import HUMAN_ORIGINS, project_encoder_spec
 from .clustering import NO_THEME, ClusterOptions, cluster
-from .hierarchy import split_themes
+from .hierarchy import MIN_SPLIT_SILHOUETTE, SPLIT_SILHOUETTE_SAMPLE, split_themes
 from .labels import content_words, distinctive_terms
 
 MIN_UNITS = 30
@@ -138,7 +138,9 @@ def find_themes(store: Store, options: ThemeOptions = ThemeOptions(), *, cluster
     hierarchy = split_themes(vectors, cluster(vectors, cluster_options, include=include), cluster_options)
     found = hierarchy.themes
     parameters = {"qcassist": __version__, "options": asdict(options), "language": language, "encoder": encoder.id,
-                  "encoder_spec": spec, "clustering": asdict(cluster_options), "units": len(units)}
+                  "encoder_spec": spec, "clustering": asdict(cluster_options), "units": len(units),
+                  # in the run id: theme ids of a run made before themes split into groups would name other themes
+                  "split": {"min_silhouette": MIN_SPLIT_SILHOUETTE, "silhouette_sample": SPLIT_SILHOUETTE_SAMPLE}}
     run_id = _run_id(parameters, [u.id for u in units])  # what went in, not what came out (floats differ across machines)
     parameters["silhouette"] = round(found.silhouette, 4)
     parameters["groups"] = len(hierarchy.group_centroids)

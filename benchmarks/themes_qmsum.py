@@ -6,6 +6,11 @@ not told how many topics there are) are compared with baselines told the gold nu
 topics: k-means on the same embeddings, and LDA on bags of words (scikit-learn); and
 HDBSCAN (scikit-learn, BERTopic's clusterer without UMAP, which is not installed).
 
+Both levels of the product's hierarchy are scored: "top", the first cut (a group counts as
+one cluster, a theme in no group as one), and "fine", the themes (subthemes where a broad
+theme split, the broad theme where it did not); k-means is also given each level's number
+of clusters. Labels are scored at both levels; the printed sample is the top level's.
+
 Scores per meeting, then averaged: V-measure and adjusted Rand of units' clusters against
 gold topics (a method's unthemed units count as one more cluster), the share of gold
 topics that are the majority topic of some cluster ("topics found"), and for themes the
@@ -44,6 +49,7 @@ from sklearn.metrics import adjusted_rand_score, v_measure_score  # noqa: E402
 
 from qcassist.embed import CachedEncoder, SentenceTransformerEncoder, TfidfEncoder  # noqa: E402
 from qcassist.themes import NO_THEME, ClusterOptions, cluster  # noqa: E402
+from qcassist.themes.hierarchy import split_themes  # noqa: E402
 from qcassist.themes.labels import ANNOTATION, content_words, distinctive_terms, stop_words  # noqa: E402
 
 QMSUM = Path("/work/shared/datasets/qmsum/train")
@@ -117,31 +123,45 @@ def make_encoder(name: str, texts: list[str]):
 
 def run(groups: list[tuple[str, list[str], np.ndarray, list[str]]], encoder_name: str, min_size: int, samples: int,
         min_words: int) -> dict:
-    rows: dict[str, list[dict]] = {m: [] for m in ("themes", "kmeans (themes' k)", "kmeans (gold k)", "LDA (gold k)", "HDBSCAN")}
+    rows: dict[str, list[dict]] = {m: [] for m in ("themes: top", "themes: fine", "kmeans (top k)", "kmeans (fine k)",
+                                                   "kmeans (gold k)", "LDA (gold k)", "HDBSCAN")}
     named: list[tuple[bool, float]] = []
+    named_fine: list[tuple[bool, float]] = []
     examples = []
     for name, texts, gold, topics in groups:
         encoder = make_encoder(encoder_name, texts)
         vectors = encoder.encode(texts)
         k = len(topics)
         include = content_words(texts) >= min_words if min_words else None
-        found = cluster(vectors, ClusterOptions(min_size=min_size, **CLUSTER), include=include)
-        rows["themes"].append(scores(found.labels, gold, k))
+        options = ClusterOptions(min_size=min_size, **CLUSTER)
+        found = cluster(vectors, options, include=include)
+        # the product's two levels: the first cut (groups, and themes that did not split) and the finer themes
+        fine = split_themes(vectors, found, options).themes
+        rows["themes: top"].append(scores(found.labels, gold, k))
+        rows["themes: fine"].append(scores(fine.labels, gold, k))
         if LABELS_ONLY:
-            rows = {"themes": rows["themes"]}
+            rows = {m: rows[m] for m in ("themes: top", "themes: fine")}
         else:
-            rows["kmeans (themes' k)"].append(scores(KMeans(max(2, len(found.centroids)), random_state=0, n_init=10).fit_predict(vectors), gold, k))
+            for level, clusters in (("top", found), ("fine", fine)):
+                km = KMeans(max(2, len(clusters.centroids)), random_state=0, n_init=10).fit_predict(vectors)
+                rows[f"kmeans ({level} k)"].append(scores(km, gold, k))
             rows["kmeans (gold k)"].append(scores(KMeans(k, random_state=0, n_init=10).fit_predict(vectors), gold, k))
             rows["LDA (gold k)"].append(scores(lda(texts, k, 0), gold, k))
             rows["HDBSCAN"].append(scores(HDBSCAN(min_cluster_size=min_size, copy=True).fit_predict(vectors), gold, k))
         rerank = {"encoder": encoder, "centroids": found.centroids} if RERANK else {}
         labels = distinctive_terms(texts, found.labels, len(found.centroids), **LABELS, **rerank)
-        named += label_names_topic(encoder, labels, found.labels, gold, topics)
+        hits = label_names_topic(encoder, labels, found.labels, gold, topics)
+        named += hits
+        if len(fine.centroids) != len(found.centroids):  # else the same themes, the same labels
+            rerank = {"encoder": encoder, "centroids": fine.centroids} if RERANK else {}
+            fine_labels = distinctive_terms(texts, fine.labels, len(fine.centroids), **LABELS, **rerank)
+            hits = label_names_topic(encoder, fine_labels, fine.labels, gold, topics)
+        named_fine += hits
         for theme, terms in enumerate(labels[:samples]):
             members = gold[(found.labels == theme) & (gold >= 0)]
             if len(members):
                 examples.append((name, f"T{theme + 1}", ", ".join(terms), topics[Counter(members).most_common(1)[0][0]]))
-    return {"rows": rows, "named": named, "examples": examples}
+    return {"rows": rows, "named": named, "named_fine": named_fine, "examples": examples}
 
 
 def scale(n: int, seed: int = 0) -> None:
@@ -153,13 +173,15 @@ def scale(n: int, seed: int = 0) -> None:
     vocabulary = [f"w{t}x{j}" for t in range(topics) for j in range(30)]
     texts = [" ".join(vocabulary[t * 30 + j] if rng.random() < 0.5 else "common" for j in rng.integers(30, size=12)) for t in topic]
     started = time.perf_counter()
-    found = cluster(vectors, ClusterOptions(min_size=5), include=content_words(texts) >= 3)
+    broad = cluster(vectors, ClusterOptions(min_size=5), include=content_words(texts) >= 3)
+    found = split_themes(vectors, broad, ClusterOptions(min_size=5)).themes
     clustered = time.perf_counter() - started
     distinctive_terms(texts, found.labels, len(found.centroids))
     total = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     mask = found.labels != NO_THEME
-    print(f"{n} units, 60 synthetic topics: {len(found.centroids)} themes, {int((~mask).sum())} fit none; "
+    print(f"{n} units, 60 synthetic topics: {len(broad.centroids)} broad themes → {len(found.centroids)} themes, "
+          f"{int((~mask).sum())} fit none; "
           f"V-measure {v_measure_score(topic[mask], found.labels[mask]):.3f} on the themed units")
     print(f"clustering {clustered:.1f} s, with labels {total:.1f} s; peak RSS {peak:.0f} MiB (embeddings alone "
           f"{vectors.nbytes / 2**20:.0f} MiB)")
@@ -231,11 +253,12 @@ def main(argv=None) -> None:
     for method, rows in result["rows"].items():
         mean = {key: float(np.mean([r[key] for r in rows])) for key in rows[0]}
         print(f"{method:<18} {mean['v']:>9.3f} {mean['ari']:>6.3f} {mean['found']:>12.2f} {mean['clusters']:>8.1f}")
-    named = [hit for hit, _ in result["named"]]
-    margin = np.mean([m for _, m in result["named"]])
-    print(f"theme label closest to its majority topic's name: {sum(named)} of {len(named)} ({np.mean(named):.0%}); "
-          f"mean margin over the other names {margin:+.3f}")
-    print("\nSample labels (meeting, theme, label → majority gold topic):")
+    for level, key in (("top", "named"), ("fine", "named_fine")):
+        named = [hit for hit, _ in result[key]]
+        margin = np.mean([m for _, m in result[key]])
+        print(f"{level} label closest to its majority topic's name: {sum(named)} of {len(named)} ({np.mean(named):.0%}); "
+              f"mean margin over the other names {margin:+.3f}")
+    print("\nSample labels of the top level (meeting, theme, label → majority gold topic):")
     for example in result["examples"][: 4 * args.samples * 2]:
         print("  {} {}: {}  →  {}".format(*example))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -256,6 +256,25 @@ def test_labels_leave_out_words_of_talk_about_anything():
 def test_a_label_has_no_two_forms_of_one_word_and_no_stutter():
     texts = ["drinking drink pub pub beer"] * 3 + ["garden roses pruning"] * 3
     assert distinctive_terms(texts, np.array([0, 0, 0, 1, 1, 1]), 2, top=3)[0] == ["pub", "beer", "drink"]
+    texts = ["quit quitting smoker"] * 3 + ["garden roses pruning"] * 3
+    assert distinctive_terms(texts, np.array([0, 0, 0, 1, 1, 1]), 2, top=3, collocation=2.0)[0] == ["quit", "smoker"]
+
+
+def test_a_word_said_mostly_in_one_phrase_is_labelled_by_the_phrase():
+    texts = (["the remote control is broken", "a remote control with buttons", "this control panel and the remote control",
+              "buttons on the remote"] + ["garden roses pruning"] * 4)
+    labels = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    # "control": 3 of 4 times in "remote control" (2 of 4 would not do); "remote" is then taken
+    assert distinctive_terms(texts, labels, 2, top=2)[0] == ["remote control", "buttons"]
+    assert distinctive_terms(texts, labels, 2, top=2, collocation=2.0)[0] == ["control", "remote"]
+
+
+def test_a_phrase_is_adjacent_words_of_one_unit():
+    from qcassist.themes.labels import _phrase_analyzer
+
+    analyse = _phrase_analyzer({"the", "of", "a"}, 2)
+    # not "end month" across "of the", nor "month month" from one unit (line) into the next
+    assert analyse("the end of the month\nmonth end") == ["end", "month", "month", "end", "month end"]
 
 
 class _TermEncoder:
@@ -273,12 +292,14 @@ class _TermEncoder:
 def test_labels_are_reranked_by_closeness_to_the_theme_centre_and_kept_diverse():
     texts = ["apple zebra orchard stripes"] * 3 + ["garden roses pruning"] * 3
     labels = np.array([0, 0, 0, 1, 1, 1])
-    assert distinctive_terms(texts, labels, 2, top=2)[0] == ["apple", "orchard"]  # equal weights: by the term
+    assert distinctive_terms(texts, labels, 2, top=2, collocation=2.0)[0] == ["apple", "orchard"]  # equal weights: by the term
     centres = np.array([[0.6, 0.8, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]])
-    reranked = distinctive_terms(texts, labels, 2, top=3, encoder=_TermEncoder(), centroids=centres, diversity=0.0)
+    reranked = distinctive_terms(texts, labels, 2, top=3, encoder=_TermEncoder(), centroids=centres, diversity=0.0,
+                                  collocation=2.0)
     assert reranked[0] == ["zebra", "apple", "orchard"]  # nearest the centre first
     # with diversity, "orchard" (the same direction as "apple") gives way to the unlike "stripes"
-    diverse = distinctive_terms(texts, labels, 2, top=3, encoder=_TermEncoder(), centroids=centres, diversity=0.5)
+    diverse = distinctive_terms(texts, labels, 2, top=3, encoder=_TermEncoder(), centroids=centres, diversity=0.5,
+                                collocation=2.0)
     assert diverse[0] == ["zebra", "apple", "stripes"]
 
 
@@ -311,17 +332,28 @@ def test_report_lists_adopted_themes_and_their_review(project, topics):
     assert [int(n) for n in re.findall(r'<td class="num">(\d+)</td>', row)] == [units, 0, 1, units - 1]
 
 
-def test_themes_form_groups_only_where_their_centres_cluster():
-    from qcassist.themes.clustering import normalise
-    from qcassist.themes.hierarchy import group_themes
+def test_a_theme_becomes_a_group_only_where_its_own_units_split_clearly():
+    from qcassist.themes.hierarchy import split_themes
 
-    rng = np.random.default_rng(1)
-    parents = rng.normal(size=(2, 32))
-    paired = normalise(np.vstack([p + 0.2 * rng.normal(size=(3, 32)) for p in parents]))
-    assert group_themes(paired) == [0, 0, 0, 1, 1, 1]
-    spread = normalise(np.eye(5, 32))  # five unrelated themes: nothing to group
-    assert group_themes(spread) is None
-    assert group_themes(paired[:3]) is None  # fewer than 4 themes stay flat
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(2, 32))
+    a1, a2 = a + 0.5 * rng.normal(size=(2, 32))  # theme A holds two tight parts; theme B is one loose cloud
+    x = np.vstack([a1 + 0.05 * rng.normal(size=(20, 32)), a2 + 0.05 * rng.normal(size=(20, 32)),
+                   b + 0.3 * rng.normal(size=(40, 32))])
+    options = ClusterOptions(max_themes=2)
+    broad = cluster(x, options)
+    assert sorted(Counter(broad.labels[:40].tolist())) == [0] and 0 not in broad.labels[40:]
+    hierarchy = split_themes(x, broad, options)
+    assert hierarchy.group == (None, 0, 0)  # B (the largest) stays whole; A is group 0 of two themes
+    assert set(hierarchy.themes.labels[:20].tolist()) == {1} and set(hierarchy.themes.labels[20:40].tolist()) == {2}
+    assert np.array_equal(hierarchy.themes.labels[40:] == NO_THEME, broad.labels[40:] == NO_THEME)
+    assert hierarchy.group_centroids.shape == (1, 32)
+
+
+def test_random_word_mixes_of_one_topic_stay_one_theme(project, topics):
+    with Store.open(project) as store:
+        run = find_themes(store)  # within a topic the units split only by chance, less clearly than the topics do
+    assert len(run.themes) == 3 and run.groups == () and run.parameters["groups"] == 0
 
 
 def test_a_decisions_file_accepts_and_rejects_theme_suggestions(project, topics, tmp_path, runner):
@@ -351,3 +383,18 @@ def test_a_draft_from_another_run_is_refused_and_changes_nothing(project, topics
         with pytest.raises(InputError, match="names run"):
             adopt_from_draft(store, draft, options=ThemeOptions(min_size=6))
     assert dump_database(project) == before
+
+
+def test_a_broad_theme_that_splits_is_listed_and_drafted_as_a_group(project, topics):
+    from qcassist.themes import draft_codebook, listing
+
+    with Store.open(project) as store:  # at most two broad themes for three topics: two topics share one, then split
+        run = find_themes(store, cluster_options=ClusterOptions(max_themes=2, max_share=0.7))
+    assert [(g.id, g.themes) for g in run.groups] == [("G1", ("T2", "T3"))]
+    assert [t.group for t in run.themes] == [None, "G1", "G1"]
+    for theme in run.themes:  # each theme one topic
+        assert len({topics[m.text] for m in theme.members}) == 1
+    assert "\nG1  " in listing(run) and "(2 themes: T2, T3)" in listing(run)
+    codes = draft_codebook(run)["codes"]
+    assert codes[0]["code"].startswith("G1 ") and [c["code"].split()[0] for c in codes[0]["children"]] == ["T2", "T3"]
+    assert codes[1]["code"].startswith("T1 ")

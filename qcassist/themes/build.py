@@ -22,8 +22,8 @@ from ..model import Transcript
 from ..project import project_encoder
 from ..store import Store
 from ..suggest import HUMAN_ORIGINS, project_encoder_spec
-from .clustering import NO_THEME, ClusterOptions, cluster, normalise
-from .hierarchy import group_themes
+from .clustering import NO_THEME, ClusterOptions, cluster
+from .hierarchy import MIN_SPLIT_SILHOUETTE, SPLIT_SILHOUETTE_SAMPLE, split_themes
 from .labels import content_words, distinctive_terms
 
 MIN_UNITS = 30
@@ -135,12 +135,16 @@ def find_themes(store: Store, options: ThemeOptions = ThemeOptions(), *, cluster
     cluster_options = cluster_options or ClusterOptions(min_size=options.min_size, seed=options.seed)
     language = options.language or project_language(store)
     include = content_words([u.text for u in units], language) >= options.min_words
-    found = cluster(vectors, cluster_options, include=include)
+    hierarchy = split_themes(vectors, cluster(vectors, cluster_options, include=include), cluster_options)
+    found = hierarchy.themes
     parameters = {"qcassist": __version__, "options": asdict(options), "language": language, "encoder": encoder.id,
-                  "encoder_spec": spec, "clustering": asdict(cluster_options), "units": len(units)}
+                  "encoder_spec": spec, "clustering": asdict(cluster_options), "units": len(units),
+                  # in the run id: theme ids of a run made before themes split into groups would name other themes
+                  "split": {"min_silhouette": MIN_SPLIT_SILHOUETTE, "silhouette_sample": SPLIT_SILHOUETTE_SAMPLE}}
     run_id = _run_id(parameters, [u.id for u in units])  # what went in, not what came out (floats differ across machines)
     parameters["silhouette"] = round(found.silhouette, 4)
-    themes, groups = _themes(units, vectors, found, language, encoder)
+    parameters["groups"] = len(hierarchy.group_centroids)
+    themes, groups = _themes(units, hierarchy, language, encoder)
     unthemed = tuple(_quote(units[i], float(found.similarity[i])) for i in np.flatnonzero(found.labels == NO_THEME))
     chosen = [t for t in store.transcripts() if not options.transcripts or t.name in options.transcripts]
     _, total, _ = participants_of(store, chosen)  # N: everyone in the transcripts grouped
@@ -206,12 +210,11 @@ def _quote(unit: _Unit, similarity: float) -> Quote:
     return Quote(unit.id, unit.transcript, unit.speaker, unit.participant, unit.text, round(similarity, 4))
 
 
-def _themes(units: list[_Unit], vectors: np.ndarray, found, language: str,
-            encoder) -> tuple[tuple[Theme, ...], tuple[ThemeGroup, ...]]:
+def _themes(units: list[_Unit], hierarchy, language: str, encoder) -> tuple[tuple[Theme, ...], tuple[ThemeGroup, ...]]:
+    found = hierarchy.themes
     k = len(found.centroids)
     texts = [u.text for u in units]
     labels = distinctive_terms(texts, found.labels, k, language=language, encoder=encoder, centroids=found.centroids)
-    grouping = group_themes(found.centroids)
     themes = []
     for index in range(k):
         rows = np.flatnonzero(found.labels == index)
@@ -219,20 +222,26 @@ def _themes(units: list[_Unit], vectors: np.ndarray, found, language: str,
         order = sorted(rows, key=lambda i: (-round(float(found.similarity[i]), 9), units[i].id))
         members = tuple(_quote(units[i], float(found.similarity[i])) for i in order)
         central = members[0]  # highest similarity to the centre = highest mean similarity to the others
+        group = hierarchy.group[index]
         themes.append(Theme(
             f"T{index + 1}", tuple(labels[index]), describe(labels[index], central.text),
-            f"G{grouping[index] + 1}" if grouping and grouping[index] is not None else None, members,
+            None if group is None else f"G{group + 1}", members,
             tuple(sorted(dict.fromkeys(m.participant for m in members))),
         ))
-    groups: list[ThemeGroup] = []
-    if grouping:
-        group_of = np.array([NO_THEME if t == NO_THEME or grouping[t] is None else grouping[t] for t in found.labels])
-        n_groups = max(g for g in grouping if g is not None) + 1
-        group_centres = normalise(np.stack([normalise(vectors[group_of == g]).mean(axis=0) for g in range(n_groups)]))
-        group_labels = distinctive_terms(texts, group_of, n_groups, language=language, encoder=encoder, centroids=group_centres)
-        groups = [ThemeGroup(f"G{g + 1}", tuple(group_labels[g]), tuple(t.id for t in themes if t.group == f"G{g + 1}"))
-                  for g in range(n_groups)]
-    return tuple(themes), tuple(groups)
+    return tuple(themes), _groups(texts, hierarchy, themes, language, encoder)
+
+
+def _groups(texts: list[str], hierarchy, themes: list[Theme], language: str, encoder) -> tuple[ThemeGroup, ...]:
+    """The groups (broad themes that split), labelled against everything else as the themes are."""
+    n_groups = len(hierarchy.group_centroids)
+    if not n_groups:
+        return ()
+    group_of = np.array([NO_THEME if t == NO_THEME or hierarchy.group[t] is None else hierarchy.group[t]
+                         for t in hierarchy.themes.labels])
+    group_labels = distinctive_terms(texts, group_of, n_groups, language=language, encoder=encoder,
+                                     centroids=hierarchy.group_centroids)
+    return tuple(ThemeGroup(f"G{g + 1}", tuple(group_labels[g]), tuple(t.id for t in themes if t.group == f"G{g + 1}"))
+                 for g in range(n_groups))
 
 
 def describe(label, central_text: str, width: int = 110) -> str:

@@ -1,44 +1,92 @@
-"""Candidate code groups: themes whose centres sit together, where the data support a second level."""
+"""Candidate code groups → subgroups: a theme whose own units split again, where the data support it.
+
+The first cut (``clustering.cluster``) gives the broad themes. Each of them is clustered
+again, alone, the same way; where its units form two or more subthemes with a silhouette of
+``min_silhouette`` or more, and no lower than the first cut's, the broad theme becomes a
+group and its subthemes the themes in it (each of its units goes to the nearest subtheme). A broad theme whose units do not split
+stays a theme in no group. So a small or uniform corpus stays flat, and a large, varied one
+gets groups with finer themes inside.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 import numpy as np
 
-from .clustering import cosine_distances
+from .clustering import NO_THEME, ClusterOptions, Clustering, cluster, normalise
 
-MIN_GROUP_SILHOUETTE = 0.1  # below this the groups are no better than chance: keep the themes flat
+MIN_SPLIT_SILHOUETTE = 0.1  # below this the subthemes are no better than chance: the theme stays whole
+SPLIT_SILHOUETTE_SAMPLE = 1000  # a theme's split is judged on at most this many of its units (time, not n²)
 
 
-def group_themes(centroids: np.ndarray, *, min_silhouette: float = MIN_GROUP_SILHOUETTE) -> list[int | None] | None:
-    """A group index per theme (groups numbered by first theme; None for a theme alone in its group),
-    or None where no grouping is supported.
+@dataclass(frozen=True)
+class Hierarchy:
+    themes: Clustering  # the finer level: subthemes where a broad theme split, the broad theme where it did not
+    group: tuple[int | None, ...]  # per theme: the index of its broad theme where that split, else None
+    broad: Clustering  # the first cut
+    group_centroids: np.ndarray  # per group: its broad theme's centre
 
-    Ward linkage over the theme centres, cut where the silhouette is highest; a grouping is
-    kept only with at least 4 themes, a silhouette of ``min_silhouette`` or more, and at
-    least one group that joins two themes or more.
-    """
-    k = len(centroids)
-    if k < 4:
-        return None
-    from scipy.cluster.hierarchy import fcluster, linkage
-    from sklearn.metrics import silhouette_score
 
-    tree = linkage(centroids, method="ward")
-    distances = cosine_distances(centroids)
-    best: tuple[float, np.ndarray] | None = None
-    for groups in range(2, k):
-        labels = fcluster(tree, groups, criterion="maxclust") - 1
-        if len(np.unique(labels)) < 2 or np.bincount(labels).max() < 2:
+
+def split_themes(vectors: np.ndarray, broad: Clustering, options: ClusterOptions = ClusterOptions(), *,
+                 min_silhouette: float = MIN_SPLIT_SILHOUETTE) -> Hierarchy:
+    """Split each broad theme into subthemes where its own units support it (see the module docstring)."""
+    x = normalise(vectors)
+    inner = replace(options, silhouette_sample=min(options.silhouette_sample, SPLIT_SILHOUETTE_SAMPLE))
+    raw = np.full(len(x), NO_THEME)
+    parent: list[int] = []  # per raw theme: its broad theme
+    split: set[int] = set()
+    for theme in range(len(broad.centroids)):
+        members = np.flatnonzero(broad.labels == theme)
+        # subthemes no less clearly apart than the themes themselves: small samples split "well" by chance
+        parts = _split(x[members], inner, max(min_silhouette, broad.silhouette))
+        if parts is None:
+            raw[members] = len(parent)
+            parent.append(theme)
             continue
-        score = float(silhouette_score(distances, labels, metric="precomputed"))
-        if best is None or score > best[0] + 1e-12:
-            best = (score, labels)
-    if best is None or best[0] < min_silhouette:
+        split.add(theme)
+        raw[members] = parts + len(parent)
+        parent += [theme] * (int(parts.max()) + 1)
+    labels, order = _by_size(raw)
+    centroids = normalise(np.stack([x[labels == t].mean(axis=0) for t in range(len(order))])) if order else np.zeros((0, x.shape[1]))
+    similarity = broad.similarity.copy()
+    themed = labels != NO_THEME
+    similarity[themed] = np.einsum("ij,ij->i", x[themed], centroids[labels[themed]])
+    if len(centroids):  # an unthemed unit's similarity: to the nearest theme, as in the first cut
+        similarity[~themed] = (x[~themed] @ centroids.T).max(axis=1)
+    parents = [parent[t] if parent[t] in split else None for t in order]
+    group = _group_numbers(parents)
+    broad_of_group = sorted({(g, p) for g, p in zip(group, parents) if g is not None})
+    group_centroids = broad.centroids[[p for _, p in broad_of_group]] if broad_of_group else np.zeros((0, x.shape[1]))
+    return Hierarchy(Clustering(labels, centroids, similarity, broad.silhouette), group, broad, group_centroids)
+
+
+def _split(x: np.ndarray, options: ClusterOptions, min_silhouette: float) -> np.ndarray | None:
+    """Subtheme index per unit (every unit in one: the nearest subtheme), or None where the units do not split."""
+    if len(x) < 2 * options.min_size:
         return None
-    labels = best[1].tolist()
-    sizes = {label: labels.count(label) for label in labels}
-    first: dict[int, int] = {}
-    for label in labels:
-        if sizes[label] > 1:  # a group of one theme is no group
-            first.setdefault(label, len(first))
-    return [first.get(label) for label in labels]
+    sub = cluster(x, options)
+    if len(sub.centroids) < 2 or sub.silhouette < min_silhouette:
+        return None
+    used, parts = np.unique((x @ sub.centroids.T).argmax(axis=1), return_inverse=True)
+    return parts if len(used) >= 2 else None
+
+
+def _by_size(raw: np.ndarray) -> tuple[np.ndarray, list[int]]:
+    """Themes renumbered largest first (ties by first unit); returns the labels and the raw theme of each new one."""
+    ids = sorted(set(raw.tolist()) - {NO_THEME})
+    order = sorted(ids, key=lambda t: (-int((raw == t).sum()), int(np.flatnonzero(raw == t)[0])))
+    labels = np.full(len(raw), NO_THEME)
+    for rank, theme in enumerate(order):
+        labels[raw == theme] = rank
+    return labels, order
+
+
+def _group_numbers(parents: list[int | None]) -> tuple[int | None, ...]:
+    """Groups numbered 0, 1, ... in the order their first (largest) theme comes."""
+    number: dict[int, int] = {}
+    for parent in parents:
+        if parent is not None:
+            number.setdefault(parent, len(number))
+    return tuple(None if p is None else number[p] for p in parents)

@@ -1,4 +1,4 @@
-"""Theme labels: the terms most distinctive of a theme against the rest (class-based TF-IDF).
+"""Theme labels: the words and phrases most distinctive of a theme against the rest (class-based TF-IDF).
 
 Each theme's units are joined into one document; a term's weight is its frequency in
 that document (per word of the document) times log(1 + average words per theme / the
@@ -86,23 +86,26 @@ def label_stop_words(language: str) -> list[str]:
 def distinctive_terms(texts: Sequence[str], labels: np.ndarray, themes: int, *, language: str = "en",
                       top: int = 3, weighting: str = "ctfidf", max_unit_share: float = 1.0, talk_words: bool = True,
                       encoder=None, centroids: np.ndarray | None = None, candidates: int = 5,
-                      diversity: float = 0.3) -> list[list[str]]:
+                      diversity: float = 0.3, collocation: float = 0.5) -> list[list[str]]:
     """The ``top`` most distinctive 1–2-word terms of each theme 0..themes-1 (units labelled -1 are left out).
 
     With an ``encoder`` and the themes' ``centroids`` (unit-length, in the encoder's space) the
     ``candidates`` heaviest terms are re-ranked KeyBERT-style: by similarity to the theme's
     centre, picked by maximal marginal relevance (``diversity`` weighs unlikeness to the
     terms already picked), so the label says what the theme's units are about, not only
-    which words are rarer elsewhere.
+    which words are rarer elsewhere. Two-word terms are words said next to each other in a
+    unit; a picked word that the theme says in one such phrase more than ``collocation`` of
+    the times becomes that phrase ("control" → "remote control") unless that repeats a word
+    already picked.
     """
     from sklearn.feature_extraction.text import CountVectorizer
 
-    documents = [ANNOTATION.sub(" ", " ".join(t for t, label in zip(texts, labels) if label == theme)) for theme in range(themes)]
+    # one unit a line: a phrase never runs from one unit into the next
+    documents = ["\n".join(" ".join(t.split()) for t, label in zip(texts, labels) if label == theme) for theme in range(themes)]
     if not themes:
         return []
     stops = label_stop_words(language) if talk_words else stop_words(language)
-    vectorizer = CountVectorizer(ngram_range=(1, 2), stop_words=stops, token_pattern=TOKEN_PATTERN,
-                                 lowercase=True, max_features=50_000)
+    vectorizer = CountVectorizer(analyzer=_phrase_analyzer(set(stops), 2), max_features=50_000)
     try:
         counts = vectorizer.fit_transform(documents).toarray().astype(float)
     except ValueError:  # nothing but stop words
@@ -111,15 +114,56 @@ def distinctive_terms(texts: Sequence[str], labels: np.ndarray, themes: int, *, 
     weights = WEIGHTINGS[weighting](counts)
     if max_unit_share < 1.0:
         weights[:, _common_terms(texts, labels, terms, max_unit_share)] = 0.0
+    phrases = _phrase_finder(terms, collocation)
     if encoder is None or centroids is None:
-        return [_pick(terms, weights[theme], top) for theme in range(themes)]
+        return [_pick(terms, weights[theme], top, phrases(counts[theme])) for theme in range(themes)]
     # a candidate said at least twice in the theme, where there are enough such: a term said once
     # ("banana lie") may be near the centre by chance
     repeated = counts >= 2
     enough = repeated.sum(axis=1) >= top
     weights[enough] *= repeated[enough]
-    shortlists = [_pick(terms, weights[theme], candidates) for theme in range(themes)]
+    shortlists = [_pick(terms, weights[theme], candidates, phrases(counts[theme])) for theme in range(themes)]
     return _rerank(shortlists, encoder, centroids, top, diversity)
+
+
+def _phrase_analyzer(stops: set[str], longest: int):
+    """Terms of a text: its words and runs of up to ``longest`` adjacent words (transcribers' notes out) that neither
+    start nor end with a stop word ("remote control", "point of view"; not "end month" from "end of the month")."""
+    word = re.compile(TOKEN_PATTERN)
+
+    def analyse(text: str) -> list[str]:
+        terms = []
+        for line in text.splitlines():
+            tokens = word.findall(ANNOTATION.sub(" ", line).lower())
+            for n in range(1, longest + 1):
+                for i in range(len(tokens) - n + 1):
+                    if tokens[i] not in stops and tokens[i + n - 1] not in stops:
+                        terms.append(" ".join(tokens[i:i + n]))
+        return terms
+
+    return analyse
+
+
+def _phrase_finder(terms: np.ndarray, share: float):
+    """For a theme's term counts: a function taking a picked word to the two-word phrase the theme says it in
+    more than ``share`` of its uses ("control" → "remote control"), else the word itself."""
+    index = {str(t): i for i, t in enumerate(terms)}
+    phrases_of: dict[str, list[int]] = {}
+    for i, term in enumerate(terms):
+        words = term.split()
+        if len(words) == 2 and words[0] != words[1]:
+            for w in words:
+                phrases_of.setdefault(w, []).append(i)
+
+    def for_theme(counts: np.ndarray):
+        def phrase(term: str) -> str:
+            if share > 1.0 or " " in term or term not in phrases_of:
+                return term
+            best = max(phrases_of[term], key=lambda i: (counts[i], -i))
+            return str(terms[best]) if counts[best] >= 2 and counts[best] > share * counts[index[term]] else term
+        return phrase
+
+    return for_theme
 
 
 def _rerank(shortlists: list[list[str]], encoder, centroids: np.ndarray, top: int, diversity: float) -> list[list[str]]:
@@ -185,6 +229,8 @@ def _stem(word: str) -> str:
         for ending in endings:
             if len(word) - len(ending) >= 4 and word.endswith(ending) and not word.endswith("ss"):
                 word = word[: -len(ending)]
+                if ending in ("ing", "ed") and word[-1] == word[-2] and word[-1] not in "lsz":
+                    word = word[:-1]  # quitting → quit, stopped → stop (but falling → fall)
                 break
     return word[:-1] if len(word) > 4 and word.endswith("e") else word
 
@@ -192,17 +238,19 @@ def _stem(word: str) -> str:
 WEIGHTINGS = {"ctfidf": _ctfidf, "log-odds": _log_odds}
 
 
-def _pick(terms: np.ndarray, weights: np.ndarray, top: int) -> list[str]:
-    """The heaviest terms, skipping a term whose words an already-picked term holds (or the other way round)."""
+def _pick(terms: np.ndarray, weights: np.ndarray, top: int, phrase=None) -> list[str]:
+    """The heaviest terms (each through ``phrase``, where given), skipping a term whose words an already-picked term
+    holds (or the other way round)."""
     order = sorted(range(len(terms)), key=lambda i: (-weights[i], terms[i]))  # ties by the term, for determinism
     picked: list[str] = []
     for i in order:
         if weights[i] <= 0 or len(picked) == top:
             break
-        words = _stems(terms[i])
-        if len(words) < len(terms[i].split()):  # "level level": a stutter, not a phrase
-            continue
-        if any(words <= _stems(p) or _stems(p) <= words for p in picked):
-            continue
-        picked.append(str(terms[i]))
+        for term in dict.fromkeys([phrase(str(terms[i])) if phrase else str(terms[i]), str(terms[i])]):
+            words = _stems(term)
+            if len(words) < len(term.split()):  # "level level": a stutter, not a phrase
+                continue
+            if not any(words & _stems(p) for p in picked):
+                picked.append(term)
+                break
     return picked

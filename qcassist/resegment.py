@@ -244,7 +244,9 @@ def change_roles(
         touched.append((old, new, differ))
         segmentation = store.segmentation(old.id)
         options = stored_options(segmentation)
-        if options is not None and store.units(old.id):
+        # a segmented transcript left with no units (its participants made interviewers, say) is cut
+        # again too: else swapping two people's roles, one 'speakers set' at a time, leaves it empty
+        if options is not None:
             changes.append((encoder_spec(segmentation, encoder), Change(old, new, options)))
         elif store.units(old.id):
             report.kept_units.append(old.name)

@@ -269,3 +269,19 @@ def test_setting_a_role_recuts_cohesive_units_with_the_recorded_encoder(store, t
     assert report.segmented == {"hearing": 3}
     assert store.segmentation(store.transcripts()[0].id) == recorded
     assert (fake_encoder.calls == []) == (encoder == "tfidf")  # the project's own TF-IDF, never the model
+
+
+def test_swapping_two_roles_one_at_a_time_cuts_the_units_again(store, tmp_path):
+    # a counselling session whose client asks most: making the therapist interviewer first left no participant
+    # turns (0 units), and making the client participant then re-cut nothing, so the transcript stayed empty
+    turns = [("Therapist", "Can I help you with something today, after your shift at the plant?"),
+             ("Client", "Do you have nicotine patches? Can I use them only during the day at work?"),
+             ("Therapist", "We recommend the patches to quit, so you would wear them all day long."),
+             ("Client", "Why would I quit? Is it really that bad, if I only smoke after work with friends?")]
+    import_files(store, [_write_csv(tmp_path / "session.csv", turns)])
+    segment_project(store, options=TURNS)
+    assert {r["speaker"]: r["role"] for r in speaker_rows(store)} == {"Therapist": "participant", "Client": "interviewer"}
+    assert set_role(store, "Therapist", "interviewer").segmented == {"session": 0}
+    report = set_role(store, "Client", "participant")
+    assert report.segmented == {"session": 2}
+    assert [u.speaker for u in store.units()] == ["Client", "Client"]

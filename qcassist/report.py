@@ -392,9 +392,9 @@ SECTIONS = (("corpus", "Corpus"), ("codebook", "Codebook"), ("themes", "Prelimin
 
 def themes_section(store: Store) -> Html:
     """Themes adopted as codes (qcassist themes adopt): where each came from and how review has taken its units."""
-    from .themes import adopted_themes, theme_suggestions
+    from .themes import current_adoptions, theme_suggestions
 
-    entries = adopted_themes(store)
+    entries = current_adoptions(store)  # a removed or renamed code has ended its adoption
     if not entries:
         return section("themes", "Preliminary themes", [note(
             "No themes adopted. 'qcassist themes' proposes candidate themes of the units (it changes nothing); "

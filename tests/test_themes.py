@@ -217,7 +217,35 @@ def test_rerun_after_new_transcripts_says_which_new_units_fit_adopted_codes(proj
     new_ids = {m.unit_id for t in run.themes for m in t.members if m.transcript == "t8"} | {
         m.unit_id for m in run.unthemed if m.transcript == "t8"}
     assert len(fit["money"]) == 1 and set(fit["money"]) < new_ids
-    assert "Adopted code 'money': 1 units" in runner.invoke(main, ["themes", "-p", str(project)]).output
+    assert "Adopted code 'money': 1 of 2 units new since its adoption fit it (units " in runner.invoke(
+        main, ["themes", "-p", str(project)]).output
+
+
+def test_right_after_adopting_no_unit_is_said_to_now_fit(project, topics, runner):
+    # AnnoMI, ten sessions: the listing after three adoptions named six old units "not in it when adopted
+    # now fit it", though nothing had changed; only units of transcripts imported since are news
+    with Store.open(project) as store:
+        adopt(store, "T1", name="money")
+        run = find_themes(store)
+    assert [(f.code, f.unit_ids, f.new_units) for f in run.adopted_fits] == [("money", (), 0)]
+    assert "Adopted code" not in runner.invoke(main, ["themes", "-p", str(project)]).output
+
+
+def test_a_removed_adopted_code_ends_its_adoption(project, topics, runner):
+    # removing an adopted code left the listing saying "[adopted as 'lower']", the report listing it,
+    # and adopting the theme again refused as "already adopted"
+    from qcassist.report import build_report
+
+    with Store.open(project) as store:
+        adopt(store, "T2", name="lower")
+    assert runner.invoke(main, ["codebook", "remove", "-p", str(project), "lower"]).exit_code == 0
+    assert "[adopted as" not in runner.invoke(main, ["themes", "-p", str(project)]).output
+    with Store.open(project) as store:
+        assert "<td>lower</td>" not in build_report(store, bootstrap=0)
+        adopt(store, "T2", name="lower")  # again, under the old name: its units are offered once, not twice
+        suggestions = theme_suggestions(store)
+        assert len(suggestions) == len({s.unit_id for s in suggestions}) == len(find_themes(store).theme("T2").members)
+        assert [e["code"] for e in adopted_themes(store)] == ["lower"]
 
 
 def test_many_units_are_clustered_through_micro_clusters_deterministically():

@@ -24,7 +24,7 @@ from ..codebook import read_codebook
 from ..errors import InputError, QcaError
 from ..model import Code, Codebook, Suggestion
 from ..store import Store
-from .build import ADOPTED_SETTING, Theme, ThemeOptions, ThemeRun, adopted_themes, find_themes
+from .build import ADOPTED_SETTING, Theme, ThemeOptions, ThemeRun, current_adoptions, find_themes
 
 MARKER = re.compile(r"\s*\[theme (T\d+) of run ([0-9a-f]{10})\]\s*$")
 
@@ -77,14 +77,15 @@ def adopt_many(store: Store, run: ThemeRun, picks: list[tuple[Theme, str, str | 
                groups: list[Code] = ()) -> list[Adoption]:
     """Add the codes (and missing groups) and record the adoptions, in one transaction."""
     book = store.codebook()
-    entries = adopted_themes(store)
+    entries = current_adoptions(store)  # an ended one (its code removed) would come back under a reused name
     new_codes = _plan(book, run, picks, groups, entries)
+    grouped = sorted({m.transcript for t in run.themes for m in t.members} | {m.transcript for m in run.unthemed})
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     adoptions = []
     for theme, name, parent in picks:
         entries.append({"theme": theme.id, "run_id": run.run_id, "code": name, "parent": parent, "label": list(theme.label),
                         "units": [[m.unit_id, m.similarity] for m in theme.members], "parameters": run.parameters,
-                        "adopted_at": now})
+                        "transcripts": grouped, "adopted_at": now})  # so a later run can tell which units are new
         adoptions.append(Adoption(theme.id, name, parent, len(theme.members), theme.label))
     with store.transaction():
         store.save_codebook(Codebook(book.codes + tuple(new_codes), exclusive=book.exclusive))
@@ -127,13 +128,10 @@ def theme_suggestions(store: Store) -> list[Suggestion]:
     is no longer a leaf of the codebook (renamed, removed or given children). Deciding a
     unit in review settles it for that coder as any suggestion does.
     """
-    leaves = {c.name for c in store.codebook().leaves}
     coded = {(c.unit_id, c.code) for c in store.codings()}
     existing = {u.id for u in store.units()}
     found = []
-    for entry in adopted_themes(store):
-        if entry["code"] not in leaves:
-            continue
+    for entry in current_adoptions(store):
         for unit_id, score in entry["units"]:
             if unit_id in existing and (unit_id, entry["code"]) not in coded:
                 found.append(Suggestion(unit_id, entry["code"], None, f"theme:{entry['run_id']}:{entry['theme']}",

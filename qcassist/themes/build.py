@@ -84,10 +84,11 @@ class ThemeGroup:
 
 @dataclass(frozen=True)
 class AdoptedFit:
-    """Units that were not in an adopted theme when it was adopted and now fit it."""
+    """Units new since a theme was adopted (of transcripts it did not group) that fit it."""
 
     code: str
     unit_ids: tuple[int, ...]
+    new_units: int = 0  # how many units of this run are new since the adoption
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,7 @@ def find_themes(store: Store, options: ThemeOptions = ThemeOptions(), *, cluster
     unthemed = tuple(_quote(units[i], float(found.similarity[i])) for i in np.flatnonzero(found.labels == NO_THEME))
     chosen = [t for t in store.transcripts() if not options.transcripts or t.name in options.transcripts]
     _, total, _ = participants_of(store, chosen)  # N: everyone in the transcripts grouped
-    entries = adopted_themes(store)
+    entries = current_adoptions(store)
     return ThemeRun(run_id, themes, groups, unthemed, len(units), total, parameters | {"run_id": run_id},
                     adopted_fits(entries, units, vectors), too_short=int((~include).sum()),
                     adopted={e["theme"]: e["code"] for e in entries if e["run_id"] == run_id})
@@ -261,9 +262,20 @@ def adopted_themes(store: Store) -> list[dict]:
     return json.loads(store.setting(ADOPTED_SETTING) or "[]")
 
 
+def current_adoptions(store: Store) -> list[dict]:
+    """The adoptions whose code is still a code without codes under it; a renamed, removed or regrouped code has ended
+    its adoption (no more suggestions, and the theme may be adopted again)."""
+    leaves = {c.name for c in store.codebook().leaves}
+    return [e for e in adopted_themes(store) if e["code"] in leaves]
+
+
 def adopted_fits(entries: list[dict], units: list[_Unit], vectors: np.ndarray) -> tuple[AdoptedFit, ...]:
-    """For each adopted theme (``adopted_themes``), this run's units that were not among its units and are as close to
-    its centre as they were."""
+    """For each adopted theme (``adopted_themes``), this run's units new since the adoption that are as close to its
+    centre as its units were.
+
+    New: of a transcript the adopting run did not group (``transcripts`` of the entry). The units the adopting run
+    had put elsewhere are not news: listing them right after the adoption said "now fit" of nothing that changed.
+    """
     if not entries:
         return ()
     x = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
@@ -277,6 +289,8 @@ def adopted_fits(entries: list[dict], units: list[_Unit], vectors: np.ndarray) -
         centre = x[members].mean(axis=0)
         centre /= max(np.linalg.norm(centre), 1e-12)
         cutoff = min(score for _, score in entry["units"])
-        new = [units[i].id for i in range(len(units)) if units[i].id not in claimed and float(x[i] @ centre) >= cutoff]
-        fits.append(AdoptedFit(entry["code"], tuple(new)))
+        grouped = set(entry.get("transcripts", ()))  # adoptions recorded before it was kept: every unit counts as new
+        candidates = [i for i, u in enumerate(units) if u.id not in claimed and u.transcript not in grouped]
+        new = [units[i].id for i in candidates if float(x[i] @ centre) >= cutoff]
+        fits.append(AdoptedFit(entry["code"], tuple(new), len(candidates)))
     return tuple(fits)

@@ -76,7 +76,9 @@ def listing(run: ThemeRun, *, quotes: int = 3) -> str:
                       f"{run.parameters['options']['min_words']} content words (listed in --format csv as theme 'none')."]
     for fit in run.adopted_fits:
         if fit.unit_ids:
-            lines.append(f"Adopted code {fit.code!r}: {len(fit.unit_ids)} units not in it when adopted now fit it "
-                         f"(units {', '.join(map(str, fit.unit_ids[:10]))}{' …' if len(fit.unit_ids) > 10 else ''}).")
+            lines.append(f"Adopted code {fit.code!r}: {len(fit.unit_ids)} of {fit.new_units} units new since its adoption "
+                         f"fit it (units {', '.join(map(str, fit.unit_ids[:10]))}{' …' if len(fit.unit_ids) > 10 else ''}).")
+        elif fit.new_units:
+            lines.append(f"Adopted code {fit.code!r}: none of {fit.new_units} units new since its adoption fits it.")
     lines += ["", "Adopt one: qcassist themes adopt T1 --as NAME [--under GROUP]; or edit --format yaml and adopt --from FILE."]
     return "\n".join(lines) + "\n"

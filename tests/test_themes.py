@@ -97,6 +97,21 @@ def test_fewer_than_30_units_is_one_line_and_exit_2(project, tmp_path, runner):
     assert dump_database(project) == before
 
 
+def test_too_few_units_before_segmenting_says_to_segment(project, tmp_path, runner):
+    # four imported sessions and no 'segment' yet answered "only 0 meaning units ... import and segment more
+    # transcripts", as if the project were too small
+    from qcassist.project import import_files
+
+    path = tmp_path / "session.txt"
+    path.write_text("Interviewer: How was the week?\nClient: I drank less and slept better, most nights.\n", encoding="utf-8")
+    with Store.open(project) as store:
+        import_files(store, [path])
+    result = runner.invoke(main, ["themes", "-p", str(project)])
+    assert result.exit_code == 2 and result.output == (
+        "Error: only 0 meaning units to group; themes need at least 30 (1 transcript(s) not segmented yet, "
+        "e.g. session: run 'qcassist segment' first).\n")
+
+
 @pytest.mark.parametrize("fmt", ["text", "csv", "jsonl", "yaml"])
 def test_listing_changes_nothing_in_the_store(project, topics, runner, tmp_path, fmt):
     before = dump_database(project)

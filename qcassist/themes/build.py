@@ -128,8 +128,7 @@ def find_themes(store: Store, options: ThemeOptions = ThemeOptions(), *, cluster
     """Candidate themes of the project's units (participants' by default); changes nothing in the store."""
     units = select_units(store, options)
     if len(units) < MIN_UNITS:
-        raise QcaError(f"only {len(units)} meaning units to group; themes need at least {MIN_UNITS} "
-                       "(import and segment more transcripts, or widen --transcripts/--speakers/--uncoded-only).")
+        raise QcaError(f"only {len(units)} meaning units to group; themes need at least {MIN_UNITS} ({_more_units(store, options)}).")
     spec = project_encoder_spec(store, options.encoder)
     encoder = project_encoder(store, spec)
     vectors = np.asarray(encoder.encode([u.text for u in units]), dtype=np.float64)
@@ -183,6 +182,15 @@ def select_units(store: Store, options: ThemeOptions) -> list[_Unit]:
                 raise QcaError(f"no units by speaker {speaker!r} (speakers: {', '.join(known_speakers) or 'none'})."
                                f"{did_you_mean(speaker, known_speakers)}")
     return chosen
+
+
+def _more_units(store: Store, options: ThemeOptions) -> str:
+    """What to do about too few units: segment the transcripts not cut yet, if any, else import more or select wider."""
+    waiting = [t.name for t in store.transcripts() if (not options.transcripts or t.name in options.transcripts)
+               and store.segmentation(t.id) is None and not store.units(t.id)]
+    if waiting:
+        return f"{len(waiting)} transcript(s) not segmented yet, e.g. {waiting[0]}: run 'qcassist segment' first"
+    return "import and segment more transcripts, or widen --transcripts/--speakers/--uncoded-only"
 
 
 def _wanted(transcript: Transcript, unit, speakers: tuple[str, ...]) -> bool:

@@ -213,6 +213,40 @@ def test_adopt_from_an_edited_draft_takes_its_names_and_groups(project, topics, 
     assert [e["theme"] for e in entries] == ["T1", "T3"] and entries[0]["parameters"]["options"]["min_size"] == 5
 
 
+def test_a_draft_naming_one_theme_twice_or_an_unknown_theme_is_refused_with_its_file(project, topics, tmp_path):
+    # two codes keeping T1's end adopted T1 twice, so each of its units was offered under both codes
+    with Store.open(project) as store:
+        run = _write_draft(store, tmp_path / "draft.yaml")
+        before = dump_database(project)
+        twice = tmp_path / "twice.yaml"
+        twice.write_text(yaml.safe_dump({"codes": [
+            {"code": "One", "description": f"a [theme T1 of run {run.run_id}]"},
+            {"code": "Two", "description": f"b [theme T1 of run {run.run_id}]"}]}), encoding="utf-8")
+        with pytest.raises(QcaError, match=r"twice.yaml, field 'Two': theme T1 is named by both 'One' and 'Two'"):
+            adopt_from_draft(store, twice)
+        unknown = tmp_path / "unknown.yaml"
+        unknown.write_text(yaml.safe_dump({"codes": [{"code": "Nine", "description": f"[theme T9 of run {run.run_id}]"}]}),
+                           encoding="utf-8")
+        with pytest.raises(QcaError, match=r"unknown.yaml, field 'Nine': no theme 'T9' in this run"):
+            adopt_from_draft(store, unknown)
+    assert dump_database(project) == before
+
+
+def test_a_description_edited_in_the_draft_becomes_the_codes_description(project, topics, tmp_path):
+    # the draft's edited description was dropped for the theme's terms, so the zero-shot suggestions that
+    # read descriptions never saw the analyst's words
+    with Store.open(project) as store:
+        run = _write_draft(store, tmp_path / "draft.yaml")
+        draft = tmp_path / "edited.yaml"
+        draft.write_text(yaml.safe_dump({"codes": [
+            {"code": "Money", "description": f"Worries about paying bills. [theme T1 of run {run.run_id}]"},
+            {"code": "Trust", "description": f"[theme T2 of run {run.run_id}]"}]}), encoding="utf-8")
+        adopt_from_draft(store, draft)
+        book = store.codebook()
+    assert book.get("Money").description == "Worries about paying bills."
+    assert book.get("Trust").description == run.theme("T2").description  # emptied: the theme's own
+
+
 def test_adopt_cli_needs_a_name(project, topics, runner):
     result = runner.invoke(main, ["themes", "adopt", "T1", "-p", str(project)])
     assert result.exit_code == 2 and result.output == "Error: give theme T1 a code name with --as NAME.\n"

@@ -55,6 +55,8 @@ def adopt_from_draft(store: Store, path: str | Path, *, options: ThemeOptions = 
     run = find_themes(store, options)
     picks = []
     groups = []
+    taken: dict[str, str] = {}  # theme id → the code that names it
+    descriptions: dict[str, str] = {}
     for code in book.codes:
         match = MARKER.search(code.description)
         if match is None:
@@ -67,18 +69,30 @@ def adopt_from_draft(store: Store, path: str | Path, *, options: ThemeOptions = 
             raise InputError(str(path), f"code {code.name!r} names run {run_id}, but these options and units give run "
                              f"{run.run_id}; run 'qcassist themes --format yaml' again with the same options.",
                              field=code.name)
-        picks.append((run.theme(theme_id), code.name, code.parent))
+        if theme_id in taken:  # one theme's units offered under two codes would be one suggestion asked twice
+            raise InputError(str(path), f"theme {theme_id} is named by both {taken[theme_id]!r} and {code.name!r}; "
+                             "keep its '[theme ..]' end on one code only.", field=code.name)
+        taken[theme_id] = code.name
+        try:
+            theme = run.theme(theme_id)
+        except QcaError as exc:
+            raise InputError(str(path), str(exc), field=code.name) from None
+        picks.append((theme, code.name, code.parent))
+        descriptions[code.name] = MARKER.sub("", code.description).strip()  # as the analyst edited it
     if not picks:
         raise InputError(str(path), "names no theme; keep the '[theme T.. of run ..]' ends of the descriptions you adopt.")
-    return adopt_many(store, run, picks, groups=groups)
+    return adopt_many(store, run, picks, groups=groups, descriptions=descriptions)
 
 
 def adopt_many(store: Store, run: ThemeRun, picks: list[tuple[Theme, str, str | None]], *,
-               groups: list[Code] = ()) -> list[Adoption]:
-    """Add the codes (and missing groups) and record the adoptions, in one transaction."""
+               groups: list[Code] = (), descriptions: dict[str, str] | None = None) -> list[Adoption]:
+    """Add the codes (and missing groups) and record the adoptions, in one transaction.
+
+    A code's description is ``descriptions[name]`` where given and not empty (a draft's, as edited), else the theme's.
+    """
     book = store.codebook()
     entries = current_adoptions(store)  # an ended one (its code removed) would come back under a reused name
-    new_codes = _plan(book, run, picks, groups, entries)
+    new_codes = _plan(book, run, picks, groups, entries, descriptions or {})
     grouped = sorted({m.transcript for t in run.themes for m in t.members} | {m.transcript for m in run.unthemed})
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     adoptions = []
@@ -93,7 +107,7 @@ def adopt_many(store: Store, run: ThemeRun, picks: list[tuple[Theme, str, str | 
     return adoptions
 
 
-def _plan(book: Codebook, run: ThemeRun, picks, groups, entries: list[dict]) -> list[Code]:
+def _plan(book: Codebook, run: ThemeRun, picks, groups, entries: list[dict], descriptions: dict[str, str]) -> list[Code]:
     """The codes to add; every check before anything is written."""
     adopted = {(e["run_id"], e["theme"]): e["code"] for e in entries}
     names: set[str] = set()
@@ -116,7 +130,7 @@ def _plan(book: Codebook, run: ThemeRun, picks, groups, entries: list[dict]) -> 
                     raise QcaError(f"{parent!r} is adopted as a code and cannot also be a group.")
                 new.append(Code(parent, None, group_descriptions.get(parent, "")))
                 names.add(parent)
-        new.append(Code(name, parent, theme.description))  # its terms and most central quotation
+        new.append(Code(name, parent, descriptions.get(name) or theme.description))  # else its terms and central quotation
         names.add(name)
     return new
 

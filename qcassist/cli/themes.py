@@ -25,8 +25,9 @@ def selection_options(func):
         click.option("--language", default=None,
                      help="Stop words for labels (en, nb, de, ...). Default: the language the project was segmented in."),
         click.option("--encoder", default=None,
-                     help="Sentence encoder ('default', 'tfidf', or a sentence-transformers name/path). "
-                     "Default: the project's encoder."),
+                     help="Sentence encoder ('default', 'tfidf', 'static', or a sentence-transformers name/path). "
+                     "Default: the one 'train' recorded for the project, else the packaged MiniLM -- not the one "
+                     "'segment' used: pass --encoder tfidf again for a project cut with it."),
         click.option("--seed", type=int, default=0, show_default=True, help="Seed for the clustering of many units."),
     ]):
         func = option(func)

@@ -270,6 +270,22 @@ def test_rerun_after_new_transcripts_says_which_new_units_fit_adopted_codes(proj
         main, ["themes", "-p", str(project)]).output
 
 
+def test_a_new_unit_without_content_words_does_not_fit_an_adopted_code(project, topics, tmp_path):
+    # ES2002d after adopting a 'rubber, plastic, titanium' theme with TF-IDF: "Plastic ." was said to fit it,
+    # though units with fewer than --min-words content words fit no theme
+    with Store.open(project) as store:
+        adopt(store, "T1", name="money")
+        central = find_themes(store).themes[0].members[0].text
+        word = max(central.strip(".").split(), key=len)
+        new = [{"transcript": "t8", "order": i, "speaker": "P", "text": text, "code": ""}
+               for i, text in enumerate([central, f"{word} ."])]
+        _import(store, tmp_path, new, "new.csv")
+        run = find_themes(store)
+    fits = {f.code: f for f in run.adopted_fits}["money"]
+    texts = {m.unit_id: m.text for t in run.themes for m in t.members} | {m.unit_id: m.text for m in run.unthemed}
+    assert [texts[u] for u in fits.unit_ids] == [central] and fits.new_units == 1
+
+
 def test_right_after_adopting_no_unit_is_said_to_now_fit(project, topics, runner):
     # AnnoMI, ten sessions: the listing after three adoptions named six old units "not in it when adopted
     # now fit it", though nothing had changed; only units of transcripts imported since are news

@@ -150,7 +150,7 @@ def find_themes(store: Store, options: ThemeOptions = ThemeOptions(), *, cluster
     _, total, _ = participants_of(store, chosen)  # N: everyone in the transcripts grouped
     entries = current_adoptions(store)
     return ThemeRun(run_id, themes, groups, unthemed, len(units), total, parameters | {"run_id": run_id},
-                    adopted_fits(entries, units, vectors), too_short=int((~include).sum()),
+                    adopted_fits(entries, units, vectors, include=include), too_short=int((~include).sum()),
                     adopted={e["theme"]: e["code"] for e in entries if e["run_id"] == run_id})
 
 
@@ -277,12 +277,14 @@ def current_adoptions(store: Store) -> list[dict]:
     return [e for e in adopted_themes(store) if e["code"] in leaves]
 
 
-def adopted_fits(entries: list[dict], units: list[_Unit], vectors: np.ndarray) -> tuple[AdoptedFit, ...]:
+def adopted_fits(entries: list[dict], units: list[_Unit], vectors: np.ndarray, *,
+                 include: np.ndarray | None = None) -> tuple[AdoptedFit, ...]:
     """For each adopted theme (``adopted_themes``), this run's units new since the adoption that are as close to its
     centre as its units were.
 
     New: of a transcript the adopting run did not group (``transcripts`` of the entry). The units the adopting run
     had put elsewhere are not news: listing them right after the adoption said "now fit" of nothing that changed.
+    Units ``include`` leaves out (too few content words: "Plastic .") fit no theme, an adopted one neither.
     """
     if not entries:
         return ()
@@ -298,7 +300,8 @@ def adopted_fits(entries: list[dict], units: list[_Unit], vectors: np.ndarray) -
         centre /= max(np.linalg.norm(centre), 1e-12)
         cutoff = min(score for _, score in entry["units"])
         grouped = set(entry.get("transcripts", ()))  # adoptions recorded before it was kept: every unit counts as new
-        candidates = [i for i, u in enumerate(units) if u.id not in claimed and u.transcript not in grouped]
+        candidates = [i for i, u in enumerate(units) if u.id not in claimed and u.transcript not in grouped
+                      and (include is None or include[i])]
         new = [units[i].id for i in candidates if float(x[i] @ centre) >= cutoff]
         fits.append(AdoptedFit(entry["code"], tuple(new), len(candidates)))
     return tuple(fits)

@@ -285,3 +285,20 @@ def test_swapping_two_roles_one_at_a_time_cuts_the_units_again(store, tmp_path):
     report = set_role(store, "Client", "participant")
     assert report.segmented == {"session": 2}
     assert [u.speaker for u in store.units()] == ["Client", "Client"]
+
+
+def test_a_known_interviewer_stays_interviewer_where_the_other_person_asks_most(store, tmp_path):
+    # AnnoMI session 15: the client asks about nicotine patches, so the question rule made 'Client' the
+    # interviewer and 'Therapist' (interviewer in the ten sessions before) a participant
+    usual = [("Therapist", "What brings you in today?"), ("Client", "My wife worries about my smoking at home."),
+             ("Therapist", "How do you feel about that?"), ("Client", "I see her point, but I like my evening smoke.")]
+    asking = [("Therapist", "Can I help you with anything today?"),
+              ("Client", "Do you sell nicotine patches? Can I wear them only at work?"),
+              ("Therapist", "We recommend them to quit, so you would wear them all day long."),
+              ("Client", "Why would I quit? Is it that bad if I only smoke after work?")]
+    import_files(store, [_write_csv(tmp_path / "usual.csv", usual)])
+    report = import_files(store, [_write_csv(tmp_path / "asking.csv", asking)])
+    roles = {(r["transcript"], r["speaker"]): r["role"] for r in speaker_rows(store)}
+    assert roles[("asking", "Therapist")] == "interviewer" and roles[("asking", "Client")] == "participant"
+    assert any("asking: Therapist treated as interviewer, as in other transcripts of the project, and Client as "
+               "participant" in note for note in report.notes)

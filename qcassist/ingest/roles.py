@@ -166,17 +166,32 @@ def consistent_roles(
 
     A person taken for the interviewer (e.g. a committee chair) in one of them, or in a
     transcript ``elsewhere`` in the project, is the interviewer in the others too, unless
-    that would leave a transcript without participant turns. Only labels that name a
+    that would leave a transcript without participant turns; where the heuristic made the
+    other person the interviewer (not by a role label), that person becomes the participant. Only labels that name a
     person count: ``Speaker 2`` or ``B`` is someone else in every transcript. Returns the
     transcripts and a note per promotion.
     """
     asked = {person_key(s) for t in [*transcripts, *elsewhere] for s in interviewers_of(t) if names_a_person(s)}
     out: list[Transcript] = []
     promoted: dict[tuple[str, ...], list[str]] = {}  # the people promoted → the transcripts they were promoted in
+    swapped: list[str] = []
     for transcript in transcripts:
         promote = {person_key(t.speaker): "interviewer" for t in transcript.turns
                    if t.role == "participant" and person_key(t.speaker) in asked}
         changed = with_roles(transcript, promote) if promote else transcript
+        if promote and not changed.participant_turns:
+            # the one who asked most here is the one who answers elsewhere (a client asking about patches in
+            # AnnoMI's session 15): with the known interviewer promoted, the other person is the participant
+            demote = {person_key(t.speaker): "participant" for t in transcript.turns if t.role == "interviewer"
+                      and person_key(t.speaker) not in asked and not _INTERVIEWER.match(t.speaker.strip())
+                      and not is_chair(t.speaker)}
+            changed = with_roles(changed, demote)
+            if demote and changed.participant_turns:
+                swapped.append(f"{transcript.name}: {', '.join(interviewers_of(changed))} treated as interviewer, as in "
+                               f"other transcripts of the project, and {', '.join(interviewers_of(transcript))} as "
+                               "participant (qcassist speakers set NAME --role ROLE to change).")
+                out.append(changed)
+                continue
         if promote and changed.participant_turns:
             names = tuple(sorted({t.speaker for t in transcript.turns if person_key(t.speaker) in promote}))
             promoted.setdefault(names, []).append(transcript.name)
@@ -186,7 +201,7 @@ def consistent_roles(
     # one note per person, not per transcript: 24 QMSum meetings printed the same line for 12 of them
     notes = [f"{_some(where)}: {', '.join(names)} treated as interviewer, as in other transcripts of the project "
              "(qcassist speakers set NAME --role participant to change)." for names, where in promoted.items()]
-    return out, notes
+    return out, notes + swapped
 
 
 def _some(names: list[str], shown: int = 4) -> str:

@@ -247,6 +247,19 @@ def test_a_description_edited_in_the_draft_becomes_the_codes_description(project
     assert book.get("Trust").description == run.theme("T2").description  # emptied: the theme's own
 
 
+def test_the_adopt_hint_repeats_the_runs_options(project, topics, runner, tmp_path):
+    # a listing made with --encoder tfidf ended "Adopt one: qcassist themes adopt T1 --as NAME"; run as shown,
+    # adopt grouped with MiniLM and took whatever theme T1 was there
+    args = ["themes", "-p", str(project), "--min-size", "6", "--transcripts", "t1,t2,t3", "--uncoded-only"]
+    output = runner.invoke(main, args).output
+    same = " --transcripts t1,t2,t3 --uncoded-only --min-size 6"
+    assert output.endswith(f"Adopt one: qcassist themes adopt T1 --as NAME [--under GROUP]{same}; or edit --format yaml "
+                           f"and adopt --from FILE{same}.\n")
+    draft = runner.invoke(main, [*args, "--format", "yaml"]).output
+    assert f"# then: qcassist themes adopt --from THIS_FILE{same} (the run's options)." in draft
+    assert runner.invoke(main, ["themes", "-p", str(project)]).output.endswith("adopt --from FILE.\n")
+
+
 def test_adopt_cli_needs_a_name(project, topics, runner):
     result = runner.invoke(main, ["themes", "adopt", "T1", "-p", str(project)])
     assert result.exit_code == 2 and result.output == "Error: give theme T1 a code name with --as NAME.\n"

@@ -44,7 +44,7 @@ def write_draft(run: ThemeRun, out: TextIO) -> None:
     import yaml
 
     out.write(f"# Preliminary themes, run {run.run_id}: rename, regroup or delete codes, keep the [theme ..] ends,\n"
-              f"# then: qcassist themes adopt --from THIS_FILE (with the same options as the run).\n")
+              f"# then: qcassist themes adopt --from THIS_FILE{run_flags(run.parameters['options'])} (the run's options).\n")
     out.write(yaml.safe_dump(draft_codebook(run), sort_keys=False, allow_unicode=True, default_flow_style=False, width=1000))
 
 
@@ -80,5 +80,28 @@ def listing(run: ThemeRun, *, quotes: int = 3) -> str:
                          f"fit it (units {', '.join(map(str, fit.unit_ids[:10]))}{' …' if len(fit.unit_ids) > 10 else ''}).")
         elif fit.new_units:
             lines.append(f"Adopted code {fit.code!r}: none of {fit.new_units} units new since its adoption fits it.")
-    lines += ["", "Adopt one: qcassist themes adopt T1 --as NAME [--under GROUP]; or edit --format yaml and adopt --from FILE."]
+    same = run_flags(run.parameters["options"])
+    lines += ["", f"Adopt one: qcassist themes adopt T1 --as NAME [--under GROUP]{same}; or edit --format yaml and "
+                  f"adopt --from FILE{same}."]
     return "\n".join(lines) + "\n"
+
+
+def run_flags(options: dict) -> str:
+    """The options of a run that differ from the defaults, as flags: adopting without them groups other themes."""
+    from shlex import quote
+
+    from .build import ThemeOptions
+
+    default = ThemeOptions()
+    flags = []
+    for name, value in options.items():
+        if value == getattr(default, name) or (isinstance(value, list) and tuple(value) == getattr(default, name)):
+            continue
+        flag = "--" + name.replace("_", "-")
+        if isinstance(value, bool):
+            flags.append(flag)
+        elif isinstance(value, (list, tuple)):
+            flags.append(f"{flag} {quote(','.join(value))}")
+        else:
+            flags.append(f"{flag} {quote(str(value))}")
+    return "".join(" " + f for f in flags)

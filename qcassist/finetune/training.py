@@ -3,9 +3,9 @@
 The unit and its context go in as one pair string (``pair_input``). Exclusive codebooks
 train a softmax over the codes on rows that have their one code; multi-label codebooks a
 sigmoid per code, with unknown (-1) entries masked out and 0 (e.g. a reviewer's
-rejection) kept as a negative. With ``objective="contrastive"`` the body learns from pairs of
-units instead (``contrastive.py``) and the head trains beside it on detached vectors. Seeded: the same inputs, options and seed on the CPU give
-the same weights.
+rejection) kept as a negative. With ``objective="contrastive"`` the body learns from pairs
+of units instead (``contrastive.py``) and the head trains beside it on detached vectors.
+Seeded: the same inputs, options and seed on the CPU give the same weights.
 """
 
 from __future__ import annotations
@@ -187,7 +187,7 @@ class _Run:
         return self._body(history, best_epoch, clock.stopped, time.monotonic() - clock.started, len(train_rows))
 
     def _epoch(self, epoch, train_rows, rng, optimizer, schedule, clock) -> tuple[list[float], bool]:
-        """One pass over the training rows in length buckets; (batch losses, whether it ran to its end)."""
+        """One pass over the training rows, batch by batch (``_batches``); (batch losses, whether it ran to its end)."""
         losses = []
         self._train_mode()
         for rows in self._batches(train_rows, rng):

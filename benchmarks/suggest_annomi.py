@@ -7,7 +7,8 @@ speaker's rows are context turns):
   utterances that have one (AnnoMI-full.dev.csv; the 5 transcripts coded by every annotator take the
   annotators' majority, as AnnoMI-simple does for the two main columns; a tie leaves the utterance out).
 For each task and method (fast: frozen encoder + head; finetuned: the tuned body's vectors + head;
-network: the tuned network's own head) grouped 5-fold cross-validation by transcript
+network: the tuned network's own head; setfit / setfit-combined: as finetuned / combined, with the body tuned
+contrastively, SetFit-style, ``FineTuneOptions(objective="contrastive")``) grouped 5-fold cross-validation by transcript
 (``qcassist.evaluation``): kappa, macro-F1, per-code F1, ECE, the auto-accept tier (coverage at
 precision >= 0.90); the TF-IDF + logistic regression baseline on the same folds (``qcassist.baseline``);
 kappa with 32 labels per code (therapist); cross-validation and training seconds and peak memory; and
@@ -17,6 +18,7 @@ context) pair strings for fine-tuned), each target of issue 12 met or not.
     .venv/bin/python benchmarks/suggest_annomi.py                                  # every task and method
     .venv/bin/python benchmarks/suggest_annomi.py --task therapist --method fast --no-learning-curve
     .venv/bin/python benchmarks/suggest_annomi.py --task client --method finetuned --folds-only 1 --epochs 1
+    .venv/bin/python benchmarks/suggest_annomi.py --task therapist --method fast,setfit --per-code 32 --seeds 3 --no-train
 
 Tuning happens on nothing but the dev files; 34 more transcripts are held out elsewhere.
 """
@@ -38,7 +40,9 @@ from pathlib import Path
 
 DATA_DIR = Path(os.environ.get("QCASSIST_ANNOMI_DIR", "/work/shared/datasets/annomi"))
 SIMPLE, FULL = "AnnoMI-simple.dev.csv", "AnnoMI-full.dev.csv"
-METHODS = ("fast", "finetuned", "combined", "network")
+METHODS = ("fast", "finetuned", "combined", "network", "setfit", "setfit-combined")
+# benchmark name -> (cross_validate's method, the fine-tuning objective): setfit reads the contrastively tuned body
+CV_METHOD = {"setfit": ("finetuned", "contrastive"), "setfit-combined": ("combined", "contrastive")}
 ECE_TARGET = 0.05
 AUTO_ACCEPT_PRECISION = 0.90
 TASKS = {
@@ -139,6 +143,8 @@ def run_method(store, data, method: str, exclusive: bool, args, finetune, *, wan
     from qcassist.baseline import baseline_cross_validate, folds_of
     from qcassist.evaluation import summarize
 
+    if args.per_code is not None:
+        return _few_labels(data, method, exclusive, args, finetune)
     started = time.perf_counter()
     cv, tested = _cross_validate(data, method, exclusive, args, finetune)
     cv_seconds = time.perf_counter() - started
@@ -167,6 +173,9 @@ def _cross_validate(data, method: str, exclusive: bool, args, finetune, *, per_c
     """Grouped 5-fold CV of ``method``; with --folds-only N, only the first N folds (the splits run are returned)."""
     from qcassist import evaluation
 
+    if method in CV_METHOD:
+        method, objective = CV_METHOD[method]
+        finetune = replace(finetune, objective=objective)
     extra = {} if method == "fast" else {"method": method, "finetune_options": finetune, "base": args.encoder,
                                          "bodies": args.bodies}
     with _first_folds(evaluation, args.folds_only) as tested:
@@ -218,6 +227,37 @@ def _at_32(data, method: str, exclusive: bool, args, finetune) -> dict:
         cv, tested = _cross_validate(data, method, exclusive, args, finetune, per_code=32, seed=seed)
         kappas.append(summarize(_only(cv, _tested_rows(tested)))["kappa"])
     return {"kappa": float(np.mean(kappas)), "seeds": len(kappas)}
+
+
+def _few_labels(data, method: str, exclusive: bool, args, finetune) -> dict:
+    """--per-code N: the whole cross-validation with N coded units per code in each training fold, for --seeds draws
+    (the same draws for every method, and for the TF-IDF baseline); tables show seed 0, kappa is also given per seed and
+    per fold."""
+    import numpy as np
+
+    from qcassist.baseline import baseline_cross_validate, folds_of
+    from qcassist.evaluation import _subsample, summarize
+
+    started = time.perf_counter()
+    out: dict = {"per_seed": []}
+    for seed in range(args.seeds):
+        cv, tested = _cross_validate(data, method, exclusive, args, finetune, per_code=args.per_code, seed=seed)
+        folds = folds_of(data, cv)
+        rng = np.random.default_rng(seed)  # cross_validate's draws, in its fold order
+        Y = data.labels[np.ix_(folds.rows, folds.columns)]
+        splits = [(_subsample(train, Y, args.per_code, rng), test) for train, test in folds.splits[:len(tested)]]
+        baseline = baseline_cross_validate(data, replace(folds, splits=splits), exclusive=exclusive)
+        rows = _tested_rows(tested)
+        summary = summarize(_only(cv, rows))
+        out["per_seed"].append({"seed": seed, "kappa": summary["kappa"], "macro_f1": summary["macro_f1"],
+                                "baseline_kappa": summarize(_only(baseline, rows))["kappa"],
+                                "fold_kappas": [summarize(_only(cv, np.sort(t)))["kappa"] for t in tested]})
+        if seed == 0:
+            out.update(summary=summary, baseline_summary=summarize(_only(baseline, rows)), folds_run=len(tested))
+    out.update(cv_seconds=time.perf_counter() - started, peak_mib_after_cv=_peak_mib(), per_code=args.per_code)
+    if args.per_code == 32:
+        out["at_32"] = {"kappa": float(np.mean([s["kappa"] for s in out["per_seed"]])), "seeds": args.seeds}
+    return out
 
 
 def _train_and_suggest(store, data, method: str, args, finetune) -> dict:
@@ -306,6 +346,9 @@ def print_task(r: dict, args) -> None:
                      f"{m['peak_mib_after_train']:.0f} MiB; suggest {m['suggest_units_per_s']:.0f} units/s vs raw "
                      f"encoder {m['raw_units_per_s']:.0f} units/s on the same inputs")
         print(line)
+    for n in names:
+        if "per_seed" in methods[n]:
+            print(_few_labels_line(n, methods[n]))
     if "curve" in methods.get("fast", {}):
         print("learning curve (fast; training folds cut to n labels per code, mean of 3 seeds): " + ", ".join(
             f"{p['per_code']}: kappa {p['kappa']:.3f}" for p in methods["fast"]["curve"]))
@@ -313,6 +356,17 @@ def print_task(r: dict, args) -> None:
     for n in names:
         for label, value, target, met in verdicts(task, n, methods[n]):
             print(f"{n:<10} {label:<24} {value:<26} {target:<26} {'yes' if met else 'NO'}")
+
+
+def _few_labels_line(name: str, m: dict) -> str:
+    """Kappa with --per-code labels: mean and each seed's, the spread over every (seed, fold), the baseline's mean."""
+    seeds = m["per_seed"]
+    folds = [k for s in seeds for k in s["fold_kappas"]]
+    each = ", ".join(f"{s['kappa']:.3f}" for s in seeds)
+    mean = sum(s["kappa"] for s in seeds) / len(seeds)
+    baseline = sum(s["baseline_kappa"] for s in seeds) / len(seeds)
+    return (f"{name}, {m['per_code']} labels per code: kappa {mean:.3f} (seeds: {each}); per fold "
+            f"{min(folds):.3f} to {max(folds):.3f}; TF-IDF+LR on the same units {baseline:.3f}")
 
 
 def _tier(tier: dict) -> str:
@@ -323,11 +377,14 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--task", choices=(*TASKS, "both", "all"), default="all", help="'both': therapist and client")
     parser.add_argument("--method", default="all",
-                        help=f"one of {', '.join(METHODS)}, several joined by commas, 'all', or 'tuned' (the three "
+                        help=f"one of {', '.join(METHODS)}, several joined by commas, 'all', or 'tuned' (the "
                         "fine-tuned candidates without fast)")
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR, help=f"folder holding {SIMPLE} and {FULL}")
     parser.add_argument("--encoder", default="default", help="'default', 'tfidf' or a sentence-transformers name/path")
     parser.add_argument("--no-learning-curve", action="store_true", help="skip the 32-labels point and the curve")
+    parser.add_argument("--per-code", type=int, default=None, metavar="N",
+                        help="cross-validate with only N coded units per code in each training fold (no curve, no train)")
+    parser.add_argument("--seeds", type=int, default=1, metavar="S", help="with --per-code: this many draws of the units")
     parser.add_argument("--no-train", action="store_true", help="skip train/suggest timings (cross-validation only)")
     parser.add_argument("--folds-only", type=int, default=None, metavar="N", help="run only the first N outer folds")
     parser.add_argument("--limit-transcripts", type=int, default=None, metavar="N", help="only the first N transcripts")
@@ -335,6 +392,7 @@ def main(argv=None) -> int:
     parser.add_argument("--tuned-layers", type=int, default=None, help="fine-tuning: top layers trained")
     parser.add_argument("--epochs", type=int, default=None, help="fine-tuning: epochs")
     parser.add_argument("--learning-rate", type=float, default=None, help="fine-tuning: the body's learning rate")
+    parser.add_argument("--batch-size", type=int, default=None, help="fine-tuning: units per batch (setfit: its pairs)")
     parser.add_argument("--C", type=float, default=None, help="override the head's C")
     parser.add_argument("--balanced", action="store_true", help="class_weight='balanced' for the head")
     parser.add_argument("--json", type=Path, default=None, metavar="OUT", help="write every figure to this JSON file")
@@ -376,7 +434,7 @@ def _finetune_options(args):
     from qcassist.finetune import FineTuneOptions
 
     given = {"max_minutes": args.max_minutes, "tuned_layers": args.tuned_layers, "epochs": args.epochs,
-             "learning_rate": args.learning_rate}
+             "learning_rate": args.learning_rate, "batch_size": args.batch_size}
     return FineTuneOptions(**{k: v for k, v in given.items() if v is not None})
 
 

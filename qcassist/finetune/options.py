@@ -6,6 +6,12 @@ from dataclasses import asdict, dataclass, fields
 
 from .inputs import DEFAULT_CONTEXT_WORDS
 
+# "classify": the body learns through a classification head over the codes (cross-entropy / masked BCE).
+# "contrastive" (SetFit-style): the body learns to put units of the same code close (cosine 1) and units of
+# different codes apart (cosine 0); the network's head only follows, on detached vectors. Its product head is
+# the CodeClassifier on the tuned vectors, as for "classify". Measured in benchmarks/README.md (issue 12).
+OBJECTIVES = ("classify", "contrastive")
+
 
 # Defaults sized for issue 12's budget (<= 15 min on 2 CPU cores for the ~3,700-5,200 AnnoMI dev
 # therapist utterances; pairs average 47 word pieces, 3% reach 128). Measured on the shared
@@ -27,6 +33,7 @@ class FineTuneOptions:
     max_minutes: float | None = None  # stop after the batch that passes it, keep the best checkpoint
     seed: int = 0
     device: str | None = None  # None: "cuda" when torch.cuda.is_available(), else "cpu"
+    objective: str = "classify"  # one of OBJECTIVES; manifests from before it was an option read as "classify"
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -3,8 +3,9 @@
 The unit and its context go in as one pair string (``pair_input``). Exclusive codebooks
 train a softmax over the codes on rows that have their one code; multi-label codebooks a
 sigmoid per code, with unknown (-1) entries masked out and 0 (e.g. a reviewer's
-rejection) kept as a negative. Seeded: the same inputs, options and seed on the CPU give
-the same weights.
+rejection) kept as a negative. With ``objective="contrastive"`` the body learns from pairs
+of units instead (``contrastive.py``) and the head trains beside it on detached vectors.
+Seeded: the same inputs, options and seed on the CPU give the same weights.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ import numpy as np
 
 from ..saved_model import ModelError
 from .body import TunedBody
+from .contrastive import cosine_pair_loss, pair_batches, pair_targets
 from .network import (
     CACHE_LIMIT_BYTES, batches, bottom_size, bottom_states, collate, freeze, frozen_modules, given_states, load_base,
     make_head, pooled, resolve_device, tokenize, top_pooled,
 )
-from .options import FineTuneOptions
+from .options import OBJECTIVES, FineTuneOptions
 
 HEAD_RATE_FACTOR = 20  # a fresh head starts from nothing; the pretrained body only needs nudging
 WARMUP_FRACTION = 0.1
@@ -72,6 +74,8 @@ def _check_options(options: FineTuneOptions) -> None:
         raise ValueError(f"fine-tuning needs epochs >= 1, batch_size >= 1, max_length >= 8, context_words >= 0; got {options}")
     if not options.learning_rate > 0 or (options.max_minutes is not None and not options.max_minutes >= 0):
         raise ValueError(f"fine-tuning needs learning_rate > 0 and max_minutes >= 0 (or None); got {options}")
+    if options.objective not in OBJECTIVES:
+        raise ValueError(f"fine-tuning objective must be one of {', '.join(OBJECTIVES)}, not {options.objective!r}")
 
 
 def _check(inputs: Sequence[str], labels: np.ndarray, holdout: np.ndarray | None) -> np.ndarray:
@@ -135,6 +139,8 @@ class _Run:
         import torch
 
         self.options, self.exclusive, self.device = options, exclusive, device
+        self.contrastive = options.objective == "contrastive"
+        self.labels = labels  # the contrastive objective's pairs are read from them
         self.base = load_base(base, device)
         self.model = self.base.model.to(device)
         self.tuned = freeze(self.model, options.tuned_layers)
@@ -154,7 +160,7 @@ class _Run:
 
     def fit(self, train_rows, held_rows, rng, progress) -> TunedBody:
         options = self.options
-        clock = _Clock(options, -(-len(train_rows) // options.batch_size), progress)
+        clock = _Clock(options, len(self._batches(train_rows, np.random.default_rng(0))), progress)
         optimizer, schedule = self._optimizer(clock.total)
         self._prepare(np.concatenate([train_rows, held_rows]), clock.started, progress)
         clock.training_started = time.monotonic()  # the ETA extrapolates training steps only, not the one-off pass
@@ -181,10 +187,10 @@ class _Run:
         return self._body(history, best_epoch, clock.stopped, time.monotonic() - clock.started, len(train_rows))
 
     def _epoch(self, epoch, train_rows, rng, optimizer, schedule, clock) -> tuple[list[float], bool]:
-        """One pass over the training rows in length buckets; (batch losses, whether it ran to its end)."""
+        """One pass over the training rows, batch by batch (``_batches``); (batch losses, whether it ran to its end)."""
         losses = []
         self._train_mode()
-        for rows in batches(self.tokenized.lengths()[train_rows], self.options.batch_size, rng):
+        for rows in self._batches(train_rows, rng):
             loss = self._loss(train_rows[rows])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -194,6 +200,12 @@ class _Run:
             if clock.tick(epoch, losses[-1]):
                 return losses, len(losses) == clock.steps_per_epoch
         return losses, True
+
+    def _batches(self, train_rows, rng) -> list[np.ndarray]:
+        """Positions into ``train_rows``: length buckets for a head (little padding), mixed batches for pairs."""
+        if self.contrastive:
+            return pair_batches(len(train_rows), self.options.batch_size, rng)
+        return batches(self.tokenized.lengths()[train_rows], self.options.batch_size, rng)
 
     def _prepare(self, rows: np.ndarray, started: float, progress) -> None:
         """Compute the frozen bottom's outputs once, when there is a frozen bottom and they fit in memory."""
@@ -237,32 +249,47 @@ class _Run:
         for module in self.frozen:  # fixed weights: no dropout either, so they act as a fixed feature extractor
             module.eval()
 
+    def _vectors(self, rows: np.ndarray):
+        if self.states is not None:
+            return top_pooled(self.model, self.given, self.states, rows, self.n_bottom, self.device)
+        return pooled(self.model, collate(self.tokenized, rows, self.pad_id, self.device))
+
     def _loss(self, rows: np.ndarray):
+        vectors = self._vectors(rows)
+        if not self.contrastive:
+            return self._head_loss(self.head(vectors), rows)
+        # the head follows the body on detached vectors: it trains, but teaches the body nothing
+        return self._pair_loss(vectors, rows) + self._head_loss(self.head(vectors.detach()), rows)
+
+    def _pair_loss(self, vectors, rows: np.ndarray):
+        return cosine_pair_loss(vectors, *pair_targets(self.labels[rows], self.exclusive))
+
+    def _head_loss(self, logits, rows: np.ndarray):
         import torch
 
-        if self.states is not None:
-            vectors = top_pooled(self.model, self.given, self.states, rows, self.n_bottom, self.device)
-        else:
-            vectors = pooled(self.model, collate(self.tokenized, rows, self.pad_id, self.device))
-        logits = self.head(vectors)
         index = torch.from_numpy(rows)
         if self.exclusive:
             return torch.nn.functional.cross_entropy(logits, self.targets[index].to(self.device))
         return masked_bce(logits, self.targets[index].to(self.device))
 
     def _held_loss(self, rows: np.ndarray) -> float:
-        """Mean loss over the holdout rows (per row for exclusive, per known entry for multi-label)."""
+        """Mean loss over the holdout rows (per row for exclusive, per known entry for multi-label; contrastive: the
+        pair loss over every pair of holdout rows, whatever batches training made)."""
         import torch
 
         self.model.eval()
         self.head.eval()
+        chunks = [rows[chunk] for chunk in batches(self.tokenized.lengths()[rows], 64, None)]
         total, weight = 0.0, 0.0
         with torch.inference_mode():
-            for chunk in batches(self.tokenized.lengths()[rows], 64, None):
-                selected = rows[chunk]
-                size = len(selected) if self.exclusive else float((self.targets[torch.from_numpy(selected)] >= 0).sum())
-                total += float(self._loss(selected)) * size
-                weight += size
+            if self.contrastive:
+                vectors = torch.cat([self._vectors(selected) for selected in chunks])
+                total, weight = float(self._pair_loss(vectors, np.concatenate(chunks))), 1.0
+            else:
+                for selected in chunks:
+                    size = len(selected) if self.exclusive else float((self.targets[torch.from_numpy(selected)] >= 0).sum())
+                    total += float(self._loss(selected)) * size
+                    weight += size
         self._train_mode()
         return total / max(weight, 1e-9)
 

@@ -241,21 +241,35 @@ def _propose_block(model: CodeModel, embeddings: np.ndarray, texts: Sequence[str
         mask = model.classifier.suggest_mask(probabilities)
         for row, column in zip(*np.nonzero(mask)):
             proposals.append((int(row), model.codes[column], float(probabilities[row, column]), None, "classifier"))
-    similarity = _similarities(embeddings, model.exemplar_vectors) if len(model.exemplar_vectors) else None
-    if model.exemplar_codes and similarity is not None:
-        # nearest exemplar: each unit gets at most the one closest few-example code
-        best = np.stack([
-            similarity[:, model.exemplar_labels[:, model.all_codes.index(code)].astype(bool)].max(axis=1)
-            for code in model.exemplar_codes
-        ], axis=1)
-        proposals += _best_above(best, model.exemplar_codes, options.exemplar_threshold, "exemplar")
+    has_exemplars = len(model.exemplar_vectors) > 0
+    if model.exemplar_codes and has_exemplars:
+        proposals += _best_above(_nearest_exemplar(model, embeddings), model.exemplar_codes,
+                                 options.exemplar_threshold, "exemplar")
     if model.description_codes:
         to_description = _similarities(embeddings, model.description_vectors)
         proposals += _best_above(to_description, model.description_codes, options.description_threshold, "description")
+    # Rationales only for the rows that got a proposal: every row against every coded unit would cost
+    # (units x coded units), which grows with the square of a corpus whose coded share stays the same.
+    cited = sorted({row for row, *_ in proposals}) if has_exemplars else []
+    similarity = _similarities(embeddings[cited], model.exemplar_vectors) if cited else None
+    at = {row: i for i, row in enumerate(cited)}
     return [
-        Proposal(row, code, probability, score, source, _rationale(model, similarity, row, code, options.rationale_size))
+        Proposal(row, code, probability, score, source,
+                 _rationale(model, similarity, at.get(row), code, options.rationale_size))
         for row, code, probability, score, source in proposals
     ]
+
+
+def _nearest_exemplar(model: CodeModel, embeddings: np.ndarray) -> np.ndarray:
+    """(rows, exemplar codes): each row's similarity to the closest coded unit of each few-example code.
+
+    Only those codes' units are compared, not every coded unit.
+    """
+    columns = [model.all_codes.index(code) for code in model.exemplar_codes]
+    members = np.flatnonzero(model.exemplar_labels[:, columns].any(axis=1))
+    similarity = _similarities(embeddings, model.exemplar_vectors[members])
+    labels = model.exemplar_labels[members][:, columns].astype(bool)
+    return np.stack([similarity[:, labels[:, j]].max(axis=1) for j in range(len(columns))], axis=1)
 
 
 def _best_above(scores: np.ndarray, codes: list[str], threshold: float, source: str) -> list[tuple]:
@@ -265,8 +279,9 @@ def _best_above(scores: np.ndarray, codes: list[str], threshold: float, source: 
             for row in np.flatnonzero(scores[np.arange(len(scores)), top] >= threshold)]
 
 
-def _rationale(model: CodeModel, similarity, row: int, code: str, size: int) -> tuple[int, ...]:
-    if similarity is None or code not in model.all_codes:
+def _rationale(model: CodeModel, similarity, row: int | None, code: str, size: int) -> tuple[int, ...]:
+    """The ``size`` coded units of ``code`` most similar to the row (``similarity``'s row ``row``), ties by unit id."""
+    if similarity is None or row is None or code not in model.all_codes:
         return ()
     members = np.flatnonzero(model.exemplar_labels[:, model.all_codes.index(code)])
     if not len(members):

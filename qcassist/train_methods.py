@@ -119,7 +119,7 @@ def finetune_obstacle(spec: str, data: TrainingSet, *, exclusive: bool, options:
     if method == "auto":
         units = len(head_rows(data, exclusive=exclusive, codes=classifier_codes(data, options) or data.codes))
         if units < MIN_AUTO_UNITS:
-            return [], (f"{units} coded units are too few to fine-tune on (auto tries from {MIN_AUTO_UNITS}; "
+            return [], (f"{units} units coded with the classifier's codes are too few to fine-tune on (auto tries from {MIN_AUTO_UNITS}; "
                         "--method finetuned insists)")
     return plan_holdout(data, exclusive=exclusive, options=options)
 

@@ -503,4 +503,6 @@ def test_a_broad_theme_that_splits_is_listed_and_drafted_as_a_group(project, top
     assert "\nG1  " in listing(run) and "(2 themes: T2, T3)" in listing(run)
     codes = draft_codebook(run)["codes"]
     assert codes[0]["code"].startswith("G1 ") and [c["code"].split()[0] for c in codes[0]["children"]] == ["T2", "T3"]
+    with pytest.raises(QcaError, match=r"G1 is a group of themes \(T2, T3\), not a theme"):
+        run.theme("g1")
     assert codes[1]["code"].startswith("T1 ")

@@ -172,7 +172,7 @@ def test_auto_keeps_the_fast_model_and_says_why_when_there_are_too_few_coded_uni
         _seed(store, tmp_path)
     result = runner.invoke(main, ["train", "-p", str(project)])
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("Fast model kept without fine-tuning: 77 coded units are too few")
+    assert result.output.startswith("Fast model kept without fine-tuning: 77 units coded with the classifier's codes are too few")
     assert fake_tuning == []  # nothing was fine-tuned
     with Store.open(project) as store:
         assert store.latest_classifier()[1]["method"] == "fast"

@@ -72,7 +72,7 @@ ORIGIN_WORDS = {"human": "direct codings only", "review": "reviewed codings only
 
 def format_agreement(result: Agreement) -> str:
     lines = [
-        f"Coders: {', '.join(result.coders)} (reference {result.reference}) · {result.units} units in {result.transcripts} transcripts"
+        f"Coders: {', '.join(result.coders)} (reference {result.reference}) · {result.units} units in {result.transcripts} transcript{'' if result.transcripts == 1 else 's'}"
         + f" · {ORIGIN_WORDS[result.origin]}"
         + (f" · 95% CI from {result.bootstrap} bootstrap rounds over transcripts" if result.bootstrap else ""),
     ]

@@ -109,6 +109,10 @@ class ThemeRun:
             if theme.id == theme_id.upper():
                 return theme
         known = ", ".join(t.id for t in self.themes) or "none"
+        group = next((g for g in self.groups if g.id == theme_id.upper()), None)
+        if group is not None:
+            raise QcaError(f"{group.id} is a group of themes ({', '.join(group.themes)}), not a theme: adopt its themes, "
+                           f"with --under NAME to keep them together.")
         raise QcaError(f"no theme {theme_id!r} in this run (themes: {known}); run 'qcassist themes' with the same options to list them.")
 
     def as_dict(self) -> dict:

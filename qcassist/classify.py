@@ -21,6 +21,7 @@ nothing is pickled.
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 
@@ -241,23 +242,39 @@ def _propose_block(model: CodeModel, embeddings: np.ndarray, texts: Sequence[str
         mask = model.classifier.suggest_mask(probabilities)
         for row, column in zip(*np.nonzero(mask)):
             proposals.append((int(row), model.codes[column], float(probabilities[row, column]), None, "classifier"))
-    has_exemplars = len(model.exemplar_vectors) > 0
-    if model.exemplar_codes and has_exemplars:
+    if model.exemplar_codes and len(model.exemplar_vectors):
         proposals += _best_above(_nearest_exemplar(model, embeddings), model.exemplar_codes,
                                  options.exemplar_threshold, "exemplar")
     if model.description_codes:
         to_description = _similarities(embeddings, model.description_vectors)
         proposals += _best_above(to_description, model.description_codes, options.description_threshold, "description")
-    # Rationales only for the rows that got a proposal: every row against every coded unit would cost
-    # (units x coded units), which grows with the square of a corpus whose coded share stays the same.
-    cited = sorted({row for row, *_ in proposals}) if has_exemplars else []
-    similarity = _similarities(embeddings[cited], model.exemplar_vectors) if cited else None
-    at = {row: i for i, row in enumerate(cited)}
-    return [
-        Proposal(row, code, probability, score, source,
-                 _rationale(model, similarity, at.get(row), code, options.rationale_size))
-        for row, code, probability, score, source in proposals
-    ]
+    rationales = _rationales(model, embeddings, proposals, options.rationale_size)
+    return [Proposal(row, code, probability, score, source, rationales.get((row, code), ()))
+            for row, code, probability, score, source in proposals]
+
+
+def _rationales(model: CodeModel, embeddings: np.ndarray, proposals: list[tuple], size: int) -> dict[tuple[int, str], tuple[int, ...]]:
+    """(row, code) -> the ``size`` coded units of that code most similar to the row, most similar first, ties by id.
+
+    Only the proposed rows against their code's units: every row against every coded unit would cost
+    (units x coded units), which grows with the square of a corpus whose coded share stays the same.
+    """
+    rows_of: dict[str, set[int]] = defaultdict(set)
+    for row, code, *_ in proposals:
+        if code in model.all_codes:
+            rows_of[code].add(row)
+    found = {}
+    for code, rows in rows_of.items():
+        members = np.flatnonzero(model.exemplar_labels[:, model.all_codes.index(code)]) if len(model.exemplar_vectors) else []
+        if not len(members):
+            continue
+        rows = sorted(rows)
+        similarity = _similarities(embeddings[rows], model.exemplar_vectors[members])
+        ids = model.exemplar_unit_ids[members]
+        for i, row in enumerate(rows):
+            nearest = np.lexsort((ids, -similarity[i]))[:size]
+            found[(row, code)] = tuple(int(ids[j]) for j in nearest)
+    return found
 
 
 def _nearest_exemplar(model: CodeModel, embeddings: np.ndarray) -> np.ndarray:
@@ -277,18 +294,6 @@ def _best_above(scores: np.ndarray, codes: list[str], threshold: float, source: 
     top = scores.argmax(axis=1)
     return [(int(row), codes[top[row]], None, float(scores[row, top[row]]), source)
             for row in np.flatnonzero(scores[np.arange(len(scores)), top] >= threshold)]
-
-
-def _rationale(model: CodeModel, similarity, row: int | None, code: str, size: int) -> tuple[int, ...]:
-    """The ``size`` coded units of ``code`` most similar to the row (``similarity``'s row ``row``), ties by unit id."""
-    if similarity is None or row is None or code not in model.all_codes:
-        return ()
-    members = np.flatnonzero(model.exemplar_labels[:, model.all_codes.index(code)])
-    if not len(members):
-        return ()
-    ids = model.exemplar_unit_ids[members]
-    nearest = np.lexsort((ids, -similarity[row, members]))[:size]  # most similar first, ties by unit id
-    return tuple(int(ids[i]) for i in nearest)
 
 
 def _similarities(embeddings: np.ndarray, vectors: np.ndarray) -> np.ndarray:

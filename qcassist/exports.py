@@ -65,5 +65,5 @@ def filtered_decision_rows(store: Store, *, coders: Sequence[str] = (), transcri
     """``decisions.decision_rows``, only those of some coders and transcripts."""
     rows = decision_rows(store)
     check_names("coder", coders, (r["coder"] for r in rows))
-    check_names("transcript", transcripts, (t.name for t in store.transcripts()))
+    check_names("transcript", transcripts, store.transcript_names())
     return [r for r in rows if (not coders or r["coder"] in coders) and (not transcripts or r["transcript"] in transcripts)]

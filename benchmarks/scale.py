@@ -56,7 +56,7 @@ STEPS = ("import", "segment", "export-units", "seed", "train", "suggest", "agree
 # What a user of a large project runs besides the pipeline: timed only when named in --steps or with --extra,
 # after STEPS, so a default run (and the JSON of earlier runs) stays as it was.
 EXTRA_STEPS = ("status", "speakers", "units", "export-suggestions", "review", "review-decisions", "decisions-export",
-               "disagreements", "condense", "evaluate", "themes")
+               "export-codings", "disagreements", "condense", "evaluate", "themes")
 REVIEW_DECISIONS = 20  # units decided by the review-decisions step (a coder's session), from the first suggested units
 
 
@@ -266,6 +266,7 @@ def extra_steps(step, p: list[str], work: Path, env: dict, only: tuple[str, ...]
         decisions_csv = write_decisions(suggestions_csv, work)
         step("review-decisions", ["review", *p, "--coder", "carl", "--decisions", str(decisions_csv)])
     step("decisions-export", ["decisions", "export", *p, "-o", str(work / "decisions.csv"), "--force"])
+    step("export-codings", ["export", "codings", *p, "-o", str(work / "codings.csv"), "--force"])
     step("disagreements", ["disagreements", *p, "--coders", "anna,bo", "-o", str(work / "disagreements.txt"),
                            "--force"])
     step("condense", ["condense", *p, "-o", str(work / "condensation.md"), "--force"])

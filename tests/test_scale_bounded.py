@@ -19,7 +19,7 @@ from qcassist.condense import condense
 from qcassist.decisions import (
     QueueFilter, _items, _model_view, apply_decisions_file, decide, decided_suggestions, decision_rows, review_queue,
 )
-from qcassist.exports import filtered_decision_rows
+from qcassist.exports import coding_rows, filtered_decision_rows
 from qcassist.ingest.coded import CodedColumns
 from qcassist.model import Coding
 from qcassist.project import unit_rows
@@ -107,6 +107,25 @@ def decision_rows_as_before(store) -> list[dict]:
     return [{**row, "external_id": info[row["unit_id"]][1], "transcript": info[row["unit_id"]][0]} for row in rows]
 
 
+def coding_rows_as_before(store, transcripts) -> list[dict]:
+    chosen = [t for t in store.transcripts() if not transcripts or t.name in transcripts]
+    book, decisions = store.codebook(), store.coding_decisions()
+    rows = []
+    for transcript in chosen:
+        units = {u.id: u for u in store.units(transcript.id)}
+        spans = {c.id: (c.start, c.end) if c.start is not None else (units[c.unit_id].start, units[c.unit_id].end)
+                 for c in store.codings(transcript.id)}
+        for coding in sorted(store.codings(transcript.id), key=lambda c: (spans[c.id][0], units[c.unit_id].start, c.id)):
+            unit, (start, end) = units[coding.unit_id], spans[coding.id]
+            rows.append({"coding_id": coding.id, "unit_id": unit.id, "external_id": unit.external_id,
+                         "transcript": transcript.name, "speaker": unit.speaker, "start": start, "end": end,
+                         "text": transcript.text[start:end], "code": coding.code,
+                         "code_path": " > ".join(book.path(coding.code)), "coder": coding.coder,
+                         "origin": coding.origin, "created_at": coding.created_at,
+                         "decision_id": decisions.get(coding.id)})
+    return rows
+
+
 def by_unit_of(store) -> dict[int, list]:
     found = defaultdict(list)
     for suggestion in store.suggestions():
@@ -144,6 +163,14 @@ def test_decision_rows_name_the_transcript_and_external_id_as_before(suggested):
         assert [r["action"] for r in rows] == ["accept", "reject"]
         assert rows == decision_rows_as_before(store)
         assert rows[0]["transcript"] != rows[1]["transcript"]
+
+
+@pytest.mark.parametrize("transcripts", [(), ("t5", "t1")])
+def test_coding_rows_are_those_of_the_whole_corpus_reads(suggested, transcripts):
+    with Store.open(suggested) as store:
+        rows = coding_rows(store, transcripts=transcripts)
+        assert rows == coding_rows_as_before(store, transcripts)
+        assert [r["transcript"] for r in rows][:1] == ["t1" if transcripts else "t0"] and len(rows) > 10
 
 
 # --- without reading the whole corpus ----------------------------------------------
@@ -184,6 +211,7 @@ def test_review_and_decision_files_read_only_the_queue(suggested, tmp_path, no_c
 def test_sheet_disagreements_speakers_and_units_read_no_whole_corpus(suggested, no_corpus_reads, monkeypatch):
     with Store.open(suggested) as store:
         assert len(unit_rows(store)) == N_UNITS and len(speaker_rows(store)) == 6
+        assert len(coding_rows(store)) > len(coding_rows(store, coders=["bo"], transcripts=["t2"])) > 0
         sheet = condense(store)
         assert sum(len(s.passages) for s in sheet.sections) > 0 and sheet.participants == 6
     monkeypatch.undo()  # the agreement's alignment reads every unit (not their texts), as 'agree' does

@@ -236,7 +236,7 @@ def run_size(n_units: int, *, encoder: str, seed: int, work: Path, env: dict, on
             return
         steps[name] = run_step(args, env, keys=keys)
         steps[name]["db_mib"] = (project / "qcassist.db").stat().st_size / 2**20
-        log(f"  {name:<12} {steps[name]['seconds']:8.1f} s  {steps[name]['cpu_seconds']:8.1f} s CPU  "
+        log(f"  {name:<18} {steps[name]['seconds']:8.1f} s  {steps[name]['cpu_seconds']:8.1f} s CPU  "
             f"{steps[name]['rss_mib']:8.0f} MiB", flush=True)
 
     step("train", ["train", *p, "--encoder", encoder])
@@ -307,7 +307,7 @@ def seeded_project(n_units: int, *, encoder: str, seed: int, work: Path, env: di
     def step(name: str, args: list[str]) -> None:
         steps[name] = run_step(args, env)
         steps[name]["db_mib"] = (project / "qcassist.db").stat().st_size / 2**20
-        log(f"  {name:<12} {steps[name]['seconds']:8.1f} s  {steps[name]['cpu_seconds']:8.1f} s CPU  "
+        log(f"  {name:<18} {steps[name]['seconds']:8.1f} s  {steps[name]['cpu_seconds']:8.1f} s CPU  "
             f"{steps[name]['rss_mib']:8.0f} MiB", flush=True)
 
     step("import", ["import", *p, *files])

@@ -27,7 +27,7 @@ from .codebook import codebook_rows, did_you_mean
 from .decisions import settled_units
 from .errors import InputError, QcaError
 from .ingest.decode import read_text
-from .model import Codebook, Coding, Condensate
+from .model import Codebook, Coding, Condensate, Transcript, Turn
 from .project import project_encoder
 from .ratings import derived_coders
 from .store import Store
@@ -119,7 +119,9 @@ def condense(store: Store, *, encoder: str | None = None, coders: Sequence[str] 
             listed = ", ".join(known) or "none"
             raise QcaError(f"no codings by coder {coder!r} (coders: {listed}).{did_you_mean(coder, known)}")
     names = {transcript_id: name for name, transcript_id in store.transcript_ids().items()}  # in id order
-    participant_of, total, by_speaker = _participants(store, names)
+    # every participant counts, read from the turns' speakers and roles, never the transcripts' texts
+    summaries = {t.id: t.turns for t in store.speaker_summaries()}  # one turn per (speaker, role), first turn first
+    participant_of, total, by_speaker = _count_participants(store, names, summaries)
     codings = [c for c in store.codings(coders=coders or None) if c.origin in HUMAN_ORIGINS]
     settled = _settled_by_adjudicators(store, codings)
     passages = _passages(store, names, participant_of, codings, settled)
@@ -142,13 +144,16 @@ def _section_rows(book: Codebook) -> list[dict]:
     return [row for row in codebook_rows(book) if row["level"] != "code" or not row["parent"]]
 
 
-def _participants(store: Store, names: dict[int, str]) -> tuple[dict[tuple[int, str | None], str], int, tuple[str, ...]]:
-    """Who counts as a participant: the transcript, or each speaker in a transcript with several participants.
+def _participants(store: Store, transcripts: Sequence[Transcript]) -> tuple[dict[tuple[int, str | None], str], int, tuple[str, ...]]:
+    """Who counts as a participant: the transcript, or each speaker in a transcript with several participants."""
+    return _count_participants(store, {t.id: t.name for t in transcripts}, {t.id: t.turns for t in transcripts})
 
-    ``names``: every transcript's name by id, in id order. Read from the turns' speakers and roles and the units'
-    speakers, never the transcripts' texts: the sheet counts every participant of a corpus of any size.
-    """
-    turns = {t.id: t.turns for t in store.speaker_summaries()}  # one turn per (speaker, role), in order of first turn
+
+def _count_participants(store: Store, names: dict[int, str], turns: dict[int, Sequence[Turn]]
+                        ) -> tuple[dict[tuple[int, str | None], str], int, tuple[str, ...]]:
+    """``_participants`` of the transcripts in ``names`` (id → name, in id order) from their ``turns`` (the
+    speakers and roles are what counts: ``store.speaker_summaries()`` gives them without the texts) and the
+    speakers of their units."""
     speakers: dict[int, list[str]] = {}
     for transcript_id in names:
         found = [turn.speaker for turn in turns.get(transcript_id, ()) if turn.role == "participant"]

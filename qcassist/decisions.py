@@ -27,6 +27,7 @@ from .store import Store
 DECISION_FIELDS = ("decision_id", "unit_id", "external_id", "transcript", "action", "suggested_code", "probability",
                    "model_version", "final_codes", "coder", "memo", "reverses", "created_at")
 STANDING = ("accept", "reject", "recode", "add")  # actions that settle a unit for a coder
+MODEL_VIEW_BLOCK = 2048  # queue units whose features and probabilities the review order computes at once
 
 
 @dataclass(frozen=True)
@@ -154,9 +155,13 @@ def _model_view(store: Store, unit_ids: list[int]) -> tuple[np.ndarray | None, n
         return None, None
     if model.classifier is None:
         return None, embeddings
-    features = model.features.transform(embeddings, [u.text for u in rows], [u.context for u in rows],
-                                        [u.following for u in rows])
-    return model.classifier.predict_proba(features), embeddings
+    # a block of rows at a time: the features and the classifier's working copies of a whole queue (~20 KB a
+    # unit, measured) would follow the suggestions of a large corpus; each row's probabilities are its own
+    blocks = [model.classifier.predict_proba(model.features.transform(
+        embeddings[i:i + MODEL_VIEW_BLOCK], [u.text for u in rows[i:i + MODEL_VIEW_BLOCK]],
+        [u.context for u in rows[i:i + MODEL_VIEW_BLOCK]], [u.following for u in rows[i:i + MODEL_VIEW_BLOCK]]))
+        for i in range(0, len(rows), MODEL_VIEW_BLOCK)]
+    return np.vstack(blocks), embeddings  # review_queue asks only for a queue that has units
 
 
 def _reviewable_suggestions(store: Store) -> list[Suggestion]:

@@ -148,7 +148,9 @@ def test_the_queue_items_are_those_of_the_whole_corpus_reads(suggested, transcri
         assert len({i.transcript for i in new}) == 6
 
 
-def test_the_model_view_of_the_queue_is_that_of_every_unit(suggested):
+@pytest.mark.parametrize("block", [2048, 5])
+def test_the_model_view_of_the_queue_is_that_of_every_unit(suggested, block, monkeypatch):
+    monkeypatch.setattr("qcassist.decisions.MODEL_VIEW_BLOCK", block)  # probabilities a block of rows at a time
     with Store.open(suggested) as store:
         ids = [item.unit_id for item in review_queue(store, coder="carl", strategy="sequential")][::-1]
         probabilities, embeddings = _model_view(store, ids)

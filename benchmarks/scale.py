@@ -53,6 +53,11 @@ CODES = {
     "feeling": ("feel", "worr", "happy", "afraid", "hard", "stress"),
 }
 STEPS = ("import", "segment", "export-units", "seed", "train", "suggest", "agree", "export-qdpx", "report")
+# What a user of a large project runs besides the pipeline: timed only when named in --steps or with --extra,
+# after STEPS, so a default run (and the JSON of earlier runs) stays as it was.
+EXTRA_STEPS = ("status", "speakers", "units", "export-suggestions", "review", "review-decisions", "decisions-export",
+               "export-codings", "disagreements", "condense", "evaluate", "themes")
+REVIEW_DECISIONS = 20  # units decided by the review-decisions step (a coder's session), from the first suggested units
 
 
 def clean(text: str) -> str:
@@ -149,18 +154,62 @@ def count_units(units_csv: Path) -> int:
         return sum(1 for _ in csv.DictReader(f))
 
 
-def run_step(args: list[str], env: dict) -> dict:
-    """One ``python -m qcassist`` process under /usr/bin/time -v: wall seconds and peak RSS (MiB)."""
+def run_step(args: list[str], env: dict, *, keys: str | None = None) -> dict:
+    """One ``python -m qcassist`` process under /usr/bin/time -v: wall seconds and peak RSS (MiB).
+
+    ``keys``: run it on a pseudo-terminal and type these once it first draws (the review screen).
+    """
     # -P: not the working directory first on sys.path, so PYTHONPATH (--code) picks the checkout timed
     command = ["/usr/bin/time", "-v", sys.executable, "-P", "-m", "qcassist", *args]
     started = time.perf_counter()
-    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    if keys is None:
+        done = subprocess.run(command, env=env, capture_output=True, text=True)
+    else:
+        done = run_on_terminal(command, env, keys)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         sys.exit(f"qcassist {' '.join(args[:2])} failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}")
     rss_kib = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1))
     cpu = sum(float(re.search(rf"{kind} time \(seconds\): ([\d.]+)", done.stderr).group(1)) for kind in ("User", "System"))
     return {"seconds": seconds, "cpu_seconds": cpu, "rss_mib": rss_kib / 1024}
+
+
+def run_on_terminal(command: list[str], env: dict, keys: str) -> subprocess.CompletedProcess:
+    """Run ``command`` with a pseudo-terminal as its stdin and stdout (stderr a pipe: /usr/bin/time writes there),
+    and type ``keys`` after its first output: the review screen puts the terminal in cbreak mode, dropping
+    what was typed before, and only then draws. Typed again if it is still running a while after."""
+    import fcntl
+    import pty
+    import select
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))  # rows, columns
+    process = subprocess.Popen(command, env=env, stdin=slave, stdout=slave, stderr=subprocess.PIPE)
+    os.close(slave)
+    shown, errors = bytearray(), bytearray()
+    typed_at = None
+    open_fds = {master, process.stderr.fileno()}
+    while open_fds:
+        ready, _, _ = select.select(list(open_fds), [], [], 1.0)
+        for fd in ready:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:  # the terminal's other end closed (EIO on Linux)
+                chunk = b""
+            if not chunk:
+                open_fds.discard(fd)
+            (shown if fd == master else errors).extend(chunk)
+        if shown and process.poll() is None and (typed_at is None or time.perf_counter() - typed_at > 30):
+            os.write(master, keys.encode())
+            typed_at = time.perf_counter()
+        if process.poll() is not None and not ready:
+            break
+    process.wait()
+    os.close(master)
+    return subprocess.CompletedProcess(command, process.returncode, shown.decode("utf-8", "replace"),
+                                       errors.decode("utf-8", "replace"))
 
 
 def run_size(n_units: int, *, encoder: str, seed: int, work: Path, env: dict, only: tuple[str, ...] = STEPS,
@@ -182,12 +231,12 @@ def run_size(n_units: int, *, encoder: str, seed: int, work: Path, env: dict, on
         facts = seeded_project(n_units, encoder=encoder, seed=seed, work=work, env=env, steps=steps, log=log)
         saved.write_text(json.dumps({**facts, "encoder": encoder, "setup_steps": steps}))
 
-    def step(name: str, args: list[str]) -> None:
+    def step(name: str, args: list[str], keys: str | None = None) -> None:
         if name not in only:
             return
-        steps[name] = run_step(args, env)
+        steps[name] = run_step(args, env, keys=keys)
         steps[name]["db_mib"] = (project / "qcassist.db").stat().st_size / 2**20
-        log(f"  {name:<12} {steps[name]['seconds']:8.1f} s  {steps[name]['cpu_seconds']:8.1f} s CPU  "
+        log(f"  {name:<18} {steps[name]['seconds']:8.1f} s  {steps[name]['cpu_seconds']:8.1f} s CPU  "
             f"{steps[name]['rss_mib']:8.0f} MiB", flush=True)
 
     step("train", ["train", *p, "--encoder", encoder])
@@ -195,7 +244,52 @@ def run_size(n_units: int, *, encoder: str, seed: int, work: Path, env: dict, on
     step("agree", ["agree", *p, "--coders", "anna,bo"])
     step("export-qdpx", ["export", "qdpx", *p, str(work / "study.qdpx")])
     step("report", ["report", *p, "-o", str(work / "report.html")])
+    extra_steps(step, p, work, env, only)
     return {"target": n_units, **facts, "encoder": encoder, "baseline_rss_mib": baseline, "steps": steps}
+
+
+def extra_steps(step, p: list[str], work: Path, env: dict, only: tuple[str, ...]) -> None:
+    """The commands besides the pipeline (EXTRA_STEPS), on the trained and suggested project, those in ``only``.
+
+    review opens the review screen on a terminal (the queue built in the default, diverse order) and quits;
+    review-decisions applies a decisions file for REVIEW_DECISIONS units, as a coder's session in a script would.
+    """
+    step("status", ["status", *p, "--json"])
+    step("speakers", ["speakers", *p, "--json"])
+    step("units", ["units", *p, "--format", "csv", "-o", str(work / "units-listing.csv"), "--force"])
+    suggestions_csv = work / "suggestions.csv"
+    step("export-suggestions", ["export", "suggestions", *p, "-o", str(suggestions_csv), "--force"])
+    step("review", ["review", *p, "--coder", "carl"], keys="q")
+    if "review-decisions" in only:
+        if not suggestions_csv.exists():
+            run_step(["export", "suggestions", *p, "-o", str(suggestions_csv)], env)
+        decisions_csv = write_decisions(suggestions_csv, work)
+        step("review-decisions", ["review", *p, "--coder", "carl", "--decisions", str(decisions_csv)])
+    step("decisions-export", ["decisions", "export", *p, "-o", str(work / "decisions.csv"), "--force"])
+    step("export-codings", ["export", "codings", *p, "-o", str(work / "codings.csv"), "--force"])
+    step("disagreements", ["disagreements", *p, "--coders", "anna,bo", "-o", str(work / "disagreements.txt"),
+                           "--force"])
+    step("condense", ["condense", *p, "-o", str(work / "condensation.md"), "--force"])
+    step("evaluate", ["evaluate", *p, "--json"])
+    step("themes", ["themes", *p, "-o", str(work / "themes.txt"), "--force"])
+
+
+def write_decisions(suggestions_csv: Path, work: Path) -> Path:
+    """A decisions file for the first REVIEW_DECISIONS suggested units: accept the top suggestion of every
+    other one, reject the rest's."""
+    units: list[str] = []
+    with suggestions_csv.open(newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            if row["unit_id"] not in units:
+                units.append(row["unit_id"])
+            if len(units) == REVIEW_DECISIONS:
+                break
+    path = work / "decisions-in.csv"
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["unit_id", "action"])
+        writer.writerows([unit, "accept" if i % 2 == 0 else "reject"] for i, unit in enumerate(units))
+    return path
 
 
 def seeded_project(n_units: int, *, encoder: str, seed: int, work: Path, env: dict, steps: dict, log) -> dict:
@@ -213,7 +307,7 @@ def seeded_project(n_units: int, *, encoder: str, seed: int, work: Path, env: di
     def step(name: str, args: list[str]) -> None:
         steps[name] = run_step(args, env)
         steps[name]["db_mib"] = (project / "qcassist.db").stat().st_size / 2**20
-        log(f"  {name:<12} {steps[name]['seconds']:8.1f} s  {steps[name]['cpu_seconds']:8.1f} s CPU  "
+        log(f"  {name:<18} {steps[name]['seconds']:8.1f} s  {steps[name]['cpu_seconds']:8.1f} s CPU  "
             f"{steps[name]['rss_mib']:8.0f} MiB", flush=True)
 
     step("import", ["import", *p, *files])
@@ -235,17 +329,21 @@ def slope(x1: float, y1: float, x2: float, y2: float) -> float:
 
 
 def print_table(results: list[dict]) -> None:
+    extra = any(n in r["steps"] for r in results for n in EXTRA_STEPS)
+    w = 19 if extra else 13  # room for 'export-suggestions'
     for r in results:
         print(f"\n{r['units']:,} units ({r['transcripts']:,} transcripts, {r['participant_turns']:,} participant turns, "
               f"{r['seeded']:,} seeded units per coder, encoder {r['encoder']})")
-        print(f"{'step':<13}{'wall s':>9}{'CPU s':>9}{'units/CPU s':>13}{'peak RSS MiB':>14}{'db MiB':>9}")
-        for name in (n for n in STEPS if n in r["steps"]):
+        print(f"{'step':<{w}}{'wall s':>9}{'CPU s':>9}{'units/CPU s':>13}{'peak RSS MiB':>14}{'db MiB':>9}")
+        for name in (n for n in STEPS + EXTRA_STEPS if n in r["steps"]):
             s = r["steps"][name]
-            print(f"{name:<13}{s['seconds']:>9.1f}{s['cpu_seconds']:>9.1f}{r['units'] / s['cpu_seconds']:>13,.0f}"
+            print(f"{name:<{w}}{s['seconds']:>9.1f}{s['cpu_seconds']:>9.1f}{r['units'] / s['cpu_seconds']:>13,.0f}"
                   f"{s['rss_mib']:>14,.0f}{s['db_mib']:>9.1f}")
-        wall = sum(s["seconds"] for s in r["steps"].values())
-        cpu = sum(s["cpu_seconds"] for s in r["steps"].values())
-        print(f"{'total':<13}{wall:>9.1f}{cpu:>9.1f}{r['units'] / cpu:>13,.0f}")
+        for label, names in (("total", STEPS), ("extra total", EXTRA_STEPS)):
+            timed = [r["steps"][n] for n in names if n in r["steps"]]
+            if timed:  # the pipeline's total, and the extra commands' apart from it
+                wall, cpu = sum(s["seconds"] for s in timed), sum(s["cpu_seconds"] for s in timed)
+                print(f"{label:<{w}}{wall:>9.1f}{cpu:>9.1f}{r['units'] / cpu:>13,.0f}")
     pairs = []
     for encoder in dict.fromkeys(r["encoder"] for r in results):  # slopes only between runs of one encoder
         ordered = sorted((r for r in results if r["encoder"] == encoder), key=lambda r: r["units"])
@@ -253,11 +351,11 @@ def print_table(results: list[dict]) -> None:
     for small, large in pairs:
         print(f"\nlog-log slope {small['units']:,} -> {large['units']:,} units (1.0 = linear): CPU time, peak RSS, "
               "peak RSS above the interpreter with qcassist imported (qcassist --version)")
-        for name in (n for n in STEPS if n in small["steps"] and n in large["steps"]):
+        for name in (n for n in STEPS + EXTRA_STEPS if n in small["steps"] and n in large["steps"]):
             s, l = small["steps"][name], large["steps"][name]
             above = slope(small["units"], max(s["rss_mib"] - small["baseline_rss_mib"], 1),
                           large["units"], max(l["rss_mib"] - large["baseline_rss_mib"], 1))
-            print(f"{name:<13} CPU {slope(small['units'], s['cpu_seconds'], large['units'], l['cpu_seconds']):5.2f}"
+            print(f"{name:<{w}} CPU {slope(small['units'], s['cpu_seconds'], large['units'], l['cpu_seconds']):5.2f}"
                   f"   RSS {slope(small['units'], s['rss_mib'], large['units'], l['rss_mib']):5.2f}   RSS above baseline {above:5.2f}")
 
 
@@ -271,16 +369,19 @@ def main() -> None:
                         help="the qcassist checkout to time (e.g. an older one, for before/after)")
     parser.add_argument("--steps", default=",".join(STEPS),
                         help="steps to time, comma-separated; those up to 'seed' always run when the project is made, "
-                             "and a --work folder of an earlier run is reused from its seeded project")
+                             "and a --work folder of an earlier run is reused from its seeded project; also "
+                             f"these, not timed by default: {', '.join(EXTRA_STEPS)}")
+    parser.add_argument("--extra", action="store_true", help="also time every one of the extra steps (after the others)")
     parser.add_argument("--json-out", type=Path, help="also write the measurements as JSON")
     parser.add_argument("--add", type=Path, action="append", default=[], help="JSON of earlier runs to tabulate with these")
     args = parser.parse_args()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(args.code.resolve()), env.get("PYTHONPATH")]))
     sizes = [int(s) for s in args.sizes.split(",") if s]
-    only = tuple(s for s in args.steps.split(",") if s)
-    if set(only) - set(STEPS):
-        parser.error(f"unknown steps {sorted(set(only) - set(STEPS))}; the steps are {', '.join(STEPS)}")
+    only = tuple(s for s in args.steps.split(",") if s) + (EXTRA_STEPS if args.extra else ())
+    if set(only) - set(STEPS + EXTRA_STEPS):
+        parser.error(f"unknown steps {sorted(set(only) - set(STEPS + EXTRA_STEPS))}; the steps are "
+                     f"{', '.join(STEPS + EXTRA_STEPS)}")
     if any(n < 1000 for n in sizes):
         parser.error("sizes below 1000 units leave some codes with a single seeded unit, and train refuses them")
     results = [r for path in args.add for r in json.loads(path.read_text())]

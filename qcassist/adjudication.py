@@ -65,14 +65,15 @@ def disagreements(
     ratings = collect_ratings(store, coders, codes=codes, transcripts=transcripts, min_overlap=min_overlap,
                               include_uncoded=include_uncoded)
     settled = _adjudicated_codes(store, adjudicator)
-    by_id = {t.id: t for t in store.transcripts()}
-    turns_of: dict[int, list[ContextTurn]] = {}
+    transcript, around = None, []  # the units come in transcript order: their transcripts are read one at a time
     found = []
     for column, unit in enumerate(ratings.units):
         judged = {c: ratings.labels[c][column] for c in coders if ratings.labels[c][column] is not None}
         if len(set(judged.values())) < 2:
             continue
-        transcript = by_id[unit.transcript_id]
+        if transcript is None or transcript.id != unit.transcript_id:
+            transcript = store.transcript(unit.transcript_id)
+            around = context_turns(transcript)
         turn = unit.turn_index if unit.turn_index is not None else 0
         found.append(Disagreement(
             unit.id, transcript.name, unit.speaker, unit.start, unit.end, unit.text_in(transcript),
@@ -80,7 +81,7 @@ def disagreements(
             tuple(ContextTurn(t.speaker, transcript.turn_text(t)) for t in transcript.turns[max(0, turn - 2):turn]),
             tuple(ContextTurn(t.speaker, transcript.turn_text(t)) for t in transcript.turns[turn + 1:turn + 3]),
             settled.get(unit.id),
-            unit_context(transcript, unit, around=turns_of.setdefault(transcript.id, context_turns(transcript))),
+            unit_context(transcript, unit, around=around),
         ))
     return found
 

@@ -27,7 +27,7 @@ from .codebook import codebook_rows, did_you_mean
 from .decisions import settled_units
 from .errors import InputError, QcaError
 from .ingest.decode import read_text
-from .model import Codebook, Coding, Condensate, Transcript
+from .model import Codebook, Coding, Condensate, Transcript, Turn
 from .project import project_encoder
 from .ratings import derived_coders
 from .store import Store
@@ -118,11 +118,13 @@ def condense(store: Store, *, encoder: str | None = None, coders: Sequence[str] 
         if coder not in known:
             listed = ", ".join(known) or "none"
             raise QcaError(f"no codings by coder {coder!r} (coders: {listed}).{did_you_mean(coder, known)}")
-    transcripts = store.transcripts()
-    participant_of, total, by_speaker = _participants(store, transcripts)
+    names = {transcript_id: name for name, transcript_id in store.transcript_ids().items()}  # in id order
+    # every participant counts, read from the turns' speakers and roles, never the transcripts' texts
+    summaries = {t.id: t.turns for t in store.speaker_summaries()}  # one turn per (speaker, role), first turn first
+    participant_of, total, by_speaker = _count_participants(store, names, summaries)
     codings = [c for c in store.codings(coders=coders or None) if c.origin in HUMAN_ORIGINS]
     settled = _settled_by_adjudicators(store, codings)
-    passages = _passages(store, transcripts, participant_of, codings, settled)
+    passages = _passages(store, names, participant_of, codings, settled)
     saved = store.condensates()
     drafts = [_draft(book, row, passages) for row in _section_rows(book)]
     unpicked = [d for d in drafts if d.code not in saved or saved[d.code].quote_unit is None]
@@ -142,27 +144,38 @@ def _section_rows(book: Codebook) -> list[dict]:
     return [row for row in codebook_rows(book) if row["level"] != "code" or not row["parent"]]
 
 
-def _participants(store: Store, transcripts: list[Transcript]) -> tuple[dict[tuple[int, str | None], str], int, tuple[str, ...]]:
+def _participants(store: Store, transcripts: Sequence[Transcript]) -> tuple[dict[tuple[int, str | None], str], int, tuple[str, ...]]:
     """Who counts as a participant: the transcript, or each speaker in a transcript with several participants."""
+    return _count_participants(store, {t.id: t.name for t in transcripts}, {t.id: t.turns for t in transcripts})
+
+
+def _count_participants(store: Store, names: dict[int, str], turns: dict[int, Sequence[Turn]]
+                        ) -> tuple[dict[tuple[int, str | None], str], int, tuple[str, ...]]:
+    """``_participants`` of the transcripts in ``names`` (id → name, in id order) from their ``turns`` (the
+    speakers and roles are what counts: ``store.speaker_summaries()`` gives them without the texts) and the
+    speakers of their units."""
     speakers: dict[int, list[str]] = {}
-    for t in transcripts:
-        found = [turn.speaker for turn in t.participant_turns] + [u.speaker for u in store.units(t.id) if u.speaker]
-        speakers[t.id] = list(dict.fromkeys(found))
+    for transcript_id in names:
+        found = [turn.speaker for turn in turns.get(transcript_id, ()) if turn.role == "participant"]
+        found += [u.speaker for u in store.units(transcript_id) if u.speaker]
+        speakers[transcript_id] = list(dict.fromkeys(found))
     participant_of: dict[tuple[int, str | None], str] = {}
-    for t in transcripts:
-        several = len(speakers[t.id]) > 1
-        participant_of[(t.id, None)] = t.name
-        for speaker in speakers[t.id]:
-            participant_of[(t.id, speaker)] = f"{t.name}: {speaker}" if several else t.name
-    total = sum(max(1, len(speakers[t.id])) for t in transcripts)
-    return participant_of, total, tuple(t.name for t in transcripts if len(speakers[t.id]) > 1)
+    for transcript_id, name in names.items():
+        several = len(speakers[transcript_id]) > 1
+        participant_of[(transcript_id, None)] = name
+        for speaker in speakers[transcript_id]:
+            participant_of[(transcript_id, speaker)] = f"{name}: {speaker}" if several else name
+    total = sum(max(1, len(speakers[transcript_id])) for transcript_id in names)
+    return participant_of, total, tuple(name for transcript_id, name in names.items() if len(speakers[transcript_id]) > 1)
 
 
-def _passages(store: Store, transcripts: list[Transcript], participant_of: dict, codings: Sequence[Coding],
+def _passages(store: Store, names: dict[int, str], participant_of: dict, codings: Sequence[Coding],
               settled: dict[int, str]) -> list[Passage]:
-    """One passage per coded (unit, span), with each code and the coders who gave it, in transcript order."""
-    units = {u.id: u for u in store.units()}
-    by_id = {t.id: t for t in transcripts}
+    """One passage per coded (unit, span), with each code and the coders who gave it, in transcript order.
+
+    Only the coded units are read, and the texts of their transcripts one transcript at a time.
+    """
+    units = store.units_by_id({c.unit_id for c in codings})
     gathered: dict[tuple[int, int, int], dict[str, dict[str, None]]] = {}
     for coding in codings:
         adjudicator = settled.get(coding.unit_id)
@@ -171,18 +184,31 @@ def _passages(store: Store, transcripts: list[Transcript], participant_of: dict,
         unit = units[coding.unit_id]
         start, end = (coding.start, coding.end) if coding.start is not None else (unit.start, unit.end)
         gathered.setdefault((unit.id, start, end), {}).setdefault(coding.code, {})[coding.coder] = None
+    texts = _passage_texts(store, units, gathered)
     passages = []
     for (unit_id, start, end), by_code in gathered.items():
         unit = units[unit_id]
-        transcript = by_id[unit.transcript_id]
+        name = names[unit.transcript_id]
         who = tuple(dict.fromkeys(coder for coders_ in by_code.values() for coder in coders_))
         passages.append(Passage(
-            unit_id, transcript.name, unit.speaker, participant_of.get((transcript.id, unit.speaker), transcript.name),
-            start, end, transcript.text[start:end], tuple(by_code), who,
+            unit_id, name, unit.speaker, participant_of.get((unit.transcript_id, unit.speaker), name),
+            start, end, texts[(unit_id, start, end)], tuple(by_code), who,
             tuple((code, tuple(coders_)) for code, coders_ in by_code.items()),
         ))
-    order = {t.id: i for i, t in enumerate(transcripts)}
+    order = {transcript_id: i for i, transcript_id in enumerate(names)}
     return sorted(passages, key=lambda p: (order[units[p.unit_id].transcript_id], p.start, p.end))
+
+
+def _passage_texts(store: Store, units: dict, spans) -> dict[tuple[int, int, int], str]:
+    """The text of every (unit id, start, end), reading each transcript that holds one once."""
+    by_transcript: dict[int, list[tuple[int, int, int]]] = {}
+    for span in spans:
+        by_transcript.setdefault(units[span[0]].transcript_id, []).append(span)
+    texts = {}
+    for transcript_id, held in by_transcript.items():
+        text = store.transcript(transcript_id).text
+        texts.update((span, text[span[1]:span[2]]) for span in held)
+    return texts
 
 
 def _settled_by_adjudicators(store: Store, codings: Sequence[Coding]) -> dict[int, str]:
@@ -269,7 +295,7 @@ def _code_notes(store: Store, section: Section, saved: dict[str, Condensate], pa
 
 
 def _unit_passage(store: Store, unit_id: int, participant_of: dict) -> Passage:
-    unit = next(u for u in store.units() if u.id == unit_id)
+    unit = store.units_by_id([unit_id])[unit_id]
     transcript = store.transcript(unit.transcript_id)
     participant = participant_of.get((transcript.id, unit.speaker), transcript.name)
     return Passage(unit.id, transcript.name, unit.speaker, participant, unit.start, unit.end, unit.text_in(transcript), (), ())
@@ -298,7 +324,7 @@ def set_condensate(store: Store, code: str, *, text: str | None = None, quote_un
 
 
 def _check_quote(store: Store, book: Codebook, code: str, unit_id: int) -> None:
-    if unit_id not in {u.id for u in store.units()}:
+    if store.missing_unit_ids([unit_id]):
         raise QcaError(f"no unit {unit_id} in the project; the sheet lists each passage with its unit id.")
     under = _under(book, code)
     codes = sorted({c.code for c in store.codings() if c.unit_id == unit_id and c.origin in HUMAN_ORIGINS})

@@ -27,6 +27,7 @@ from .store import Store
 DECISION_FIELDS = ("decision_id", "unit_id", "external_id", "transcript", "action", "suggested_code", "probability",
                    "model_version", "final_codes", "coder", "memo", "reverses", "created_at")
 STANDING = ("accept", "reject", "recode", "add")  # actions that settle a unit for a coder
+MODEL_VIEW_BLOCK = 2048  # queue units whose features and probabilities the review order computes at once
 
 
 @dataclass(frozen=True)
@@ -139,14 +140,14 @@ def review_queue(
 
 def _model_view(store: Store, unit_ids: list[int]) -> tuple[np.ndarray | None, np.ndarray | None]:
     """(probabilities of every code, embeddings) of these units under the latest model, if it has a classifier."""
-    from .suggest import ModelError, load_latest_model, project_units, unit_vectors
+    from .suggest import ModelError, load_latest_model, unit_vectors
+    from .training import units_with_ids
 
     try:
         model = load_latest_model(store)
     except ModelError:
         return None, None
-    wanted = set(unit_ids)
-    units = {u.id: u for u in project_units(store) if u.id in wanted}
+    units = {u.id: u for u in units_with_ids(store, unit_ids)}  # the queue's units, read by their transcripts
     rows = [units[i] for i in unit_ids]
     try:
         embeddings = unit_vectors(store, model, rows)  # a fine-tuned model's body reads the unit with its context
@@ -154,28 +155,37 @@ def _model_view(store: Store, unit_ids: list[int]) -> tuple[np.ndarray | None, n
         return None, None
     if model.classifier is None:
         return None, embeddings
-    features = model.features.transform(embeddings, [u.text for u in rows], [u.context for u in rows],
-                                        [u.following for u in rows])
-    return model.classifier.predict_proba(features), embeddings
+    # a block of rows at a time: the features and the classifier's working copies of a whole queue (~20 KB a
+    # unit, measured) would follow the suggestions of a large corpus; each row's probabilities are its own
+    blocks = [model.classifier.predict_proba(model.features.transform(
+        embeddings[i:i + MODEL_VIEW_BLOCK], [u.text for u in rows[i:i + MODEL_VIEW_BLOCK]],
+        [u.context for u in rows[i:i + MODEL_VIEW_BLOCK]], [u.following for u in rows[i:i + MODEL_VIEW_BLOCK]]))
+        for i in range(0, len(rows), MODEL_VIEW_BLOCK)]
+    return np.vstack(blocks), embeddings  # review_queue asks only for a queue that has units
 
 
 def _reviewable_suggestions(store: Store) -> list[Suggestion]:
     """The model's stored suggestions and the adopted themes' units, which wait in review until decided
     (themes/adopt.py)."""
-    from .themes import theme_suggestions
+    from .themes import adopted_themes, theme_suggestions
 
-    return [*store.suggestions(), *theme_suggestions(store)]
+    # theme_suggestions reads every unit and coding of the project: only where a theme was adopted
+    return [*store.suggestions(), *(theme_suggestions(store) if adopted_themes(store) else ())]
 
 
 def _items(store: Store, by_unit: dict[int, list[Suggestion]], transcripts: Sequence[str],
            decided: dict[int, dict[str, str]], coder: str) -> list[ReviewItem]:
+    """The queue's units in transcript order, reading only the transcripts that hold one, one at a time."""
     codes: dict[int, set[str]] = defaultdict(set)
     for coding in store.codings(coders=[coder]):
         codes[coding.unit_id].add(coding.code)
+    holding = {unit.transcript_id for unit in store.units_by_id(by_unit).values()}
+    if transcripts:
+        ids = store.transcript_ids()
+        holding &= {ids[name] for name in transcripts if name in ids}
     items = []
-    for transcript in store.transcripts():
-        if transcripts and transcript.name not in transcripts:
-            continue
+    for transcript_id in sorted(holding):  # id order, as store.transcripts()
+        transcript = store.transcript(transcript_id)
         around = context_turns(transcript)
         for order, unit in enumerate(store.units(transcript.id), start=1):
             if unit.id not in by_unit:
@@ -193,8 +203,13 @@ def _add_rationale_texts(store: Store, items: list[ReviewItem]) -> None:
     wanted = {unit_id for item in items for s in item.suggestions for unit_id in s.rationale}
     if not wanted:
         return
-    texts = {t.id: t.text for t in store.transcripts()}
-    found = {u.id: texts[u.transcript_id][u.start:u.end] for u in store.units() if u.id in wanted}
+    by_transcript: dict[int, list] = defaultdict(list)
+    for unit in store.units_by_id(wanted).values():  # the cited units only, their transcripts read one at a time
+        by_transcript[unit.transcript_id].append(unit)
+    found = {}
+    for transcript_id, units in by_transcript.items():
+        text = store.transcript(transcript_id).text
+        found.update((u.id, text[u.start:u.end]) for u in units)
     for item in items:
         for suggestion in item.suggestions:
             for unit_id in suggestion.rationale:
@@ -270,12 +285,12 @@ def apply_decisions_file(store: Store, path: str | Path, *, coder: str) -> Apply
     suggestions: dict[int, list[Suggestion]] = defaultdict(list)
     for s in _reviewable_suggestions(store):
         suggestions[s.unit_id].append(s)
-    units = {u.id for u in store.units()}
+    missing = _missing_units(store, rows, path)
     leaves = [c.name for c in store.codebook().leaves]
     planned = []
     for line, row in rows:
         unit_id = row_unit_id(row, path, line)
-        if unit_id not in units:
+        if unit_id in missing:
             raise InputError(str(path), f"no unit {unit_id} in the project.", line=line, field="unit_id")
         ranked = sorted(suggestions.get(unit_id, []), key=lambda s: (-s.strength, s.code))
         planned += _planned_decisions(row, unit_id, ranked, leaves, path, line)
@@ -292,6 +307,18 @@ def apply_decisions_file(store: Store, path: str | Path, *, coder: str) -> Apply
             decide(store, unit_id, action, coder=coder, suggestion=suggestion, codes=codes, memo=memo)
             report.applied[action] = report.applied.get(action, 0) + 1
     return report
+
+
+def _missing_units(store: Store, rows: list[tuple[int, dict]], path: str | Path) -> set[int]:
+    """The file's unit ids that name no unit of the project (rows whose unit_id is not a number are left to the
+    caller, which reports them in file order); checked by id, without reading the corpus's units."""
+    ids = []
+    for line, row in rows:
+        try:
+            ids.append(row_unit_id(row, path, line))
+        except InputError:
+            continue
+    return set(store.missing_unit_ids(ids))
 
 
 def _standing_keys(store: Store, coder: str) -> set[tuple]:
@@ -375,14 +402,14 @@ def row_unit_id(row: dict, path: str | Path, line: int) -> int:
 
 def decision_rows(store: Store) -> list[dict]:
     """Every decision, oldest first, with its unit's transcript and external id."""
-    info = {}
-    for transcript in store.transcripts():
-        for unit in store.units(transcript.id):
-            info[unit.id] = (transcript.name, unit.external_id)
+    decisions = store.decisions()
+    names = {transcript_id: name for name, transcript_id in store.transcript_ids().items()}
+    info = {unit.id: (names[unit.transcript_id], unit.external_id)  # the decided units only, not the corpus
+            for unit in store.units_by_id(d.unit_id for d in decisions).values()}
     return [
         {"decision_id": d.id, "unit_id": d.unit_id, "external_id": info.get(d.unit_id, (None, None))[1],
          "transcript": info.get(d.unit_id, (None, None))[0], "action": d.action, "suggested_code": d.suggested_code,
          "probability": d.probability, "model_version": d.model_version, "final_codes": ";".join(d.final_codes),
          "coder": d.coder, "memo": d.memo, "reverses": d.reverses, "created_at": d.created_at}
-        for d in store.decisions()
+        for d in decisions
     ]

@@ -31,10 +31,11 @@ def check_names(kind: str, requested: Iterable[str], known: Iterable[str]) -> No
 def coding_rows(store: Store, *, coders: Sequence[str] = (), transcripts: Sequence[str] = ()) -> list[dict]:
     """Every coding in transcript order: its span (the coder's own, else the unit's) and text, code path, coder, origin."""
     check_names("coder", coders, (c["coder"] for c in store.coders()))
-    chosen = store.transcripts()
-    check_names("transcript", transcripts, (t.name for t in chosen))
-    if transcripts:
-        chosen = [t for t in chosen if t.name in transcripts]
+    ids = store.transcript_ids()
+    check_names("transcript", transcripts, list(ids))
+    # one transcript at a time, in id order: the rows hold the coded spans' texts, never the whole corpus
+    chosen = ((store.transcript(ids[name]) for name in sorted(set(transcripts), key=ids.get)) if transcripts
+              else store.iter_transcripts())
     book = store.codebook()
     decisions = store.coding_decisions()
     rows = []
@@ -65,5 +66,5 @@ def filtered_decision_rows(store: Store, *, coders: Sequence[str] = (), transcri
     """``decisions.decision_rows``, only those of some coders and transcripts."""
     rows = decision_rows(store)
     check_names("coder", coders, (r["coder"] for r in rows))
-    check_names("transcript", transcripts, (t.name for t in store.transcripts()))
+    check_names("transcript", transcripts, store.transcript_names())
     return [r for r in rows if (not coders or r["coder"] in coders) and (not transcripts or r["transcript"] in transcripts)]

@@ -25,7 +25,8 @@ from .store import Store
 def speaker_rows(store: Store, transcripts: Sequence[str] = ()) -> list[dict]:
     """One row per speaker label per transcript: role, turns and words, in order of first turn."""
     rows = []
-    for transcript in select_transcripts(store, transcripts):
+    # without names, one page of transcripts at a time: the rows are small, the texts are not kept
+    for transcript in select_transcripts(store, transcripts) if transcripts else store.iter_transcripts():
         found: dict[str, dict] = {}
         for turn in transcript.turns:
             row = found.setdefault(turn.speaker, {

@@ -86,6 +86,10 @@ class CorpusTables:
         """Every transcript's name, in id order, without reading their texts."""
         return [row[0] for row in self.db.execute("SELECT name FROM transcripts ORDER BY id")]
 
+    def transcript_ids(self) -> dict[str, int]:
+        """Every transcript's id by name, in id order, without reading their texts."""
+        return dict(self.db.execute("SELECT name, id FROM transcripts ORDER BY id"))
+
     def speaker_summaries(self) -> list[Transcript]:
         """Each transcript's speakers and roles without its text: one turn per (speaker, role), in order of first turn.
 

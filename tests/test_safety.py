@@ -389,7 +389,7 @@ def test_a_bug_is_one_line_and_exit_1_unless_debug(runner, evil_project, monkeyp
     def bug(*_args, **_kwargs):
         raise AttributeError("'NoneType' object has no attribute 'x'")
 
-    monkeypatch.setattr("qcassist.cli.corpus.unit_rows", bug)
+    monkeypatch.setattr("qcassist.cli.corpus.iter_unit_rows", bug)  # what 'units' calls
     result = _run(runner, "units", "-p", evil_project)
     assert "internal error" in _one_error_line(result, code=1) and "--debug" in result.output
     debug = _run(runner, "--debug", "units", "-p", evil_project)
@@ -400,7 +400,7 @@ def test_ctrl_c_is_one_line_and_exit_130(runner, evil_project, monkeypatch):
     def interrupted(*_args, **_kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("qcassist.cli.corpus.unit_rows", interrupted)
+    monkeypatch.setattr("qcassist.cli.corpus.iter_unit_rows", interrupted)
     assert "interrupted" in _one_error_line(_run(runner, "units", "-p", evil_project), code=130)
 
 
@@ -450,7 +450,7 @@ def test_recursion_and_unicode_errors_are_one_line(runner, evil_project, monkeyp
         def fail(*_args, exc=exc, **_kwargs):
             raise exc
 
-        monkeypatch.setattr("qcassist.cli.corpus.unit_rows", fail)
+        monkeypatch.setattr("qcassist.cli.corpus.iter_unit_rows", fail)
         assert words in _one_error_line(_run(runner, "units", "-p", evil_project))
 
 

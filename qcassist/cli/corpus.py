@@ -11,7 +11,7 @@ import click
 
 from ..ingest import ColumnMap
 from ..demo import run_demo
-from ..project import UNIT_FIELDS, UNIT_FORMATS, import_files, project_status, segment_project, unit_rows
+from ..project import UNIT_FIELDS, UNIT_FORMATS, import_files, iter_unit_rows, project_status, segment_project, unit_rows
 from ..segment import STRATEGIES, SegmentOptions
 from ..store import DB_NAME, Store
 from .base import names_in, transcript_names_option, UserError, force_option, raw_option, write_export, echo_json, progress_bar, warn, encoder_option, json_option, main, project_option
@@ -215,17 +215,17 @@ def segment(project: Path, as_json: bool, encoder: str, strategy: str, transcrip
 def units(project: Path, fmt: str, output: Path | None, transcripts, transcript, force: bool, raw: bool) -> None:
     """List or export meaning units (id, transcript, speaker, offsets, text)."""
     names = names_in(*transcripts, *transcript)
-    with Store.open(project) as store:
-        rows = unit_rows(store, names)
-    if fmt == "table":
-        if output is not None:
-            raise UserError("--output needs --format csv or jsonl.")
-        for row in rows:
-            text = row["text"].replace("\n", " ")
-            click.echo(f"{row['unit_id']:>5}  {row['transcript']}  {row['speaker']}  "
-                       f"[{row['start']}:{row['end']}]  {text[:100]}{'…' if len(text) > 100 else ''}")
-        return
-    write_export(rows, UNIT_FIELDS, fmt, output, "units", force=force, raw=raw, project=project)
+    with Store.open(project) as store:  # rows are read as they are written: memory bounded on any corpus
+        rows = iter_unit_rows(store, names)
+        if fmt == "table":
+            if output is not None:
+                raise UserError("--output needs --format csv or jsonl.")
+            for row in rows:
+                text = row["text"].replace("\n", " ")
+                click.echo(f"{row['unit_id']:>5}  {row['transcript']}  {row['speaker']}  "
+                           f"[{row['start']}:{row['end']}]  {text[:100]}{'…' if len(text) > 100 else ''}")
+            return
+        write_export(rows, UNIT_FIELDS, fmt, output, "units", force=force, raw=raw, project=project)
 
 
 @main.command()

@@ -4,6 +4,9 @@ Each case builds hostile input of size n and 8n (long runs of spaces, unclosed t
 parentheses, digits without a colon) and times the reader function or pattern that meets it.
 Linear work grows about 8x, quadratic 64x, exponential never ends; the test fails above
 MAX_GROWTH. No absolute time limits: n is doubled until one run takes long enough to time.
+Times are this process's CPU time (time spent waiting for a busy machine's cores does not
+count), best of several runs, and a ratio above the bound is measured again before it fails:
+a real quadratic pattern is over it every time, a noisy measurement is not.
 """
 
 from __future__ import annotations
@@ -15,16 +18,17 @@ import pytest
 from qcassist.ingest import labels, roles, subtitles, table, text, turns
 
 MAX_GROWTH = 30  # of the time for 8n over the time for n: linear is ~8, quadratic ~64
-MIN_SECONDS = 0.004  # n is doubled until the small input takes this long
+MIN_SECONDS = 0.01  # n is doubled until the small input takes this long
+ATTEMPTS = 3
 START_N, MAX_N = 1_000, 400_000
 
 
 def _best_of(run, value, repeat: int = 3) -> float:
     best = float("inf")
     for _ in range(repeat):
-        started = time.perf_counter()
+        started = time.process_time()
         run(value)
-        best = min(best, time.perf_counter() - started)
+        best = min(best, time.process_time() - started)
     return best
 
 
@@ -71,5 +75,10 @@ def test_reader_patterns_take_linear_time_on_adversarial_input(case):
     while small < MIN_SECONDS and n < MAX_N:
         n *= 2
         small = _best_of(run, make(n))
-    large = _best_of(run, make(8 * n))
-    assert large <= MAX_GROWTH * max(small, 1e-4), f"{case}: {small:.4f}s at n={n}, {large:.4f}s at 8n"
+    small_input, large_input = make(n), make(8 * n)
+    for _ in range(ATTEMPTS):
+        large = _best_of(run, large_input)
+        if large <= MAX_GROWTH * max(small, 1e-4):
+            return
+        small = _best_of(run, small_input)
+    pytest.fail(f"{case}: {small:.4f}s at n={n}, {large:.4f}s at 8n ({ATTEMPTS} attempts)")

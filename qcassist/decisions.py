@@ -190,12 +190,22 @@ def _items(store: Store, by_unit: dict[int, list[Suggestion]], transcripts: Sequ
         for order, unit in enumerate(store.units(transcript.id), start=1):
             if unit.id not in by_unit:
                 continue
-            suggestions = tuple(sorted(by_unit[unit.id], key=lambda s: (-s.strength, s.code)))
+            suggestions = _one_per_code(by_unit[unit.id])
             items.append(ReviewItem(unit.id, transcript.name, order, unit.speaker, unit.text_in(transcript),
                                     unit_context(transcript, unit, around=around), suggestions, decided.get(unit.id, {}),
                                     tuple(sorted(codes[unit.id]))))
     _add_rationale_texts(store, items)
     return items
+
+
+def _one_per_code(suggestions: list[Suggestion]) -> tuple[Suggestion, ...]:
+    """A unit's suggestions strongest first, one per code: an adopted theme and the model may both propose a code,
+    and one decision settles the code (the strongest is shown, with its rationale)."""
+    ranked = sorted(suggestions, key=lambda s: (-s.strength, s.code, s.source, s.id or 0))
+    kept: dict[str, Suggestion] = {}
+    for suggestion in ranked:
+        kept.setdefault(suggestion.code, suggestion)
+    return tuple(kept.values())
 
 
 def _add_rationale_texts(store: Store, items: list[ReviewItem]) -> None:

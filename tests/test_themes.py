@@ -14,6 +14,7 @@ from qcassist.codebook import read_codebook
 from qcassist.decisions import decide, review_queue
 from qcassist.errors import QcaError
 from qcassist.ingest.coded import CodedColumns
+from qcassist.model import Suggestion
 from qcassist.seed import import_coded
 from qcassist.store import Store
 from qcassist.themes import (
@@ -171,6 +172,16 @@ def test_theme_suggestions_survive_a_suggest_run_and_leave_once_decided(project,
         assert [(c.unit_id, c.code, c.origin) for c in store.codings()] == [(first.unit_id, "money", "review")]
         assert first.unit_id not in {s.unit_id for s in theme_suggestions(store)}
         assert first.unit_id not in {i.unit_id for i in review_queue(store, coder="anna")}
+
+
+def test_a_code_proposed_by_a_theme_and_by_the_model_is_shown_once_in_review(project, topics):
+    with Store.open(project) as store:
+        adopt(store, "T1", name="money")
+        unit_id = theme_suggestions(store)[0].unit_id
+        store.add_classifier("v1", "test", {})
+        store.replace_suggestions([Suggestion(unit_id, "money", 0.99, "v1", source="classifier")], [unit_id])
+        item = next(i for i in review_queue(store, coder="anna") if i.unit_id == unit_id)
+    assert [(s.code, s.source) for s in item.suggestions] == [("money", "classifier")]
 
 
 def test_adopt_refuses_a_taken_name_or_a_code_as_group_and_changes_nothing(project, topics):

@@ -84,7 +84,7 @@ class CorpusTables:
 
     def transcript_names(self) -> list[str]:
         """Every transcript's name, in id order, without reading their texts."""
-        return [row[0] for row in self.db.execute("SELECT name FROM transcripts ORDER BY id")]
+        return list(self.transcript_ids())
 
     def transcript_ids(self) -> dict[str, int]:
         """Every transcript's id by name, in id order, without reading their texts."""

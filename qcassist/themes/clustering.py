@@ -133,19 +133,14 @@ def _finish(x: np.ndarray, raw: np.ndarray, score: float, min_size: int) -> Clus
     sizes = np.bincount(labels)
     labels[sizes[labels] < min_size] = NO_THEME
     for _ in range(2):  # outliers change the centre a little: look again once
-        centroids, ids = _centroids(x, labels)
+        centroids, ids = theme_centroids(x, labels)
         for index, theme in enumerate(ids):
             members = np.flatnonzero(labels == theme)
             sims = x[members] @ centroids[index]
             q1, q3 = np.percentile(sims, [25, 75])
             labels[members[sims < q1 - 1.5 * (q3 - q1)]] = NO_THEME
-    sizes = {t: int((labels == t).sum()) for t in set(labels.tolist()) - {NO_THEME}}
-    first = {t: int(np.flatnonzero(labels == t)[0]) for t in sizes}
-    order = sorted((t for t in sizes if sizes[t] >= min_size), key=lambda t: (-sizes[t], first[t]))
-    new = np.full(len(labels), NO_THEME)
-    for rank, theme in enumerate(order):
-        new[labels == theme] = rank
-    centroids, _ = _centroids(x, new)
+    new, _ = by_size(labels, min_size)
+    centroids, _ = theme_centroids(x, new)
     similarity = np.zeros(len(x))
     if len(centroids):
         sims = x @ centroids.T
@@ -153,7 +148,19 @@ def _finish(x: np.ndarray, raw: np.ndarray, score: float, min_size: int) -> Clus
     return Clustering(new, centroids, similarity, score)
 
 
-def _centroids(x: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, list[int]]:
+def by_size(raw: np.ndarray, min_size: int = 1) -> tuple[np.ndarray, list[int]]:
+    """Themes of ``min_size`` units or more renumbered largest first (ties by first unit), the rest NO_THEME;
+    returns the labels and the raw theme of each new one."""
+    sizes = {t: int((raw == t).sum()) for t in set(raw.tolist()) - {NO_THEME}}
+    first = {t: int(np.flatnonzero(raw == t)[0]) for t in sizes}
+    order = sorted((t for t in sizes if sizes[t] >= min_size), key=lambda t: (-sizes[t], first[t]))
+    labels = np.full(len(raw), NO_THEME)
+    for rank, theme in enumerate(order):
+        labels[raw == theme] = rank
+    return labels, order
+
+
+def theme_centroids(x: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, list[int]]:
     ids = sorted(set(labels.tolist()) - {NO_THEME})
     if not ids:
         return np.zeros((0, x.shape[1])), []

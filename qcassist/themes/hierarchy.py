@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .clustering import NO_THEME, ClusterOptions, Clustering, cluster, normalise
+from .clustering import NO_THEME, ClusterOptions, Clustering, by_size, cluster, normalise, theme_centroids
 
 MIN_SPLIT_SILHOUETTE = 0.1  # below this the subthemes are no better than chance: the theme stays whole
 SPLIT_SILHOUETTE_SAMPLE = 1000  # a theme's split is judged on at most this many of its units (time, not n²)
@@ -48,8 +48,8 @@ def split_themes(vectors: np.ndarray, broad: Clustering, options: ClusterOptions
         split.add(theme)
         raw[members] = parts + len(parent)
         parent += [theme] * (int(parts.max()) + 1)
-    labels, order = _by_size(raw)
-    centroids = normalise(np.stack([x[labels == t].mean(axis=0) for t in range(len(order))])) if order else np.zeros((0, x.shape[1]))
+    labels, order = by_size(raw)
+    centroids, _ = theme_centroids(x, labels)
     similarity = broad.similarity.copy()
     themed = labels != NO_THEME
     similarity[themed] = np.einsum("ij,ij->i", x[themed], centroids[labels[themed]])
@@ -71,16 +71,6 @@ def _split(x: np.ndarray, options: ClusterOptions, min_silhouette: float) -> np.
         return None
     used, parts = np.unique((x @ sub.centroids.T).argmax(axis=1), return_inverse=True)
     return parts if len(used) >= 2 else None
-
-
-def _by_size(raw: np.ndarray) -> tuple[np.ndarray, list[int]]:
-    """Themes renumbered largest first (ties by first unit); returns the labels and the raw theme of each new one."""
-    ids = sorted(set(raw.tolist()) - {NO_THEME})
-    order = sorted(ids, key=lambda t: (-int((raw == t).sum()), int(np.flatnonzero(raw == t)[0])))
-    labels = np.full(len(raw), NO_THEME)
-    for rank, theme in enumerate(order):
-        labels[raw == theme] = rank
-    return labels, order
 
 
 def _group_numbers(parents: list[int | None]) -> tuple[int | None, ...]:

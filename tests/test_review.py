@@ -131,7 +131,7 @@ def test_screen_in_a_real_terminal_accepts_rejects_undoes_and_quits(reviewed):
     child.send("\r")
     child.expect("Recorded: recode .* → money")
     child.send("q")
-    child.expect("decisions recorded this session")
+    child.expect("recorded this session")
     child.expect(pexpect.EOF)
     with Store.open(reviewed) as store:
         assert [d.action for d in store.decisions()] == ["accept", "reject", "undo", "recode"]

@@ -183,7 +183,7 @@ def test_a_busy_database_delays_a_decision_without_losing_it(tmp_path):
     child.expect("Recorded: accept håp")
     assert "Warning" not in child.before  # the wait is shown on the screen, not printed across it
     child.send("q")
-    child.expect("1 decisions recorded")
+    child.expect("1 decision recorded")
     child.expect(pexpect.EOF)
     with Store.open(directory) as store:
         assert [d.action for d in store.decisions()] == ["accept"]

@@ -93,7 +93,7 @@ def review_cmd(project: Path, as_json: bool, coder: str | None, strategy: str, c
                 state = run_review(store, queue, coder=coder, keys=keys, on_decision=retrainer.after_decision)
         finally:
             discarded = retrainer.close()
-    click.echo(f"\n{state.reviewed} decisions recorded this session ({state.accepted} accepted).")
+    click.echo(f"\n{state.reviewed} decision{'' if state.reviewed == 1 else 's'} recorded this session ({state.accepted} accepted).")
     if discarded:
         click.echo("Stopped the background retraining that was still running; 'qcassist train' and "
                    "'qcassist suggest' update the model from every decision so far.")
